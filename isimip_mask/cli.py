@@ -1,0 +1,86 @@
+"""Command line: ``python -m isimip_mask INPUT OUTPUT --bbox W E S N [--crop] [--mean] [--csv]``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import IsimipMaskError
+from .operations import Plan
+from .regions import BBox, Country, LandOnly, Point, parse_geojson
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m isimip_mask",
+        description="Mask a region of a NetCDF file: cells outside it become missing values.",
+    )
+    parser.add_argument("input", type=Path, help="input NetCDF file")
+    parser.add_argument("output", type=Path, help="output file, or an existing folder for an ISIMIP-style name")
+    region = parser.add_mutually_exclusive_group(required=True)
+    region.add_argument("--bbox", nargs=4, type=float, metavar=("W", "E", "S", "N"), help="box; W > E crosses the antimeridian")
+    region.add_argument("--country", metavar="ISO3", help="country code, e.g. DEU")
+    region.add_argument("--landonly", action="store_true", help="land cells only (Antarctica excluded)")
+    region.add_argument("--geojson", type=Path, metavar="FILE", help="polygon(s) from a GeoJSON file")
+    region.add_argument("--point", nargs=2, type=float, metavar=("LAT", "LON"), help="time series of the nearest cell")
+    parser.add_argument("--crop", action="store_true", help="cut the output to the region's bounding box")
+    parser.add_argument("--mean", action="store_true", help="area-weighted field mean per time step")
+    parser.add_argument("--csv", action="store_true", help="write the time series as CSV (with --mean or --point)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for masking (default 2)")
+    return parser
+
+
+def region_from_args(args):
+    if args.bbox:
+        return BBox(*args.bbox)
+    if args.country:
+        return Country(args.country)
+    if args.landonly:
+        return LandOnly()
+    if args.point:
+        return Point(*args.point)
+    try:
+        data = args.geojson.read_bytes()
+    except OSError as error:
+        raise IsimipMaskError(f"cannot read GeoJSON file {args.geojson}: {error.strerror}") from error
+    return parse_geojson(data, name=args.geojson.name)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        plan = Plan(region_from_args(args), args.crop, args.mean, args.csv)
+        if args.csv and not plan.is_series:
+            raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
+        if not args.input.is_file():
+            raise IsimipMaskError(f"input file {args.input} does not exist")
+        output_dir, name = (args.output, None) if args.output.is_dir() else (args.output.parent, args.output.name)
+        with _progress_bar() as progress:
+            written = plan.run(args.input, output_dir, progress, threads=args.threads)
+        if name and written.name != name:
+            written = written.replace(output_dir / name)
+    except IsimipMaskError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(written)
+    return 0
+
+
+class _progress_bar:
+    """A tqdm bar on a terminal, nothing otherwise."""
+
+    def __enter__(self):
+        self.bar = None
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="step", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()

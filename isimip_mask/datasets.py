@@ -1,0 +1,198 @@
+"""Find and describe NetCDF files under the data root.
+
+This is the only place that turns a user-given path into a file path: everything else
+receives paths that :func:`resolve` has checked to lie inside ``INPUT_PATH``.
+"""
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import DatasetError, Problems
+from .netcdf import check_magic, decode_times, open_dataset, read_layout
+
+NETCDF_SUFFIXES = (".nc", ".nc4")
+INDEX_MAX_AGE_S = 300  # a search index older than this is rebuilt on the next search
+
+
+def resolve(root: Path, user_path: str) -> Path:
+    """The file ``user_path`` names inside ``root``; DatasetError if it is anywhere else.
+
+    Refuses absolute paths, ``..``, symlinks that lead out of the root, missing files and
+    files that are not NetCDF.
+    """
+    if not isinstance(user_path, str) or not user_path.strip():
+        raise DatasetError(f"path must be a non-empty string relative to the data root, got {user_path!r}", "paths")
+    pure = PurePosixPath(user_path.strip())
+    if pure.is_absolute() or ".." in pure.parts or "\\" in user_path:
+        raise DatasetError(f"path {user_path!r} must be relative to the data root, without '..'", "paths")
+    root = root.resolve()
+    candidate = root.joinpath(*pure.parts)
+    try:
+        real = candidate.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        raise DatasetError(f"path {user_path!r} does not exist under the data root", "paths") from None
+    if not real.is_relative_to(root):
+        raise DatasetError(f"path {user_path!r} leads outside the data root", "paths")
+    if not real.is_file():
+        raise DatasetError(f"path {user_path!r} is not a file", "paths")
+    if real.suffix.lower() not in NETCDF_SUFFIXES:
+        raise DatasetError(f"path {user_path!r} is not a NetCDF file (.nc or .nc4)", "paths")
+    check_magic(real)
+    return real
+
+
+def resolve_all(root: Path, user_paths, max_files: int) -> list[Path]:
+    """Resolve every path of a request, reporting all bad ones at once."""
+    problems = Problems()
+    if not isinstance(user_paths, list) or not user_paths:
+        raise DatasetError("paths must be a non-empty list of dataset paths", "paths")
+    if len(user_paths) > max_files:
+        problems.add("paths", f"{len(user_paths)} files requested, more than the limit of {max_files}")
+    if len(set(map(str, user_paths))) != len(user_paths):
+        problems.add("paths", "paths lists the same file twice")
+    resolved = []
+    for user_path in user_paths:
+        try:
+            resolved.append(resolve(root, user_path))
+        except DatasetError as error:
+            problems.extend(error)
+    problems.raise_if_any(DatasetError)
+    return resolved
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One folder of the data root: its subfolders and NetCDF files (paths relative to the root)."""
+
+    folder: str
+    folders: list[str]
+    files: list[str]
+
+
+def list_folder(root: Path, folder: str = "") -> Listing:
+    """The subfolders and NetCDF files of one folder; reads that folder only."""
+    base = root.resolve()
+    path = base if not folder else resolve_folder(base, folder)
+    folders, files = [], []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            relative = str(PurePosixPath(folder) / entry.name) if folder else entry.name
+            if entry.is_dir():
+                folders.append(relative)
+            elif entry.name.lower().endswith(NETCDF_SUFFIXES):
+                files.append(relative)
+    return Listing(folder, sorted(folders), sorted(files))
+
+
+def resolve_folder(root: Path, folder: str) -> Path:
+    pure = PurePosixPath(folder)
+    if pure.is_absolute() or ".." in pure.parts:
+        raise DatasetError(f"folder {folder!r} must be relative to the data root, without '..'", "folder")
+    path = root.joinpath(*pure.parts).resolve()
+    if not path.is_relative_to(root) or not path.is_dir():
+        raise DatasetError(f"folder {folder!r} is not a folder under the data root", "folder")
+    return path
+
+
+class FileIndex:
+    """Relative paths of every NetCDF file under the root, walked once and kept for a while.
+
+    An archive can hold 100,000+ files: searches filter this list in memory instead of
+    walking the tree each time. Safe to share between threads (Streamlit sessions).
+    """
+
+    def __init__(self, root: Path, max_age_s: float = INDEX_MAX_AGE_S):
+        self.root = root.resolve()
+        self.max_age_s = max_age_s
+        self._paths: list[str] = []
+        self._built = float("-inf")
+        self._lock = threading.Lock()
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            if time.monotonic() - self._built > self.max_age_s:
+                self._paths = sorted(self._walk())
+                self._built = time.monotonic()
+            return self._paths
+
+    def _walk(self):
+        stack = [self.root]
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.name.lower().endswith(NETCDF_SUFFIXES):
+                        yield Path(entry.path).relative_to(self.root).as_posix()
+
+    def search(self, query: str, limit: int = 200) -> list[str]:
+        """Paths that contain every whitespace-separated word of ``query`` (case-insensitive)."""
+        words = query.lower().split()
+        found = []
+        for path in self.paths():
+            lowered = path.lower()
+            if all(word in lowered for word in words):
+                found.append(path)
+                if len(found) >= limit:
+                    break
+        return found
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a user wants to know about a file before masking it."""
+
+    path: str
+    variables: dict[str, str]  # name -> units
+    long_names: dict[str, str]
+    nlat: int
+    nlon: int
+    resolution: tuple[float, float]  # (dlat, dlon) in degrees
+    lat_range: tuple[float, float]
+    lon_range: tuple[float, float]
+    n_times: int
+    time_span: tuple[str, str] | None
+    size_bytes: int
+    dtype: str
+
+    @property
+    def step_bytes(self) -> int:
+        """Uncompressed bytes of one time step of all variables."""
+        return self.nlat * self.nlon * len(self.variables) * (8 if self.dtype == "float64" else 4)
+
+
+def describe(root: Path, user_path: str) -> DatasetInfo:
+    """Variables, units, grid, extent, time span and size of one file."""
+    path = resolve(root, user_path)
+    with open_dataset(path) as dataset:
+        layout = read_layout(dataset, path.name)
+        variables = {n: str(dataset.variables[n].__dict__.get("units", "")) for n in layout.data_vars}
+        long_names = {n: str(dataset.variables[n].__dict__.get("long_name", n)) for n in layout.data_vars}
+        dtype = str(dataset.variables[layout.data_vars[0]].dtype)
+    times = layout.time_values
+    span = None
+    if times.size:
+        first, last = decode_times(times[[0, -1]], layout.time_units, layout.calendar)
+        span = (first, last)
+    grid = layout.grid
+    return DatasetInfo(
+        path=user_path,
+        variables=variables,
+        long_names=long_names,
+        nlat=grid.lat.size,
+        nlon=grid.lon.size,
+        resolution=(grid.dlat, grid.dlon),
+        lat_range=(float(grid.lat.min()), float(grid.lat.max())),
+        lon_range=(float(grid.lon.min()), float(grid.lon.max())),
+        n_times=layout.n_times,
+        time_span=span,
+        size_bytes=path.stat().st_size,
+        dtype=dtype,
+    )

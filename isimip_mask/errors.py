@@ -1,0 +1,54 @@
+"""The exceptions isimip_mask raises; the page, the API and the CLI show their messages."""
+
+
+class IsimipMaskError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InputError(IsimipMaskError, ValueError):
+    """Bad user input: every problem found, keyed by the field it belongs to.
+
+    ``errors`` maps a field name (``bbox``, ``paths``, ``country``, ...) to a list of
+    messages, the same shape the HTTP API answers with.
+    """
+
+    def __init__(self, errors: dict[str, list[str]] | str, field: str = "request"):
+        if isinstance(errors, str):
+            errors = {field: [errors]}
+        self.errors = {key: list(messages) for key, messages in errors.items()}
+        super().__init__("; ".join(m for messages in self.errors.values() for m in messages))
+
+
+class RegionError(InputError):
+    """A region that cannot be built: bad box, unknown country, broken GeoJSON, ..."""
+
+
+class DatasetError(InputError):
+    """A dataset path that cannot be used: outside the data root, missing, not NetCDF, no grid."""
+
+
+class ServiceError(IsimipMaskError):
+    """A service the package depends on (Redis) is not available."""
+
+
+class JobNotFound(IsimipMaskError, LookupError):
+    """No job with this id (never submitted, or expired)."""
+
+
+class Problems:
+    """Collects problems per field so that validation can report all of them at once."""
+
+    def __init__(self):
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def extend(self, error: InputError) -> None:
+        for field, messages in error.errors.items():
+            for message in messages:
+                self.add(field, message)
+
+    def raise_if_any(self, kind: type[InputError] = InputError) -> None:
+        if self.errors:
+            raise kind(self.errors)

@@ -1,0 +1,183 @@
+"""Pure functions: a region and a grid's own coordinates -> a boolean mask.
+
+The rule: a cell belongs to a region when its centre lies inside it (edges included, as
+``cdo masklonlatbox`` does). Where no centre falls inside (small countries, islands, small
+drawn polygons), the cells the region overlaps are used instead, so that a valid region never
+yields an empty mask. Points keep the single nearest cell.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from .errors import RegionError
+from .regions import BBox, Point, Region
+
+# tolerance in degrees for coordinates that should sit exactly on an edge
+EPS_DEG = 1e-6
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The centres of a regular lat/lon grid, in the file's own order and longitude range."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, lat, lon) -> "Grid":
+        lat = np.asarray(lat, dtype="f8")
+        lon = np.asarray(lon, dtype="f8")
+        if lat.ndim != 1 or lon.ndim != 1 or lat.size == 0 or lon.size == 0:
+            raise RegionError("the grid needs one-dimensional, non-empty lat and lon", "grid")
+        return cls(lat, lon)
+
+    @property
+    def dlat(self) -> float:
+        return float(np.median(np.abs(np.diff(self.lat)))) if self.lat.size > 1 else 0.5
+
+    @property
+    def dlon(self) -> float:
+        return float(np.median(np.abs(np.diff(self.lon)))) if self.lon.size > 1 else 0.5
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.lat.size, self.lon.size
+
+    @property
+    def is_global(self) -> bool:
+        """True when the longitudes go once round the globe."""
+        return abs(self.lon.size * self.dlon - 360) < self.dlon / 2
+
+    def lat_weights(self) -> np.ndarray:
+        """cos(lat): proportional to the cell area on a regular grid (as ``cdo fldmean``)."""
+        return np.cos(np.deg2rad(self.lat))
+
+
+def grid_mask(grid: Grid, region: Region) -> np.ndarray:
+    """Boolean mask of shape ``(nlat, nlon)``: True for the cells that belong to ``region``.
+
+    Parameters
+    ----------
+    grid : Grid
+        Cell centres of the file, any order, longitudes in -180..180 or 0..360.
+    region : Region
+        Any region from :mod:`isimip_mask.regions`.
+
+    Raises
+    ------
+    RegionError
+        For a point outside the grid, or a region that does not touch the grid at all.
+    """
+    if isinstance(region, Point):
+        mask = point_mask(grid, region)
+    elif isinstance(region, BBox):
+        mask = bbox_mask(grid, region)
+        if not mask.any():
+            mask = overlap_mask(grid, region.geometry)
+    else:
+        mask = centre_mask(grid, region.geometry)
+        if not mask.any():
+            mask = overlap_mask(grid, region.geometry)
+    if not mask.any():
+        raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
+    return mask
+
+
+def _wrap(lon: np.ndarray, start: float) -> np.ndarray:
+    """Longitudes moved by multiples of 360 into [start, start + 360)."""
+    return start + np.mod(lon - start, 360.0)
+
+
+def bbox_mask(grid: Grid, box: BBox) -> np.ndarray:
+    """Cells whose centre lies in the box, both edges included (``cdo masklonlatbox``)."""
+    east = box.east + 360 if box.crosses_antimeridian else box.east
+    lon_in = _wrap(grid.lon, box.west - EPS_DEG) <= east + EPS_DEG
+    lat_in = (grid.lat >= box.south - EPS_DEG) & (grid.lat <= box.north + EPS_DEG)
+    return lat_in[:, None] & lon_in[None, :]
+
+
+def centre_mask(grid: Grid, geometry) -> np.ndarray:
+    """Cells whose centre lies in the (multi)polygon, boundary included.
+
+    Each polygon part is tested only against the cells inside its own bounding box, so that
+    a land mask of several thousand parts stays fast.
+    """
+    mask = np.zeros(grid.shape, dtype=bool)
+    for part in shapely.get_parts(geometry):
+        west, south, east, north = part.bounds
+        rows = np.flatnonzero((grid.lat >= south - EPS_DEG) & (grid.lat <= north + EPS_DEG))
+        lon = _wrap(grid.lon, west - EPS_DEG)
+        cols = np.flatnonzero(lon <= east + EPS_DEG)
+        if rows.size == 0 or cols.size == 0:
+            continue
+        shapely.prepare(part)
+        x, y = np.meshgrid(lon[cols], grid.lat[rows])
+        inside = shapely.intersects_xy(part, x, y)
+        mask[np.ix_(rows, cols)] |= inside
+    return mask
+
+
+def overlap_mask(grid: Grid, geometry) -> np.ndarray:
+    """Cells whose area overlaps the (multi)polygon (touching an edge is not enough)."""
+    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
+    mask = np.zeros(grid.shape, dtype=bool)
+    for part in shapely.get_parts(geometry):
+        west, south, east, north = part.bounds
+        rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
+        lon = _wrap(grid.lon, west - half_lon)
+        cols = np.flatnonzero(lon - half_lon < east)
+        if rows.size == 0 or cols.size == 0:
+            continue
+        x, y = np.meshgrid(lon[cols], grid.lat[rows])
+        cells = shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat)
+        hits = shapely.intersects(part, cells) & ~shapely.touches(part, cells)
+        mask[np.ix_(rows, cols)] |= hits
+    return mask
+
+
+def nearest_cell(grid: Grid, point: Point) -> tuple[int, int]:
+    """Row and column of the cell nearest to the point; RegionError if it is off the grid."""
+    row = int(np.argmin(np.abs(grid.lat - point.lat)))
+    lon_offset = np.abs(_wrap(grid.lon - point.lon, -180.0))
+    col = int(np.argmin(lon_offset))
+    if abs(grid.lat[row] - point.lat) > grid.dlat / 2 + EPS_DEG or lon_offset[col] > grid.dlon / 2 + EPS_DEG:
+        raise RegionError(
+            f"point lat={point.lat} lon={point.lon} is outside the grid of this file "
+            f"(lat {grid.lat.min()}..{grid.lat.max()}, lon {grid.lon.min()}..{grid.lon.max()})",
+            "point",
+        )
+    return row, col
+
+
+def point_mask(grid: Grid, point: Point) -> np.ndarray:
+    mask = np.zeros(grid.shape, dtype=bool)
+    mask[nearest_cell(grid, point)] = True
+    return mask
+
+
+def mask_bounds(mask: np.ndarray, circular: bool) -> tuple[slice, np.ndarray]:
+    """Rows (a slice) and columns (indices, in circular order) that enclose the True cells.
+
+    On a global grid (``circular``) the columns take the shortest way round the globe, so a
+    region across the antimeridian on a -180..180 grid gives ``[710, ..., 719, 0, ..., 9]``.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    used = mask.any(axis=0)
+    n = used.size
+    if not circular:
+        cols = np.flatnonzero(used)
+        return slice(rows[0], rows[-1] + 1), np.arange(cols[0], cols[-1] + 1)
+    # the longest run of unused columns (circularly) is the gap the crop leaves out
+    unused = np.concatenate([~used, ~used])
+    best_len, best_end, run = 0, 0, 0
+    for i, free in enumerate(unused):
+        run = run + 1 if free else 0
+        if run > best_len:
+            best_len, best_end = run, i
+    if best_len == 0:
+        return slice(rows[0], rows[-1] + 1), np.arange(n)
+    start = (best_end + 1) % n
+    count = n - min(best_len, n)
+    return slice(rows[0], rows[-1] + 1), (start + np.arange(count)) % n

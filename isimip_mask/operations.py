@@ -1,0 +1,212 @@
+"""The operation registry: what a request may ask for, and the plan it becomes.
+
+A request carries a list of operations in the ISIMIP files API v2 form, e.g.
+``[{"operation": "mask_bbox", "bbox": [W, E, S, N], "compute_mean": true, "output_csv": true}]``.
+Exactly one of them selects a region; ``crop``, ``compute_mean`` and ``output_csv`` are flags
+on it (or standalone operations of those names). Adding an operation is one class and one
+entry in ``OPERATIONS``.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from .engine import Progress, mask_file, output_name, read_series, write_series_csv, write_series_netcdf
+from .errors import InputError, Problems, RegionError
+from .regions import BBox, Country, LandOnly, Point, Region, parse_geojson, parse_shapefile_zip, region_config, region_from_config
+
+FLAGS = ("crop", "compute_mean", "output_csv")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits and uploaded files that operations need while they parse."""
+
+    max_geojson_bytes: int = 5_000_000
+    max_geojson_vertices: int = 200_000
+    uploads: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class Operation:
+    """One region-selecting operation: its name, parameters and how to build its region."""
+
+    name: ClassVar[str]
+    params: ClassVar[dict[str, str]] = {}
+    crop: ClassVar[bool] = False  # operations that cut out always crop
+    help: ClassVar[str] = ""
+
+    @classmethod
+    def region(cls, config: dict, limits: Limits) -> Region:
+        raise NotImplementedError
+
+
+class MaskBBox(Operation):
+    name = "mask_bbox"
+    params = {"bbox": "[west, east, south, north] in degrees; west > east crosses the antimeridian"}
+    help = "keep the cells whose centre lies in the box (edges included), as cdo masklonlatbox"
+
+    @classmethod
+    def region(cls, config, limits):
+        return BBox.from_list(config.get("bbox"))
+
+
+class SelectBBox(MaskBBox):
+    name = "select_bbox"
+    crop = True
+    help = "mask_bbox, cut to the box"
+
+
+class CutoutBBox(MaskBBox):
+    name = "cutout_bbox"
+    crop = True
+    help = "mask_bbox, cut to the box (the v2 name of ncks -d)"
+
+
+class MaskCountry(Operation):
+    name = "mask_country"
+    params = {"country": "ISO 3166-1 alpha-3 code, e.g. DEU (Natural Earth 1:50m outlines)"}
+    help = "keep the cells of one country"
+
+    @classmethod
+    def region(cls, config, limits):
+        if not isinstance(config.get("country"), str):
+            raise RegionError(f"country must be an ISO3 code such as 'DEU', got {config.get('country')!r}", "country")
+        return Country(config["country"])
+
+
+class MaskLandonly(Operation):
+    name = "mask_landonly"
+    help = "keep land cells (Natural Earth countries, Antarctica excluded)"
+
+    @classmethod
+    def region(cls, config, limits):
+        return LandOnly()
+
+
+class MaskShape(Operation):
+    name = "mask_shape"
+    params = {"shape": "GeoJSON object, or the name of an uploaded .geojson/.json or zipped shapefile"}
+    help = "keep the cells of a polygon or multipolygon"
+
+    @classmethod
+    def region(cls, config, limits):
+        shape = config.get("shape")
+        if isinstance(shape, str):
+            if shape not in limits.uploads:
+                raise RegionError(f"shape {shape!r} names no uploaded file (uploaded: {sorted(limits.uploads) or 'none'})", "shape")
+            data = limits.uploads[shape]
+            if shape.lower().endswith(".zip"):
+                return parse_shapefile_zip(data, shape, limits.max_geojson_vertices)
+            return parse_geojson(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices)
+        if isinstance(shape, dict):
+            return parse_geojson(shape, config.get("name", "shape"), limits.max_geojson_bytes, limits.max_geojson_vertices)
+        raise RegionError("shape must be a GeoJSON object or the name of an uploaded file", "shape")
+
+
+class SelectPoint(Operation):
+    name = "select_point"
+    params = {"point": "[lat, lon] in degrees (the order the ISIMIP client sends)"}
+    help = "time series of the grid cell nearest to the point"
+
+    @classmethod
+    def region(cls, config, limits):
+        return Point.from_list(config.get("point"))
+
+
+class CutoutPoint(SelectPoint):
+    name = "cutout_point"
+    help = "select_point (the v2 name of ncks -d at one cell)"
+
+
+OPERATIONS: dict[str, type[Operation]] = {
+    op.name: op for op in (MaskBBox, SelectBBox, CutoutBBox, MaskCountry, MaskLandonly, MaskShape, SelectPoint, CutoutPoint)
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with every file of a request: one region plus the three flags."""
+
+    region: Region
+    crop: bool = False
+    compute_mean: bool = False
+    output_csv: bool = False
+
+    @property
+    def is_series(self) -> bool:
+        return self.compute_mean or isinstance(self.region, Point)
+
+    def config(self) -> dict:
+        return {**region_config(self.region), "crop": self.crop, "compute_mean": self.compute_mean, "output_csv": self.output_csv}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Plan":
+        return cls(region_from_config(config), bool(config.get("crop")), bool(config.get("compute_mean")), bool(config.get("output_csv")))
+
+    def describe(self) -> str:
+        what = "field mean over" if self.compute_mean else "time series at" if isinstance(self.region, Point) else "mask to"
+        extras = [flag for flag in ("crop", "output_csv") if getattr(self, flag)]
+        return f"{what} {self.region.tag}" + (f" ({', '.join(extras)})" if extras else "")
+
+    def output_name(self, source_name: str) -> str:
+        suffix = "_fldmean" if self.compute_mean else ""
+        return output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
+
+    def run(self, source: Path, output_dir: Path, progress: Progress | None = None, compression: int = 5, threads: int = 1) -> Path:
+        """Process one file into ``output_dir``; return the path of the file written."""
+        target = output_dir / self.output_name(source.name)
+        if not self.is_series:
+            return mask_file(source, target, self.region, self.crop, compression, progress, threads)
+        layout, series, times = read_series(source, self.region, self.compute_mean, progress)
+        if self.output_csv:
+            write_series_csv(target, source, layout, series, times)
+        else:
+            write_series_netcdf(target, source, layout, series, self.describe())
+        return target
+
+
+def _flag(problems: Problems, config: dict, name: str) -> bool:
+    value = config.get(name, False)
+    if not isinstance(value, bool):
+        problems.add("operations", f"{name} must be true or false, got {value!r}")
+        return False
+    return value
+
+
+def parse_operations(operations, limits: Limits = Limits()) -> Plan:
+    """Validate a v2 operations list into a Plan; InputError lists every problem found."""
+    problems = Problems()
+    if not isinstance(operations, list) or not operations:
+        raise InputError("operations must be a non-empty list of objects with an 'operation' key", "operations")
+    regions, flags, attempted = [], dict.fromkeys(FLAGS, False), 0
+    for config in operations:
+        name = config.get("operation") if isinstance(config, dict) else None
+        if name in FLAGS:
+            flags[name] = True
+            continue
+        if name not in OPERATIONS:
+            problems.add("operations", f"operation {name!r} is not supported; choose one of {', '.join(sorted(OPERATIONS))}")
+            continue
+        op = OPERATIONS[name]
+        attempted += 1
+        try:
+            regions.append(op.region(config, limits))
+        except InputError as error:
+            problems.extend(error)
+        for flag in FLAGS:
+            flags[flag] |= _flag(problems, config, flag)
+        flags["crop"] |= op.crop
+    if attempted > 1:
+        problems.add("operations", "only one region operation per request is supported")
+    if not attempted:
+        problems.add("operations", f"one region operation is needed: {', '.join(sorted(OPERATIONS))}")
+    if regions and flags["output_csv"] and not (flags["compute_mean"] or isinstance(regions[0], Point)):
+        problems.add("operations", "output_csv needs compute_mean or a point: a masked field has no CSV form")
+    problems.raise_if_any(InputError)
+    return Plan(regions[0], flags["crop"], flags["compute_mean"], flags["output_csv"])
+
+
+def catalogue() -> list[dict]:
+    """Every operation with its parameters and flags, for ``GET /`` and the docs."""
+    return [{"operation": op.name, "help": op.help, "params": op.params, "flags": list(FLAGS)} for op in OPERATIONS.values()]

@@ -1,0 +1,312 @@
+"""Region types: a box, a polygon, a country, land only and a point.
+
+Each region is a small frozen dataclass that validates itself on construction, knows a short
+``tag`` for output file names and round-trips through a JSON-able ``config`` dict.
+"""
+
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.validation import explain_validity, make_valid
+
+from .errors import Problems, RegionError
+
+COUNTRIES_FILE = "ne_50m_admin_0_countries_iso3.geojson"
+LAND_EXCLUDED_ISO3 = frozenset({"ATA"})  # ISIMIP land masks leave out Antarctica
+
+
+def _number(problems: Problems, field_name: str, label: str, value, low: float, high: float):
+    """Return value as a float inside [low, high], or None after adding a problem."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.add(field_name, f"{field_name} {label}={value!r} is not a number")
+        return None
+    if not math.isfinite(number):
+        problems.add(field_name, f"{field_name} {label}={value!r} is not a finite number")
+    elif number < low:
+        problems.add(field_name, f"{field_name} {label}={number} is below {low:g}")
+    elif number > high:
+        problems.add(field_name, f"{field_name} {label}={number} is above {high:g}")
+    else:
+        return number
+    return None
+
+
+def _fmt(value: float) -> str:
+    return f"{float(value):g}" if float(value) != int(value) else f"{float(value):.1f}"
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A longitude/latitude box; ``west > east`` means it crosses the antimeridian."""
+
+    west: float
+    east: float
+    south: float
+    north: float
+
+    def __post_init__(self):
+        problems = Problems()
+        values = {}
+        for label, low, high in (("west", -180, 360), ("east", -180, 360), ("south", -90, 90), ("north", -90, 90)):
+            values[label] = _number(problems, "bbox", label, getattr(self, label), low, high)
+            object.__setattr__(self, label, values[label])
+        if None not in (values["south"], values["north"]) and values["south"] >= values["north"]:
+            problems.add("bbox", f"bbox south={values['south']} must be below north={values['north']}")
+        if None not in (values["west"], values["east"]) and values["west"] == values["east"]:
+            problems.add("bbox", f"bbox west={values['west']} and east are equal: the box has no width")
+        problems.raise_if_any(RegionError)
+
+    @classmethod
+    def from_list(cls, values) -> "BBox":
+        """Build from ``[west, east, south, north]``, the order of the ISIMIP files API v2."""
+        if not isinstance(values, list | tuple) or len(values) != 4:
+            raise RegionError(f"bbox must be a list [west, east, south, north], got {values!r}", "bbox")
+        return cls(*values)
+
+    @property
+    def crosses_antimeridian(self) -> bool:
+        return self.west > self.east
+
+    @property
+    def tag(self) -> str:
+        return f"lon{_fmt(self.west)}to{_fmt(self.east)}lat{_fmt(self.south)}to{_fmt(self.north)}"
+
+    @property
+    def geometry(self):
+        """The box as a polygon, with east shifted by 360 where it crosses the antimeridian."""
+        east = self.east + 360 if self.crosses_antimeridian else self.east
+        return shapely.box(self.west, self.south, east, self.north)
+
+    def config(self) -> dict:
+        return {"bbox": [self.west, self.east, self.south, self.north]}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A polygon or multipolygon in lon/lat (EPSG:4326), e.g. drawn on the map or uploaded."""
+
+    geometry: shapely.Geometry = field(compare=False)
+    name: str = "shape"
+    wkb: bytes = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "wkb", shapely.to_wkb(shapely.normalize(self.geometry)))
+
+    @property
+    def tag(self) -> str:
+        return self.name
+
+    def config(self) -> dict:
+        return {"shape": mapping(self.geometry), "name": self.name}
+
+
+@dataclass(frozen=True)
+class Country:
+    """A country by ISO 3166-1 alpha-3 code, outlined by Natural Earth 1:50m."""
+
+    iso3: str
+
+    def __post_init__(self):
+        code = str(self.iso3).strip().upper()
+        catalogue = country_catalogue()
+        if code not in catalogue:
+            raise RegionError(
+                f"country {self.iso3!r} is not a known ISO3 code (e.g. DEU, FRA, USA; "
+                f"{len(catalogue)} countries from Natural Earth 1:50m)",
+                "country",
+            )
+        object.__setattr__(self, "iso3", code)
+
+    @property
+    def name(self) -> str:
+        return country_catalogue()[self.iso3][0]
+
+    @property
+    def geometry(self):
+        return country_catalogue()[self.iso3][1]
+
+    @property
+    def tag(self) -> str:
+        return self.iso3.lower()
+
+    def config(self) -> dict:
+        return {"country": self.iso3}
+
+
+@dataclass(frozen=True)
+class LandOnly:
+    """All land cells: Natural Earth countries except Antarctica (the ISIMIP convention)."""
+
+    tag = "landonly"
+
+    @property
+    def geometry(self):
+        return land_geometry()
+
+    def config(self) -> dict:
+        return {}
+
+
+@dataclass(frozen=True)
+class Point:
+    """A single location; the mask keeps the grid cell nearest to it."""
+
+    lat: float
+    lon: float
+
+    def __post_init__(self):
+        problems = Problems()
+        object.__setattr__(self, "lat", _number(problems, "point", "lat", self.lat, -90, 90))
+        object.__setattr__(self, "lon", _number(problems, "point", "lon", self.lon, -180, 360))
+        problems.raise_if_any(RegionError)
+
+    @classmethod
+    def from_list(cls, values) -> "Point":
+        """Build from ``[lat, lon]``, the order the ISIMIP client sends."""
+        if not isinstance(values, list | tuple) or len(values) != 2:
+            raise RegionError(f"point must be a list [lat, lon], got {values!r}", "point")
+        return cls(*values)
+
+    @property
+    def tag(self) -> str:
+        return f"lat{_fmt(self.lat)}lon{_fmt(self.lon)}"
+
+    def config(self) -> dict:
+        return {"point": [self.lat, self.lon]}
+
+
+Region = BBox | Shape | Country | LandOnly | Point
+
+
+@lru_cache(maxsize=1)
+def country_catalogue() -> dict[str, tuple[str, shapely.Geometry]]:
+    """ISO3 code -> (name, geometry) for every Natural Earth 1:50m country."""
+    text = resources.files(__package__).joinpath("data").joinpath(COUNTRIES_FILE).read_text("utf-8")
+    catalogue = {}
+    for feature in json.loads(text)["features"]:
+        geometry = shape(feature["geometry"])
+        shapely.prepare(geometry)
+        catalogue[feature["properties"]["ISO_A3"]] = (feature["properties"]["NAME"], geometry)
+    return catalogue
+
+
+def country_names() -> list[tuple[str, str]]:
+    """(ISO3, name) of every country, sorted by name, for pickers."""
+    return sorted(((code, name) for code, (name, _) in country_catalogue().items()), key=lambda item: item[1])
+
+
+@lru_cache(maxsize=1)
+def land_geometry():
+    """Every country polygon but Antarctica's, as one multipolygon (parts not merged)."""
+    parts = []
+    for code, (_, geometry) in country_catalogue().items():
+        if code not in LAND_EXCLUDED_ISO3:
+            parts.extend(shapely.get_parts(geometry))
+    return shapely.MultiPolygon(parts)
+
+
+def _polygonal(geometries, name: str) -> shapely.Geometry:
+    problems = Problems()
+    polygons = []
+    for geometry in geometries:
+        if not geometry.is_valid:
+            reason = explain_validity(geometry)
+            geometry = make_valid(geometry)
+            if geometry.is_empty or geometry.area == 0:
+                problems.add("shape", f"shape polygon is invalid ({reason}) and cannot be repaired")
+                continue
+        polygons.extend(part for part in shapely.get_parts(geometry) if part.geom_type == "Polygon" and part.area > 0)
+    if not polygons and not problems.errors:
+        problems.add("shape", "shape contains no polygon with an area (points and lines cannot mask cells)")
+    problems.raise_if_any(RegionError)
+    merged = shapely.union_all(polygons)
+    bounds = merged.bounds
+    if bounds[1] < -90 or bounds[3] > 90 or bounds[0] < -360 or bounds[2] > 360:
+        raise RegionError(f"shape coordinates {bounds} are not lon/lat degrees (EPSG:4326, [lon, lat] order)", "shape")
+    return merged
+
+
+def parse_geojson(data, name: str = "shape", max_bytes: int = 5_000_000, max_vertices: int = 200_000) -> Shape:
+    """Build a Shape from GeoJSON text, bytes or a parsed dict.
+
+    Accepts a Geometry, a Feature or a FeatureCollection; polygons are unioned, invalid
+    rings repaired where possible. Raises RegionError naming the problem otherwise.
+    """
+    if isinstance(data, bytes | str):
+        if len(data) > max_bytes:
+            raise RegionError(f"shape is {len(data)} bytes, more than the limit of {max_bytes}", "shape")
+        try:
+            data = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RegionError(f"shape is not valid JSON: {error}", "shape") from error
+    if not isinstance(data, dict) or "type" not in data:
+        raise RegionError("shape must be a GeoJSON object with a 'type'", "shape")
+    kind = data["type"]
+    if kind == "FeatureCollection":
+        raw = [feature.get("geometry") for feature in data.get("features") or [] if isinstance(feature, dict)]
+    elif kind == "Feature":
+        raw = [data.get("geometry")]
+    else:
+        raw = [data]
+    try:
+        geometries = [shape(item) for item in raw if item]
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as error:
+        raise RegionError(f"shape has a malformed GeoJSON geometry: {error}", "shape") from error
+    vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
+    if vertices > max_vertices:
+        raise RegionError(f"shape has {vertices} vertices, more than the limit of {max_vertices}", "shape")
+    return Shape(_polygonal(geometries, name), name=_slug(name))
+
+
+def parse_shapefile_zip(data: bytes, name: str = "shape", max_vertices: int = 200_000) -> Shape:
+    """Build a Shape from a zipped ESRI shapefile (.shp + .shx + .dbf) in lon/lat."""
+    import shapefile  # pyshp: only needed for this upload format
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = {n.rsplit(".", 1)[-1].lower(): n for n in archive.namelist() if "." in n}
+            if "shp" not in members:
+                raise RegionError("shape zip holds no .shp file", "shape")
+            streams = {ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members}
+        reader = shapefile.Reader(**streams)
+        geojson = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()]}
+    except zipfile.BadZipFile as error:
+        raise RegionError(f"shape is not a valid zip file: {error}", "shape") from error
+    except shapefile.ShapefileException as error:
+        raise RegionError(f"shape zip is not a readable shapefile: {error}", "shape") from error
+    return parse_geojson(geojson, name=name, max_bytes=len(data) + 1, max_vertices=max_vertices)
+
+
+def _slug(name: str) -> str:
+    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    slug = "".join(c if c.isalnum() or c == "-" else "-" for c in stem).strip("-")
+    return slug[:40] or "shape"
+
+
+def region_config(region: Region) -> dict:
+    """A JSON-able dict that ``region_from_config`` turns back into the same region."""
+    return {"region": type(region).__name__.lower(), **region.config()}
+
+
+def region_from_config(config: dict) -> Region:
+    kind = config.get("region")
+    if kind == "bbox":
+        return BBox.from_list(config["bbox"])
+    if kind == "country":
+        return Country(config["country"])
+    if kind == "landonly":
+        return LandOnly()
+    if kind == "point":
+        return Point.from_list(config["point"])
+    if kind == "shape":
+        return Shape(shape(config["shape"]), name=config.get("name", "shape"))
+    raise RegionError(f"unknown region kind {kind!r}", "region")
