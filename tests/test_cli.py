@@ -1,0 +1,67 @@
+import csv
+
+import netCDF4
+import pytest
+
+from isimip_mask.cli import main
+from tests.conftest import DATA, DIS_FILE
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["--country", "fra"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"),
+        (["--bbox", "0", "5", "44", "48", "--crop"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lon0.0to5.0lat44.0to48.0_daily_DEMO_FR_2001_2003.nc"),
+        (["--landonly"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_landonly_daily_DEMO_FR_2001_2003.nc"),
+        (["--geojson", str(DATA / "ile-de-france-box.geojson")], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_ile-de-france-box_daily_DEMO_FR_2001_2003.nc"),
+        (["--point", "48", "2", "--csv"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lat48.0lon2.0_daily_DEMO_FR_2001_2003.csv"),
+        (["--country", "fra", "--mean"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_fldmean_daily_DEMO_FR_2001_2003.nc"),
+    ],
+)
+def test_cli_writes_into_a_folder(tmp_path, capsys, args, name):
+    assert main([str(DIS_FILE), str(tmp_path), *args]) == 0
+    written = capsys.readouterr().out.strip()
+    if name:
+        assert written == str(tmp_path / name)
+    assert [p.name for p in tmp_path.iterdir()] == [written.rsplit("/", 1)[-1]]
+
+
+def test_cli_writes_the_named_file(tmp_path):
+    target = tmp_path / "france.nc"
+    assert main([str(DIS_FILE), str(target), "--country", "FRA"]) == 0
+    with netCDF4.Dataset(target) as out:
+        assert out["dis"].shape == (1095, 19, 27)
+    assert [p.name for p in tmp_path.iterdir()] == ["france.nc"]
+
+
+def test_cli_mean_csv(tmp_path):
+    target = tmp_path / "mean.csv"
+    assert main([str(DIS_FILE), str(target), "--country", "FRA", "--mean", "--csv"]) == 0
+    rows = list(csv.reader(target.open()))
+    assert rows[0] == ["time", "dis [m3 s-1] area-weighted mean"] and len(rows) == 1096
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--country", "XYZ"], "'XYZ' is not a known ISO3 code"),
+        (["--bbox", "0", "5", "48", "44"], "south=48.0 must be below north=44.0"),
+        (["--geojson", "missing.json"], "cannot read GeoJSON file"),
+        (["--landonly", "--csv"], "--csv needs --mean or --point"),
+        (["--point", "10", "100"], "outside the grid"),
+    ],
+)
+def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path, capsys, args, message):
+    assert main([str(DIS_FILE), str(tmp_path), *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_a_text_file_and_a_missing_file(tmp_path, capsys):
+    fake = tmp_path / "fake.nc"
+    fake.write_text("text")
+    assert main([str(fake), str(tmp_path / "o.nc"), "--landonly"]) == 1
+    assert main([str(tmp_path / "none.nc"), str(tmp_path / "o.nc"), "--landonly"]) == 1
+    err = capsys.readouterr().err
+    assert "fake.nc is not a NetCDF file" in err and "does not exist" in err

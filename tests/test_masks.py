@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import shapely
+
+from isimip_mask.errors import RegionError
+from isimip_mask.masks import Grid, grid_mask, mask_bounds, nearest_cell
+from isimip_mask.regions import BBox, Country, LandOnly, Point, country_names, parse_geojson
+from tests.conftest import DATA, global_axes
+
+GRID = Grid.from_arrays(*global_axes())
+
+
+def cells(grid, mask):
+    rows, cols = np.nonzero(mask)
+    return sorted(zip(grid.lat[rows].tolist(), grid.lon[cols].tolist()))
+
+
+def test_potsdam_mittelmark_selects_exactly_one_cell():
+    shape = parse_geojson((DATA / "pm.json").read_text())
+    assert cells(GRID, grid_mask(GRID, shape)) == [(52.25, 12.75)]
+
+
+def test_germany_is_the_cells_whose_centre_lies_in_its_polygon():
+    germany = Country("DEU")
+    expected = [
+        (lat, lon)
+        for lat in GRID.lat
+        for lon in GRID.lon
+        if 45 < lat < 56 and 5 < lon < 16 and germany.geometry.intersects(shapely.Point(lon, lat))
+    ]
+    assert cells(GRID, grid_mask(GRID, germany)) == sorted(expected)
+    assert len(expected) > 150
+
+
+def test_every_country_gets_cells_on_the_half_degree_grid():
+    empty = [code for code, _ in country_names() if not grid_mask(GRID, Country(code)).any()]
+    assert empty == []
+
+
+@pytest.mark.parametrize("code", ["VAT", "SGP", "MLT"])
+def test_small_countries_fall_back_to_overlapping_cells(code):
+    mask = grid_mask(GRID, Country(code))
+    assert 1 <= mask.sum() <= 4
+
+
+def test_land_only_excludes_ocean_and_antarctica():
+    mask = grid_mask(GRID, LandOnly())
+    row = lambda lat: int(np.argmin(np.abs(GRID.lat - lat)))  # noqa: E731
+    col = lambda lon: int(np.argmin(np.abs(GRID.lon - lon)))  # noqa: E731
+    assert mask[row(52.25), col(12.75)]  # Brandenburg
+    assert not mask[row(0.25), col(-150.25)]  # Pacific
+    assert not mask[GRID.lat < -60].any()  # Antarctica
+    assert 55_000 < mask.sum() < 70_000
+
+
+@pytest.mark.parametrize(
+    ("box", "n_lat", "n_lon"),
+    [
+        (BBox(-10, 40, 35, 70), 70, 100),
+        (BBox(-10.25, 40.25, 35.25, 69.75), 70, 102),  # edges on centres are included
+        (BBox(170, -170, -10, 10), 40, 40),  # across the antimeridian
+        (BBox(-180, 180, -90, 90), 360, 720),
+        (BBox(0, 360, -90, 90), 360, 720),
+    ],
+)
+def test_bbox_keeps_centres_inside_edges_included(box, n_lat, n_lon):
+    mask = grid_mask(GRID, box)
+    assert mask.sum() == n_lat * n_lon
+    assert mask.any(axis=1).sum() == n_lat and mask.any(axis=0).sum() == n_lon
+
+
+def test_tiny_box_without_a_centre_uses_the_overlapped_cell():
+    assert cells(GRID, grid_mask(GRID, BBox(12.6, 12.7, 52.1, 52.2))) == [(52.25, 12.75)]
+
+
+@pytest.mark.parametrize("region", [BBox(170, -170, -10, 10), Country("FJI"), Country("DEU"), LandOnly(), Point(-17.8, 178.2)])
+def test_grid_order_and_longitude_range_do_not_change_the_cells(region):
+    reference = set(cells(GRID, grid_mask(GRID, region)))
+    for ascending, lon0360 in [(True, False), (False, True), (True, True)]:
+        grid = Grid.from_arrays(*global_axes(ascending=ascending, lon0360=lon0360))
+        moved = {(lat, lon - 360 if lon > 180 else lon) for lat, lon in cells(grid, grid_mask(grid, region))}
+        assert moved == reference
+
+
+def test_drawn_polygon_across_the_antimeridian():
+    shape = parse_geojson({"type": "Polygon", "coordinates": [[[175, -1], [185, -1], [185, 1], [175, 1], [175, -1]]]})
+    lons = {lon for _, lon in cells(GRID, grid_mask(GRID, shape))}
+    assert lons == set(np.arange(175.25, 180, 0.5)) | set(np.arange(-179.75, -175, 0.5))
+
+
+@pytest.mark.parametrize(("point", "cell"), [(Point(52.3, 12.8), (52.25, 12.75)), (Point(0, 0.1), (0.25, 0.25)), (Point(10.1, 359.9), (10.25, -0.25)), (Point(-10.1, 179.9), (-10.25, 179.75))])
+def test_point_selects_the_nearest_cell(point, cell):
+    assert cells(GRID, grid_mask(GRID, point)) == [cell]
+
+
+def test_point_outside_a_regional_grid_is_refused():
+    grid = Grid.from_arrays(np.arange(51.25, 42, -0.5), np.arange(-4.75, 8.5, 0.5))
+    assert nearest_cell(grid, Point(48, 2))
+    with pytest.raises(RegionError, match="outside the grid"):
+        grid_mask(grid, Point(10, 2))
+
+
+def test_region_that_misses_a_regional_grid_is_refused():
+    grid = Grid.from_arrays(np.arange(51.25, 42, -0.5), np.arange(-4.75, 8.5, 0.5))
+    with pytest.raises(RegionError, match="does not overlap the grid"):
+        grid_mask(grid, Country("AUS"))
+
+
+@pytest.mark.parametrize(
+    ("box", "cols"),
+    [(BBox(-10, 40, 35, 70), (340, 440)), (BBox(170, -170, -10, 10), (700, 20))],
+)
+def test_mask_bounds_take_the_short_way_round(box, cols):
+    mask = grid_mask(GRID, box)
+    rows, columns = mask_bounds(mask, circular=True)
+    assert mask[rows][:, columns].sum() == mask.sum()
+    assert (columns[0], (columns[-1] + 1) % 720) == cols
