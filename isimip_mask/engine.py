@@ -14,6 +14,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from . import chunks
 from .errors import DatasetError
 from .masks import grid_mask, mask_bounds, nearest_cell
 from .netcdf import (
@@ -155,6 +156,7 @@ def mask_file(source: Path, target: Path, region: Region, crop: bool = False, co
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
         selection = Selection.build(grid_mask(layout.grid, region), crop, layout.grid.is_global)
+        by_chunks = {name for name in layout.data_vars if chunks.supported(source, name)}
         with atomic_output(target) as partial:
             with netCDF4.Dataset(partial, "w", format=src.data_model) as out:
                 out.set_auto_maskandscale(False)
@@ -166,26 +168,36 @@ def mask_file(source: Path, target: Path, region: Region, crop: bool = False, co
                     is_data = name in layout.data_vars
                     shape = tuple(shapes[d] if d in (layout.lat_dim, layout.lon_dim) else variable.shape[i] for i, d in enumerate(variable.dimensions))
                     target_var = create_variable(out, variable, name, variable.dimensions, shape, compression if is_data else None)
+                    if name in by_chunks:
+                        continue  # written below, chunk by chunk
                     if is_data:
                         _stream_masked(variable, target_var, selection, progress, threads)
                     else:
                         _copy_static(variable, target_var, layout, selection)
+            for name in sorted(by_chunks):
+                cols = None if selection.all_cols else selection.cols
+                fill = fill_value(src.variables[name])
+                chunks.stream_masked(source, partial, name, selection.rows, cols, selection.mask, fill, compression, threads, progress)
     return target
 
 
-def _series(source_var, rows: slice, reduce, n_times: int, progress: Progress | None) -> np.ndarray:
+def _series(source: Path, source_var, rows: slice, reduce, n_times: int, progress: Progress | None, threads: int) -> np.ndarray:
     """Reduce each time step of ``source_var[:, rows, :]`` with ``reduce(block) -> values``."""
     if source_var.ndim < 3:
         return np.atleast_1d(reduce(source_var[rows, :][None]))
+    if chunks.supported(source, source_var.name):
+        blocks = chunks.map_chunks(source, source_var.name, lambda start, block: reduce(block[:, rows]), threads)
+    else:
+        blocks = ((stop, n_times, reduce(source_var[start:stop, ..., rows, :])) for start, stop in _slabs(source_var.shape[0], bytes_per_step(source_var)))
     parts = []
-    for start, stop in _slabs(source_var.shape[0], bytes_per_step(source_var)):
-        parts.append(reduce(source_var[start:stop, ..., rows, :]))
+    for stop, total, part in blocks:
+        parts.append(part)
         if progress:
-            progress(stop, n_times)
+            progress(stop, total)
     return np.concatenate(parts)
 
 
-def field_means(source_var, weights: np.ndarray, rows: slice, progress: Progress | None, n_times: int) -> np.ndarray:
+def field_means(source: Path, source_var, weights: np.ndarray, rows: slice, progress: Progress | None, n_times: int, threads: int) -> np.ndarray:
     """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
     fill = fill_value(source_var)
 
@@ -197,10 +209,10 @@ def field_means(source_var, weights: np.ndarray, rows: slice, progress: Progress
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
 
-    return _series(source_var, rows, reduce, n_times, progress)
+    return _series(source, source_var, rows, reduce, n_times, progress, threads)
 
 
-def point_values(source_var, row: int, col: int, progress: Progress | None, n_times: int) -> np.ndarray:
+def point_values(source: Path, source_var, row: int, col: int, progress: Progress | None, n_times: int, threads: int) -> np.ndarray:
     """The values of one cell at every time step, missing values as NaN."""
     fill = fill_value(source_var)
 
@@ -208,7 +220,7 @@ def point_values(source_var, row: int, col: int, progress: Progress | None, n_ti
         values = block[..., 0, col].astype("f8")
         return np.where(values == fill, np.nan, values)
 
-    return _series(source_var, slice(row, row + 1), reduce, n_times, progress)
+    return _series(source, source_var, slice(row, row + 1), reduce, n_times, progress, threads)
 
 
 @dataclass(frozen=True)
@@ -221,20 +233,20 @@ class Series:
     method: str
 
 
-def read_series(source: Path, region: Region, mean: bool, progress: Progress | None = None):
+def read_series(source: Path, region: Region, mean: bool, progress: Progress | None = None, threads: int = 1):
     """Read the point time series (``Point``) or area-weighted field mean of each data variable."""
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
         grid, n_times = layout.grid, max(1, layout.n_times)
         if isinstance(region, Point) and not mean:
             row, col = nearest_cell(grid, region)
-            values = {name: point_values(src.variables[name], row, col, progress, n_times) for name in layout.data_vars}
+            values = {name: point_values(source, src.variables[name], row, col, progress, n_times, threads) for name in layout.data_vars}
             series = Series(values, float(grid.lat[row]), float(grid.lon[col]), "point")
         else:
             mask = grid_mask(grid, region)
             rows, _ = mask_bounds(mask, grid.is_global)
             weights = (grid.lat_weights()[:, None] * mask)[rows]
-            values = {name: field_means(src.variables[name], weights, rows, progress, n_times) for name in layout.data_vars}
+            values = {name: field_means(source, src.variables[name], weights, rows, progress, n_times, threads) for name in layout.data_vars}
             r, c = np.nonzero(mask)
             series = Series(values, float(grid.lat[r].mean()), float(grid.lon[c].mean()), "mean")
         times = decode_times(layout.time_values, layout.time_units, layout.calendar)

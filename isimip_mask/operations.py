@@ -158,7 +158,7 @@ class Plan:
         target = output_dir / self.output_name(source.name)
         if not self.is_series:
             return mask_file(source, target, self.region, self.crop, compression, progress, threads)
-        layout, series, times = read_series(source, self.region, self.compute_mean, progress)
+        layout, series, times = read_series(source, self.region, self.compute_mean, progress, threads)
         if self.output_csv:
             write_series_csv(target, source, layout, series, times)
         else:

@@ -33,14 +33,17 @@ def write_netcdf(
     name: str = "tas",
     bounds: bool = False,
     values=None,
+    chunks=None,
+    fmt: str = "NETCDF4_CLASSIC",
 ) -> Path:
     """An ISIMIP-like file: ``name(time, lat, lon)`` (or ``(lat, lon)`` when n_times is None).
 
-    Values are distinct per cell and step (``step * 1e5 + row * 1e3 + col`` scaled), so a cell
+    ``chunks`` sets the data chunk shape (default: netCDF's choice, one field per step); ``fmt``
+    the file format. Values are distinct per cell and step (``step * 1e5 + row * 1e3 + col`` scaled), so a cell
     that moved or changed is caught; the south-west corner cell is missing (1e20).
     """
     lat, lon = np.asarray(lat, "f8"), np.asarray(lon, "f8")
-    with netCDF4.Dataset(path, "w", format="NETCDF4_CLASSIC") as out:
+    with netCDF4.Dataset(path, "w", format=fmt) as out:
         dims = ("lat", "lon")
         if n_times is not None:
             out.createDimension("time", None)
@@ -65,7 +68,8 @@ def write_netcdf(
             if bounds:
                 out.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = np.stack([np.arange(n_times), np.arange(n_times) + 1], 1)
                 time.bounds = "time_bnds"
-        var = out.createVariable(name, dtype, dims, fill_value=np.array(FILL, dtype), zlib=True, complevel=4, shuffle=True)
+        compressed = {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks} if fmt.startswith("NETCDF4") else {}
+        var = out.createVariable(name, dtype, dims, fill_value=np.array(FILL, dtype), **compressed)
         var.setncatts({"standard_name": "air_temperature", "long_name": "Near-Surface Air Temperature", "units": "K"})
         var.missing_value = np.array(FILL, dtype)
         if values is None:

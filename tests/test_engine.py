@@ -102,9 +102,37 @@ def test_two_dimensional_double_field_without_time(tmp_path):
     assert (values != FILL).sum() == 100
 
 
+LAYOUTS = {
+    "isimip chunks (fast path)": {"chunks": (1, 36, 72)},
+    "two steps per chunk (fast path)": {"chunks": (2, 36, 72)},
+    "small chunks (netCDF4 path)": {"chunks": (5, 18, 36)},
+    "NETCDF3 classic (netCDF4 path)": {"fmt": "NETCDF3_64BIT_OFFSET"},
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS.values(), ids=LAYOUTS.keys())
+@pytest.mark.parametrize("crop", [False, True])
+def test_every_storage_layout_gives_the_same_result(tmp_path, layout, crop):
+    source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=7, **layout)
+    reference = write_netcdf(tmp_path / "ref.nc", *global_axes(5.0), n_times=7)
+    region = BBox(150, -120, -40, 40)
+    got = read(engine.mask_file(source, tmp_path / "out.nc", region, crop=crop))
+    expected = read(engine.mask_file(reference, tmp_path / "ref_out.nc", region, crop=crop))
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    assert (got[0] != FILL).sum() == 7 * 16 * 18  # 16 rows from -37.5 to 37.5, 18 columns from 152.5 to -122.5
+
+
+def test_chunk_path_reports_progress_per_step(tmp_path):
+    source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=5, chunks=(2, 36, 72))
+    seen = []
+    engine.mask_file(source, tmp_path / "out.nc", LandOnly(), progress=lambda done, total: seen.append((done, total)), threads=2)
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+
+
 def test_slabs_stream_many_steps_in_bounded_pieces(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "SLAB_BYTES", 3 * 4 * 36 * 72)  # three steps per slab
-    source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=10)
+    source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=10, chunks=(5, 18, 36))
     seen = []
     target = engine.mask_file(source, tmp_path / "out.nc", Country("BRA"), progress=lambda done, total: seen.append((done, total)))
     assert seen == [(3, 10), (6, 10), (9, 10), (10, 10)]
