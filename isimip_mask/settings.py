@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     max_files: int = Field(32, ge=1, description="most dataset files in one job")
     max_geojson_bytes: int = Field(5_000_000, ge=1, description="largest GeoJSON (or zipped shapefile) accepted")
     max_geojson_vertices: int = Field(200_000, ge=4, description="most polygon vertices accepted")
-    result_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long results and job records are kept")
+    result_ttl_s: int = Field(7 * 24 * 3600, ge=1, description="how long results and job records are kept")
     job_timeout_min_s: int = Field(600, ge=10, description="shortest job timeout")
     job_timeout_s_per_gb: int = Field(900, ge=1, description="job timeout added per GB of input")
     compression_level: int = Field(5, ge=1, le=9, description="deflate level of the output files")

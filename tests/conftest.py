@@ -95,3 +95,88 @@ def settings(tmp_path) -> Settings:
     for sample in (DIS_FILE, YIELD_FILE):
         shutil.copy(sample, root / "isimip" / sample.name)
     return Settings(input_path=root, output_path=tmp_path / "output", _env_file=None)
+
+
+# --- real services: a redis-server and worker processes -------------------------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+from isimip_mask.jobs import JobInfo, JobQueue  # noqa: E402
+from isimip_mask.local import free_port, start_redis, stop  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMINAL = {"finished", "failed", "cancelled"}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free port for the whole test session."""
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"), persistent=False)
+    yield f"redis://127.0.0.1:{port}/0"
+    stop([process])
+
+
+def service_env(settings: Settings) -> dict:
+    env = dict(os.environ)
+    env.update({key.upper(): str(value) for key, value in settings.model_dump().items() if value is not None})
+    return env
+
+
+class Service:
+    """Settings on a private queue, its JobQueue, and the worker processes started for it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.queue = JobQueue(settings)
+        self.queue.connection.flushdb()  # job ids are content hashes: start every test afresh
+        self.workers: list[subprocess.Popen] = []
+
+    def start_worker(self) -> subprocess.Popen:
+        worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=service_env(self.settings), cwd=ROOT)
+        self.workers.append(worker)
+        return worker
+
+    def wait(self, job_id: str, until=TERMINAL, timeout: float = 60) -> JobInfo:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.queue.info(job_id)
+            if info.status in until:
+                return info
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} still {info.status} after {timeout} s")
+
+
+@pytest.fixture
+def service(settings, redis_url):
+    """A private queue with one real worker process (``python worker.py``)."""
+    settings = settings.model_copy(update={"redis_url": redis_url, "queue_name": f"test-{uuid.uuid4().hex[:8]}"})
+    running = Service(settings)
+    running.start_worker()
+    yield running
+    stop(running.workers)
+
+
+@pytest.fixture(scope="session")
+def daily_file(tmp_path_factory) -> Path:
+    """A global 0.5 degree daily file of one year: masking it takes a few seconds."""
+    from isimip_mask.demo import write_isimip_like
+
+    return write_isimip_like(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001.nc", 365)
+
+
+def corrupt_data(path: Path) -> Path:
+    """Overwrite the first stored data chunk: the header stays readable, the data does not."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        name = next(n for n, d in handle.items() if isinstance(d, h5py.Dataset) and d.ndim == 3)
+        info = handle[name].id.get_chunk_info(0)
+    with open(path, "r+b") as raw:
+        raw.seek(info.byte_offset)
+        raw.write(b"\xff" * min(info.size, 64))
+    return path

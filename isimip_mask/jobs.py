@@ -1,0 +1,266 @@
+"""The queue boundary: validate a request, give it a content-hash id, queue it, report on it.
+
+Requests become RQ jobs on Redis with JSON arguments only. The job id is a hash of the
+canonical request, so the same request (whatever its key or path order) is the same job:
+submitting it again returns that job, or re-runs it if it failed or was cancelled.
+"""
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from rq import Queue
+from rq.command import send_stop_job_command
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from .datasets import resolve_all
+from .errors import DatasetError, InputError, JobNotFound, Problems, RegionError, ServiceError
+from .masks import grid_mask
+from .netcdf import open_dataset, read_layout
+from .operations import Limits, Plan, parse_operations
+from .settings import Settings
+
+REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, never hangs
+CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
+TASK = "isimip_mask.tasks.run_job"
+RERUN_STATUSES = {"failed", "stopped", "canceled"}
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Validated dataset paths (relative to the data root) and the plan for each of them."""
+
+    paths: tuple[str, ...]
+    plan: Plan
+
+    def canonical(self) -> dict:
+        return {"paths": sorted(self.paths), "plan": self.plan.config()}
+
+    @property
+    def id(self) -> str:
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def build_request(settings: Settings, paths, operations, uploads: Mapping[str, bytes] | None = None) -> JobRequest:
+    """Check paths and operations completely before anything is queued.
+
+    Raises InputError (or a subclass) listing every problem, keyed by field.
+    """
+    problems = Problems()
+    resolved, plan = [], None
+    try:
+        resolved = resolve_all(settings.input_path, paths, settings.max_files)
+    except DatasetError as error:
+        problems.extend(error)
+    limits = Limits(settings.max_geojson_bytes, settings.max_geojson_vertices, uploads or {})
+    try:
+        plan = parse_operations(operations, limits)
+    except InputError as error:
+        problems.extend(error)
+    if plan is not None:
+        for user_path, path in zip(paths, resolved):
+            try:
+                with open_dataset(path) as dataset:
+                    grid_mask(read_layout(dataset, path.name).grid, plan.region)
+            except (DatasetError, RegionError) as error:
+                for messages in error.errors.values():
+                    for message in messages:
+                        problems.add("paths", f"{user_path}: {message}")
+    problems.raise_if_any(InputError)
+    return JobRequest(tuple(str(p).strip() for p in paths), plan)
+
+
+def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
+    """A timeout that grows with the input: minimum plus seconds per GB."""
+    gigabytes = sum(p.stat().st_size for p in paths) / 1e9
+    return int(max(settings.job_timeout_min_s, settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes))
+
+
+@dataclass
+class JobInfo:
+    """Everything the page and the API show about a job."""
+
+    id: str
+    status: str  # queued, started, finished, failed, cancelled
+    position: int | None = None
+    files_done: int = 0
+    files_total: int = 0
+    steps_done: int = 0
+    steps_total: int = 0
+    current_file: str | None = None
+    created_files: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    file_name: str | None = None
+    ttl: int | None = None
+    request: dict = field(default_factory=dict)
+
+    @property
+    def with_errors(self) -> bool:
+        return self.status == "finished" and bool(self.errors)
+
+    @property
+    def label(self) -> str:
+        return "finished with errors" if self.with_errors else self.status
+
+    @property
+    def fraction(self) -> float:
+        """Progress from 0 to 1: whole files plus the share of the current one."""
+        if self.status == "finished":
+            return 1.0
+        if not self.files_total:
+            return 0.0
+        current = self.steps_done / self.steps_total if self.steps_total else 0.0
+        return min(1.0, (self.files_done + current) / self.files_total)
+
+
+def output_dir(settings: Settings, job_id: str) -> Path:
+    return settings.output_path / job_id
+
+
+class JobQueue:
+    """Submit, follow and cancel mask jobs on the configured Redis queue."""
+
+    def __init__(self, settings: Settings, connection: redis.Redis | None = None):
+        self.settings = settings
+        self.connection = connection or connect(settings.redis_url)
+        self.queue = Queue(settings.queue_name, connection=self.connection, serializer=JSONSerializer)
+
+    def submit(self, request: JobRequest) -> tuple[JobInfo, bool]:
+        """Queue the request unless the same one is queued, running or done; True if new."""
+        with _redis_errors(self.settings.redis_url):
+            existing = self._fetch(request.id)
+            if existing is not None and existing.get_status().value not in RERUN_STATUSES:
+                return self._info(existing), False
+            if existing is not None:
+                shutil.rmtree(output_dir(self.settings, request.id), ignore_errors=True)
+                existing.delete()
+            paths = [self.settings.input_path / p for p in request.paths]
+            try:
+                job = self.queue.enqueue_call(
+                    TASK,
+                    args=(request.canonical(),),
+                    job_id=request.id,
+                    timeout=job_timeout_s(self.settings, paths),
+                    result_ttl=self.settings.result_ttl_s,
+                    failure_ttl=self.settings.result_ttl_s,
+                    description=f"{request.plan.describe()} of {len(paths)} file(s)",
+                    meta={"files_total": len(paths), "created_at": time.time()},
+                    unique=True,
+                )
+            except DuplicateJobError:  # another process queued it a moment ago
+                return self._info(self._fetch(request.id)), False
+            return self._info(job), True
+
+    def info(self, job_id: str) -> JobInfo:
+        with _redis_errors(self.settings.redis_url):
+            job = self._fetch(job_id)
+            if job is None:
+                raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
+            return self._info(job)
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Stop a queued or running job and remove everything it wrote."""
+        with _redis_errors(self.settings.redis_url):
+            job = self._fetch(job_id)
+            if job is None:
+                raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
+            if job.get_status().value == "started":
+                try:
+                    send_stop_job_command(self.connection, job_id, serializer=JSONSerializer)
+                except InvalidJobOperation:
+                    pass  # it finished or failed in between
+                deadline = time.monotonic() + CANCEL_WAIT_S
+                while job.get_status().value == "started" and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            if job.get_status().value in ("queued", "deferred", "scheduled", "started"):
+                job.cancel()
+            shutil.rmtree(output_dir(self.settings, job_id), ignore_errors=True)
+            return self._info(job)
+
+    def result_path(self, info: JobInfo) -> Path | None:
+        """The result file of a finished job, if it is still there."""
+        if info.status != "finished" or not info.file_name:
+            return None
+        path = output_dir(self.settings, info.id) / info.file_name
+        return path if path.is_file() else None
+
+    def _fetch(self, job_id: str) -> Job | None:
+        if not isinstance(job_id, str) or not job_id.isalnum():
+            return None
+        try:
+            return Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return None
+
+    def _info(self, job: Job) -> JobInfo:
+        status = job.get_status().value
+        meta = job.meta
+        result = job.return_value() if status == "finished" else None
+        result = result or {}
+        info = JobInfo(
+            id=job.id,
+            status={"stopped": "cancelled", "canceled": "cancelled"}.get(status, status),
+            position=job.get_position() if status == "queued" else None,
+            files_done=meta.get("files_done", 0),
+            files_total=meta.get("files_total", 0),
+            steps_done=meta.get("steps_done", 0),
+            steps_total=meta.get("steps_total", 0),
+            current_file=meta.get("current_file"),
+            created_files=result.get("created_files", meta.get("created_files", [])),
+            errors=result.get("errors", meta.get("errors", {})),
+            file_name=result.get("file_name"),
+            ttl=_ttl(self.connection, job),
+            request=job.args[0] if job.args else {},
+        )
+        if status == "failed":
+            info.message = meta.get("error") or "the job failed unexpectedly (the worker may have been stopped); submit it again to re-run it"
+        elif info.status == "cancelled":
+            info.message = "the job was cancelled"
+        return info
+
+
+def _ttl(connection: redis.Redis, job: Job) -> int | None:
+    ttl = connection.ttl(job.key)
+    return ttl if ttl is not None and ttl >= 0 else None
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis connection that fails within seconds, with a message naming the server."""
+    try:
+        connection = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S + 5)
+        connection.ping()
+    except (redis.RedisError, ValueError) as error:
+        raise ServiceError(f"cannot reach Redis at {_safe_url(url)}: {error}") from error
+    return connection
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+class _redis_errors:
+    """Turn Redis failures inside a block into ServiceError."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is not None and isinstance(error, redis.RedisError):
+            raise ServiceError(f"cannot reach Redis at {_safe_url(self.url)}: {error}") from error
+        return False

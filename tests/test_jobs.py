@@ -1,0 +1,176 @@
+"""The queue against a real redis-server and real worker processes (``python worker.py``)."""
+
+import shutil
+import time
+import zipfile
+
+import netCDF4
+import numpy as np
+import pytest
+
+from isimip_mask.errors import InputError, JobNotFound, ServiceError
+from isimip_mask.jobs import JobQueue, build_request, output_dir
+from isimip_mask.local import free_port
+from isimip_mask.masks import Grid, grid_mask
+from isimip_mask.regions import Country
+from isimip_mask.settings import Settings
+from tests.conftest import DIS_FILE, YIELD_FILE, corrupt_data, global_axes, write_netcdf
+
+pytestmark = pytest.mark.redis
+
+DIS = f"isimip/{DIS_FILE.name}"
+YIELD = f"isimip/{YIELD_FILE.name}"
+FRANCE = [{"operation": "mask_country", "country": "fra"}]
+
+
+def values(path, name):
+    with netCDF4.Dataset(path) as dataset:
+        dataset.set_auto_maskandscale(False)
+        return dataset[name][...], Grid.from_arrays(dataset["lat"][:], dataset["lon"][:])
+
+
+@pytest.mark.parametrize(
+    ("paths", "operations", "fields"),
+    [
+        (["../x.nc"], FRANCE, {"paths"}),
+        ([DIS], [{"operation": "mask_country", "country": "XYZ"}], {"country"}),
+        (["nope.nc"], [{"operation": "explode"}], {"paths", "operations"}),
+        ([DIS], [{"operation": "select_point", "point": [10, 100]}], {"paths"}),  # outside the file's grid
+        ([DIS], [{"operation": "mask_landonly", "output_csv": True}], {"operations"}),
+        ([DIS], [{"operation": "mask_bbox", "bbox": [0, 1, 2]}], {"bbox"}),
+        ([], FRANCE, {"paths"}),
+        ([DIS], [], {"operations"}),
+    ],
+)
+def test_requests_are_validated_before_queueing(settings, paths, operations, fields):
+    with pytest.raises(InputError) as error:
+        build_request(settings, paths, operations)
+    assert set(error.value.errors) == fields
+
+
+def test_job_id_ignores_key_and_path_order(settings):
+    a = build_request(settings, [DIS, YIELD], [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 60], "compute_mean": False}])
+    b = build_request(settings, [YIELD, DIS], [{"compute_mean": False, "bbox": [-10.0, 120.0, 30.0, 60.0], "operation": "mask_bbox"}])
+    c = build_request(settings, [DIS, YIELD], [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 61]}])
+    assert a.id == b.id != c.id
+
+
+def test_submit_progress_finish_and_correct_output(service, daily_file):
+    shutil.copy(daily_file, service.settings.input_path / daily_file.name)
+    request = build_request(service.settings, [daily_file.name], [{"operation": "mask_country", "country": "BRA"}])
+    info, created = service.queue.submit(request)
+    assert created and info.status in ("queued", "started") and info.id == request.id
+    running = service.wait(info.id, until={"started"})
+    seen = set()
+    while running.status == "started":
+        seen.add((running.steps_done, running.steps_total))
+        running = service.queue.info(info.id)
+        time.sleep(0.05)
+    assert any(0 < done < total == 365 for done, total in seen), seen
+    done = service.wait(info.id)
+    assert done.status == "finished" and done.errors == {} and done.fraction == 1.0
+    result = service.queue.result_path(done)
+    assert result.name == "demo_tas_bra_daily_2001.nc"
+    before, grid = values(daily_file, "tas")
+    after, _ = values(result, "tas")
+    mask = grid_mask(grid, Country("BRA"))
+    np.testing.assert_array_equal(after[:, mask], before[:, mask])
+    assert np.all(after[:, ~mask] == np.float32(1e20))
+
+
+def test_duplicate_submit_is_one_job_run_once(service):
+    request = build_request(service.settings, [DIS], FRANCE)
+    first, created = service.queue.submit(request)
+    again, created_again = service.queue.submit(request)
+    assert created and not created_again and again.id == first.id
+    done = service.wait(first.id)
+    stamp = service.queue.result_path(done).stat().st_mtime_ns
+    later, created_later = service.queue.submit(build_request(service.settings, [DIS], FRANCE))
+    assert not created_later and later.status == "finished" and later.file_name == done.file_name
+    time.sleep(0.5)
+    assert service.queue.result_path(service.queue.info(first.id)).stat().st_mtime_ns == stamp
+
+
+def test_failing_file_fails_the_job_with_a_message_and_reruns(service):
+    broken = write_netcdf(service.settings.input_path / "broken_global.nc", *global_axes(5.0))
+    request = build_request(service.settings, [broken.name], FRANCE)
+    corrupt_data(broken)
+    info = service.wait(service.queue.submit(request)[0].id)
+    assert info.status == "failed"
+    assert "no file could be processed" in info.message and broken.name in info.message
+    assert "Traceback" not in info.message
+    assert not output_dir(service.settings, info.id).exists()
+    write_netcdf(broken, *global_axes(5.0))  # repaired: the same request runs again
+    rerun, created = service.queue.submit(request)
+    assert created and service.wait(rerun.id).status == "finished"
+
+
+def test_mixed_files_finish_with_errors_and_a_readme(service):
+    broken = write_netcdf(service.settings.input_path / "isimip" / "broken_global_daily.nc", *global_axes(5.0))
+    request = build_request(service.settings, [DIS, "isimip/broken_global_daily.nc"], FRANCE)
+    corrupt_data(broken)
+    info = service.wait(service.queue.submit(request)[0].id)
+    assert info.status == "finished" and info.with_errors and info.label == "finished with errors"
+    assert list(info.errors) == ["isimip/broken_global_daily.nc"]
+    assert info.created_files == ["h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"]
+    with zipfile.ZipFile(service.queue.result_path(info)) as archive:
+        names = archive.namelist()
+        readme = archive.read("README.txt").decode()
+    assert sorted(names) == sorted(["README.txt", *info.created_files])
+    assert "FAILED" in readme and "broken_global_daily.nc" in readme and "mask to fra" in readme
+
+
+def test_cancel_stops_a_running_job_and_removes_its_files(service, daily_file):
+    shutil.copy(daily_file, service.settings.input_path / daily_file.name)
+    request = build_request(service.settings, [daily_file.name], [{"operation": "mask_landonly"}])
+    info, _ = service.queue.submit(request)
+    running = service.wait(info.id, until={"started"})
+    while running.steps_done == 0 and running.status == "started":
+        running = service.queue.info(info.id)
+    assert running.status == "started", "the job ended before it could be cancelled"
+    assert output_dir(service.settings, info.id).exists()
+    cancelled = service.queue.cancel(info.id)
+    assert cancelled.status == "cancelled"
+    assert not output_dir(service.settings, info.id).exists()
+    time.sleep(1)
+    assert not output_dir(service.settings, info.id).exists()
+    assert service.workers[0].poll() is None, "the worker itself must survive a cancel"
+    other = service.queue.submit(build_request(service.settings, [DIS], FRANCE))[0]
+    assert service.wait(other.id).status == "finished"
+    rerun, created = service.queue.submit(request)
+    assert created
+
+
+def test_results_expire_and_their_files_are_deleted(settings, redis_url):
+    from tests.conftest import Service, stop
+
+    settings = settings.model_copy(update={"redis_url": redis_url, "queue_name": "test-expiry", "result_ttl_s": 2})
+    service = Service(settings)
+    service.start_worker()
+    try:
+        first = service.wait(service.queue.submit(build_request(settings, [DIS], FRANCE))[0].id)
+        assert 0 < first.ttl <= 2 and output_dir(settings, first.id).exists()
+        time.sleep(3)
+        with pytest.raises(JobNotFound):
+            service.queue.info(first.id)
+        # the worker's maintenance, run before its next job, deletes what expired
+        second = service.wait(service.queue.submit(build_request(settings, [YIELD], [{"operation": "mask_landonly"}]))[0].id)
+        assert second.status == "finished"
+        assert not output_dir(settings, first.id).exists()
+    finally:
+        stop(service.workers)
+
+
+def test_unreachable_redis_fails_fast_with_a_clear_message(settings):
+    closed = Settings(input_path=settings.input_path, redis_url=f"redis://127.0.0.1:{free_port()}/0", _env_file=None)
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match=r"cannot reach Redis at redis://127\.0\.0\.1:\d+/0"):
+        JobQueue(closed)
+    assert time.monotonic() - start < 30
+
+
+def test_unknown_job_is_not_found(service):
+    with pytest.raises(JobNotFound, match="never submitted, or expired"):
+        service.queue.info("0" * 40)
+    with pytest.raises(JobNotFound):
+        service.queue.cancel("../../etc")
