@@ -168,7 +168,7 @@ class JobQueue:
             return self._info(job)
 
     def cancel(self, job_id: str) -> JobInfo:
-        """Stop a queued or running job and remove everything it wrote."""
+        """Stop a queued or running job, or forget a finished one; remove everything it wrote."""
         with _redis_errors(self.settings.redis_url):
             job = self._fetch(job_id)
             if job is None:
@@ -183,8 +183,12 @@ class JobQueue:
                     time.sleep(0.1)
             if job.get_status().value in ("queued", "deferred", "scheduled", "started"):
                 job.cancel()
+                info = self._info(job)
+            else:  # finished or failed: deleting means forgetting it and its result
+                info = self._info(job)
+                job.delete()
             shutil.rmtree(output_dir(self.settings, job_id), ignore_errors=True)
-            return self._info(job)
+            return info
 
     def result_path(self, info: JobInfo) -> Path | None:
         """The result file of a finished job, if it is still there."""

@@ -153,9 +153,10 @@ class Plan:
         suffix = "_fldmean" if self.compute_mean else ""
         return output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
 
-    def run(self, source: Path, output_dir: Path, progress: Progress | None = None, compression: int = 5, threads: int = 1) -> Path:
-        """Process one file into ``output_dir``; return the path of the file written."""
-        target = output_dir / self.output_name(source.name)
+    def run(self, source: Path, output_dir: Path, progress: Progress | None = None, compression: int = 5, threads: int = 1,
+            name: str | None = None) -> Path:
+        """Process one file into ``output_dir`` (as ``name``, default the ISIMIP-style name)."""
+        target = output_dir / (name or self.output_name(source.name))
         if not self.is_series:
             return mask_file(source, target, self.region, self.crop, compression, progress, threads)
         layout, series, times = read_series(source, self.region, self.compute_mean, progress, threads)

@@ -76,7 +76,8 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
         progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
         try:
             source = resolve_all(settings.input_path, [user_path], 1)[0]
-            written.append(plan.run(source, target_dir, progress.steps, settings.compression_level, threads))
+            name = unique_name(plan.output_name(source.name), user_path, {p.name for p in written})
+            written.append(plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name))
         except BaseTimeoutException:
             raise
         except IsimipMaskError as error:
@@ -92,6 +93,13 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
         raise JobFailed(message)
     result = written[0] if len(paths) == 1 else zip_results(target_dir, job_id, request, plan, written, errors)
     return {"file_name": result.name, "created_files": [p.name for p in written], "errors": errors}
+
+
+def unique_name(name: str, user_path: str, taken: set[str]) -> str:
+    """Files of the same name from different folders get their folders in front."""
+    if name not in taken:
+        return name
+    return "_".join(Path(user_path).parent.parts) + "_" + name
 
 
 def zip_results(target_dir: Path, job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict) -> Path:
@@ -118,10 +126,10 @@ def readme_text(job_id: str, request: dict, plan: Plan, written: list[Path], err
         "",
         "Files:",
     ]
-    outputs = {p.name for p in written}
+    outputs = iter(written)
     for user_path in request["paths"]:
-        name = plan.output_name(Path(user_path).name)
-        lines.append(f"  {user_path}\n    -> {name}" if name in outputs else f"  {user_path}\n    FAILED: {errors.get(user_path)}")
+        failed = user_path in errors
+        lines.append(f"  {user_path}\n    " + (f"FAILED: {errors[user_path]}" if failed else f"-> {next(outputs).name}"))
     lines += ["", "Request:", json.dumps(request, indent=2, sort_keys=True), ""]
     return "\n".join(lines)
 

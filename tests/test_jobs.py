@@ -174,3 +174,15 @@ def test_unknown_job_is_not_found(service):
         service.queue.info("0" * 40)
     with pytest.raises(JobNotFound):
         service.queue.cancel("../../etc")
+
+
+def test_files_of_the_same_name_in_two_folders_both_reach_the_zip(service):
+    (service.settings.input_path / "other").mkdir()
+    shutil.copy(DIS_FILE, service.settings.input_path / "other" / DIS_FILE.name)
+    request = build_request(service.settings, [DIS, f"other/{DIS_FILE.name}"], FRANCE)
+    info = service.wait(service.queue.submit(request)[0].id)
+    name = "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"
+    assert info.created_files == [name, f"other_{name}"]
+    with zipfile.ZipFile(service.queue.result_path(info)) as archive:
+        assert sorted(archive.namelist()) == sorted(["README.txt", name, f"other_{name}"])
+        assert f"-> other_{name}" in archive.read("README.txt").decode()
