@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import DatasetError, Problems
+from .masks import Grid
 from .netcdf import check_magic, decode_times, open_dataset, read_layout
 
 NETCDF_SUFFIXES = (".nc", ".nc4")
@@ -161,6 +162,7 @@ class DatasetInfo:
     time_span: tuple[str, str] | None
     size_bytes: int
     dtype: str
+    grid: Grid
 
     @property
     def step_bytes(self) -> int:
@@ -195,4 +197,5 @@ def describe(root: Path, user_path: str) -> DatasetInfo:
         time_span=span,
         size_bytes=path.stat().st_size,
         dtype=dtype,
+        grid=grid,
     )

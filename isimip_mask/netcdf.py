@@ -6,6 +6,7 @@ read and written raw (no automatic masking or scaling), so what is kept stays bi
 
 import math
 import os
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 LAT_NAMES = ("lat", "latitude", "y", "rlat", "nav_lat")
 LON_NAMES = ("lon", "longitude", "x", "rlon", "nav_lon")
 DEFAULT_FILL = 1e20  # the ISIMIP fill value, used where a float variable has none
+# netCDF4's HDF5 is not thread-safe (two threads reading at once crash the process); the page
+# and the API serve requests in threads, so every open file is used under this lock.
+HDF5_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,16 @@ def check_magic(path: Path) -> None:
 def open_dataset(path: Path):
     """Open a NetCDF file read-only for raw access, with a clear error for anything else."""
     check_magic(path)
-    try:
-        dataset = netCDF4.Dataset(path, "r")
-    except OSError as error:
-        raise DatasetError(f"{path.name} cannot be read as NetCDF: {error}", "paths") from error
-    dataset.set_auto_maskandscale(False)
-    try:
-        yield dataset
-    finally:
-        dataset.close()
+    with HDF5_LOCK:
+        try:
+            dataset = netCDF4.Dataset(path, "r")
+        except OSError as error:
+            raise DatasetError(f"{path.name} cannot be read as NetCDF: {error}", "paths") from error
+        dataset.set_auto_maskandscale(False)
+        try:
+            yield dataset
+        finally:
+            dataset.close()
 
 
 def _find_axis(dataset, names: tuple[str, ...], standard_name: str, axis: str) -> str | None:
@@ -203,3 +208,17 @@ def create_variable(target, source_var, name: str, dims: tuple[str, ...], shape:
 
 def bytes_per_step(variable) -> int:
     return int(math.prod(variable.shape[1:]) * variable.dtype.itemsize) if variable.ndim > 2 else variable.size
+
+
+def first_field(path: Path) -> tuple[np.ndarray, Grid, str, str]:
+    """The first horizontal field of the first data variable, missing values as NaN.
+
+    Returns the field, its grid, the variable name and its units (for a quick look).
+    """
+    with open_dataset(path) as dataset:
+        layout = read_layout(dataset, path.name)
+        name = layout.data_vars[0]
+        variable = dataset.variables[name]
+        field = np.asarray(variable[(0,) * (variable.ndim - 2)], dtype="f8")
+        field[(field == fill_value(variable)) | ~np.isfinite(field)] = np.nan
+        return field, layout.grid, name, str(variable.__dict__.get("units", ""))

@@ -144,6 +144,15 @@ class Plan:
     def from_config(cls, config: dict) -> "Plan":
         return cls(region_from_config(config), bool(config.get("crop")), bool(config.get("compute_mean")), bool(config.get("output_csv")))
 
+    def operations(self) -> list[dict]:
+        """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
+        name = {BBox: "mask_bbox", Country: "mask_country", LandOnly: "mask_landonly", Point: "select_point"}.get(type(self.region), "mask_shape")
+        config = {key: value for key, value in self.region.config().items() if key != "name"}
+        if name == "mask_shape":
+            config["name"] = self.region.name
+        flags = {flag: getattr(self, flag) for flag in FLAGS if getattr(self, flag)}
+        return [{"operation": name, **config, **flags}]
+
     def describe(self) -> str:
         what = "field mean over" if self.compute_mean else "time series at" if isinstance(self.region, Point) else "mask to"
         extras = [flag for flag in ("crop", "output_csv") if getattr(self, flag)]

@@ -1,0 +1,48 @@
+# One command to run, one to test. Both set up what they need first.
+#   make run    demo data, private Redis, worker, HTTP API and the page on http://127.0.0.1:8501
+#   make test   the whole test suite (starts and stops its own Redis and workers)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ASSETS := static/vendor/.installed
+
+.PHONY: run test bench lint assets venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Leaflet and Leaflet.draw come from the npm registry and are served by Streamlit itself,
+# so the map works without internet. They are never committed.
+assets: $(ASSETS)
+
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	rm -rf static/vendor
+	mkdir -p static/vendor
+	cp -r node_modules/leaflet/dist static/vendor/leaflet
+	cp -r node_modules/leaflet-draw/dist static/vendor/leaflet-draw
+	touch $@
+
+run: $(STAMP) $(ASSETS)
+	$(PY) -m isimip_mask.local
+
+test: $(STAMP) $(ASSETS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor var benchmarks/out

@@ -1,0 +1,110 @@
+"""The map of the page: a folium map that works offline, overlays, and drawings as regions.
+
+Leaflet and Leaflet.draw are served by the app itself (Streamlit static files, installed from
+npm by ``make assets``), never from a CDN. Tiles may fail offline; a light layer of country
+outlines from the bundled Natural Earth data keeps the map readable without them.
+"""
+
+from functools import lru_cache
+
+import folium
+import folium.plugins
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
+
+from .masks import Grid
+from .regions import BBox, Country, LandOnly, Point, Region, Shape, country_catalogue
+
+MASK_RGBA = (220, 38, 38, 150)  # kept cells: translucent red
+RECTANGLE_TOLERANCE_DEG = 1e-9
+
+
+def use_local_assets(static_url: str) -> None:
+    """Point folium at the Leaflet files served under ``static_url`` and drop unused CDN links."""
+    folium.Map.default_js = [("leaflet", f"{static_url}/leaflet/leaflet.js")]
+    folium.Map.default_css = [("leaflet_css", f"{static_url}/leaflet/leaflet.css")]
+    folium.plugins.Draw.default_js = [("leaflet_draw_js", f"{static_url}/leaflet-draw/leaflet.draw.js")]
+    folium.plugins.Draw.default_css = [("leaflet_draw_css", f"{static_url}/leaflet-draw/leaflet.draw.css")]
+
+
+@lru_cache(maxsize=1)
+def outline_geojson() -> dict:
+    """Simplified country outlines (about 0.1 degree), small enough to ship with every map."""
+    features = []
+    for code, (name, geometry) in country_catalogue().items():
+        simple = shapely.simplify(geometry, 0.1, preserve_topology=True)
+        simple = shapely.set_precision(simple, 0.01)
+        if not simple.is_empty:
+            features.append({"type": "Feature", "properties": {"name": f"{name} ({code})"}, "geometry": mapping(simple)})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def base_map(static_url: str) -> folium.Map:
+    """The map every rerun starts from; it never changes, so drawings on it survive reruns."""
+    use_local_assets(static_url)
+    world = folium.Map(location=(20, 0), zoom_start=2, min_zoom=1, tiles="OpenStreetMap", world_copy_jump=True)
+    folium.GeoJson(
+        outline_geojson(),
+        name="countries",
+        style_function=lambda _: {"color": "#64748b", "weight": 0.6, "fillColor": "#e2e8f0", "fillOpacity": 0.35},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    ).add_to(world)
+    folium.plugins.Draw(
+        export=False,
+        draw_options={"polyline": False, "circle": False, "circlemarker": False, "marker": False,
+                      "rectangle": {"showArea": False}, "polygon": {"allowIntersection": False}},
+        edit_options={"edit": True, "remove": True},
+    ).add_to(world)
+    return world
+
+
+def region_from_drawing(feature: dict | None) -> Region | None:
+    """A drawn rectangle becomes a BBox (the cdo rule), any other polygon a Shape."""
+    if not feature or not isinstance(feature.get("geometry"), dict):
+        return None
+    geometry = shape(feature["geometry"])
+    if geometry.geom_type != "Polygon" or geometry.is_empty:
+        return None
+    west, south, east, north = geometry.bounds
+    if abs(geometry.area - (east - west) * (north - south)) < RECTANGLE_TOLERANCE_DEG * max(1.0, geometry.area):
+        west, east = _wrap_lon(west), _wrap_lon(east)
+        return BBox(round(west, 4), round(east, 4), round(max(south, -90), 4), round(min(north, 90), 4))
+    return Shape(geometry, name="drawn")
+
+
+def _wrap_lon(lon: float) -> float:
+    """Leaflet lets a drawing go round the world; bring longitudes back to -180..180."""
+    return ((lon + 180) % 360) - 180 if not -180 <= lon <= 180 else lon
+
+
+def mask_image(grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, list[list[float]]]:
+    """An RGBA picture of the kept cells, north up and longitudes -180..180, with its bounds."""
+    order_lat = np.argsort(-grid.lat)
+    lon = ((grid.lon + 180) % 360) - 180
+    order_lon = np.argsort(lon)
+    picture = np.zeros((*mask.shape, 4), dtype=np.uint8)
+    picture[mask] = MASK_RGBA
+    picture = picture[order_lat][:, order_lon]
+    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
+    bounds = [[float(grid.lat.min() - half_lat), float(lon.min() - half_lon)], [float(grid.lat.max() + half_lat), float(lon.max() + half_lon)]]
+    return picture, bounds
+
+
+def overlays(region: Region | None, grid: Grid | None = None, mask: np.ndarray | None = None) -> folium.FeatureGroup:
+    """The layers that change from rerun to rerun: the region's outline and its kept cells."""
+    group = folium.FeatureGroup(name="selection")
+    if mask is not None and grid is not None:
+        picture, bounds = mask_image(grid, mask)
+        folium.raster_layers.ImageOverlay(picture, bounds, mercator_project=True, pixelated=True, name="kept cells").add_to(group)
+    if isinstance(region, Point):
+        folium.CircleMarker((region.lat, region.lon), radius=6, color="#1d4ed8", fill=True).add_to(group)
+    elif region is not None and not isinstance(region, LandOnly):
+        geometry = region.geometry
+        if isinstance(region, BBox) and region.crosses_antimeridian:
+            geometry = shapely.MultiPolygon([shapely.box(region.west, region.south, 180, region.north),
+                                             shapely.box(-180, region.south, region.east, region.north)])
+        label = region.name if isinstance(region, Country) else region.tag
+        folium.GeoJson(mapping(geometry), name="region", tooltip=label,
+                       style_function=lambda _: {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0.05}).add_to(group)
+    return group

@@ -1,0 +1,51 @@
+"""Quick looks at results for the page: a coloured picture of a field, a CSV as a table."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from .netcdf import first_field
+
+# a perceptually ordered ramp (dark blue -> teal -> yellow), interpolated in RGB
+RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype="f8")
+MISSING_RGB = (235, 235, 235)
+
+
+def colour(field: np.ndarray) -> np.ndarray:
+    """RGB picture of a 2-D field, missing cells light grey, scaled between its 2nd and 98th percentile."""
+    picture = np.empty((*field.shape, 3), dtype=np.uint8)
+    picture[:] = MISSING_RGB
+    valid = np.isfinite(field)
+    if valid.any():
+        low, high = np.percentile(field[valid], [2, 98])
+        scaled = np.clip((field[valid] - low) / ((high - low) or 1.0), 0, 1) * (len(RAMP) - 1)
+        index = np.minimum(scaled.astype(int), len(RAMP) - 2)
+        weight = (scaled - index)[:, None]
+        picture[valid] = (RAMP[index] * (1 - weight) + RAMP[index + 1] * weight).astype(np.uint8)
+    return picture
+
+
+def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str]:
+    """The first time step of a NetCDF result, north up, each cell ``scale`` pixels wide."""
+    field, grid, name, units = first_field(path)
+    field = field[np.argsort(-grid.lat)][:, np.argsort(grid.lon)]
+    picture = colour(field)
+    scale = max(1, min(scale, 1440 // max(1, field.shape[1])))
+    caption = f"{name} [{units}], first time step; valid range {np.nanmin(field):.4g} to {np.nanmax(field):.4g}" if np.isfinite(field).any() else f"{name}: no valid value in the first time step"
+    return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1), caption
+
+
+def read_csv_series(path: Path, max_rows: int = 100_000) -> tuple[list[str], dict[str, list[float]]]:
+    """Times and value columns of a CSV result (empty cells as NaN)."""
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        times, columns = [], {name: [] for name in header[1:]}
+        for number, row in enumerate(reader):
+            if number >= max_rows:
+                break
+            times.append(row[0])
+            for name, value in zip(header[1:], row[1:]):
+                columns[name].append(float(value) if value else float("nan"))
+    return times, columns

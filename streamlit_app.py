@@ -1,0 +1,286 @@
+"""isimip-mask: the page. Layout, widgets and session state; the work happens in ``isimip_mask``."""
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from isimip_mask import datasets, mapview, quicklook
+from isimip_mask.errors import IsimipMaskError, JobNotFound
+from isimip_mask.jobs import JobInfo, JobQueue, build_request
+from isimip_mask.masks import grid_mask
+from isimip_mask.operations import Plan
+from isimip_mask.regions import BBox, Country, LandOnly, Point, country_names, parse_geojson
+from isimip_mask.settings import Settings
+
+MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
+POLL_S = 2
+TERMINAL = ("finished", "failed", "cancelled")
+MAP_KEY = "map"
+
+
+@st.cache_resource
+def get_settings() -> Settings:
+    return Settings()
+
+
+@st.cache_resource
+def get_index(root: str) -> datasets.FileIndex:
+    return datasets.FileIndex(Path(root))
+
+
+@st.cache_resource
+def get_queue() -> JobQueue:
+    return JobQueue(get_settings())  # raises ServiceError while Redis is down: not cached then
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def describe(root: str, path: str) -> datasets.DatasetInfo:
+    return datasets.describe(Path(root), path)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def preview_mask(grid, region):
+    return grid_mask(grid, region)
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
+    st.sidebar.header("1 · Data")
+    index = get_index(str(settings.input_path))
+    query = st.sidebar.text_input("Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly")
+    if query:
+        options = index.search(query)
+    else:
+        folders = sorted({str(Path(p).parent) for p in index.paths()})
+        folder = st.sidebar.selectbox("Folder", folders, key="folder", format_func=lambda f: "(data root)" if f == "." else f)
+        options = datasets.list_folder(settings.input_path, "" if folder in (None, ".") else folder).files
+    chosen = st.session_state.get("paths", [])
+    options = sorted(set(options) | set(chosen))
+    picked = st.sidebar.multiselect("Files", options, key="paths", format_func=lambda p: Path(p).name,
+                                    help="Several files of one dataset (e.g. all decades of a variable) go into one job.")
+    if not options:
+        st.sidebar.info(f"No NetCDF file matches. Data root: {settings.input_path}")
+    infos = []
+    for path in picked:
+        try:
+            infos.append(describe(str(settings.input_path), path))
+        except IsimipMaskError as error:
+            st.sidebar.error(str(error))
+    for info in infos:
+        show_dataset_info(info)
+    if len({(i.nlat, i.nlon, i.lat_range, i.lon_range) for i in infos}) > 1:
+        st.sidebar.warning("These files have different grids; the preview shows the first one's.")
+    return infos
+
+
+def show_dataset_info(info: datasets.DatasetInfo) -> None:
+    variables = ", ".join(f"**{name}** [{units}]" for name, units in info.variables.items())
+    span = f"{info.time_span[0]} to {info.time_span[1]} ({info.n_times} steps)" if info.time_span else "no time axis"
+    st.sidebar.markdown(
+        f"`{Path(info.path).name}`  \n{variables} · {info.nlat} × {info.nlon} cells at {info.resolution[0]:g}° · "
+        f"lat {info.lat_range[0]:g}..{info.lat_range[1]:g}, lon {info.lon_range[0]:g}..{info.lon_range[1]:g} · {span} · {human_size(info.size_bytes)}"
+    )
+
+
+def latest_drawing() -> tuple[dict | None, dict | None]:
+    """The drawing and the click the map reported last (kept in session state by st_folium)."""
+    value = st.session_state.get(MAP_KEY) or {}
+    drawings = value.get("all_drawings") or []
+    last = value.get("last_active_drawing")
+    feature = last if last in drawings else (drawings[-1] if drawings else None)
+    return feature, value.get("last_clicked")
+
+
+def push(values: dict) -> None:
+    """Set widget values before the widgets are created (a keyed widget keeps its own otherwise)."""
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def show_region_inputs(settings: Settings):
+    """The region from whichever way the user chose; None (with a hint) while there is none."""
+    drawn, clicked = latest_drawing()
+    drawn_region = mapview.region_from_drawing(drawn)
+    if isinstance(drawn_region, BBox) and st.session_state.get("drawn_box") != drawn_region:
+        st.session_state["drawn_box"] = drawn_region
+        push({"west": drawn_region.west, "east": drawn_region.east, "south": drawn_region.south, "north": drawn_region.north})
+    if clicked and st.session_state.get("clicked") != clicked:
+        st.session_state["clicked"] = clicked
+        push({"lat": round(clicked["lat"], 4), "lon": round(((clicked["lng"] + 180) % 360) - 180, 4)})
+    mode = st.radio("2 · Region", MODES, key="mode", horizontal=True)
+    if mode == MODES[0]:
+        if drawn_region is None:
+            st.info("Draw a rectangle or a polygon with the tools at the left of the map.")
+        return drawn_region
+    if mode == MODES[1]:
+        names = dict(country_names())
+        code = st.selectbox("Country", list(names), key="country", index=None, placeholder="type a name or an ISO3 code",
+                            format_func=lambda c: f"{names[c]} ({c})")
+        return Country(code) if code else None
+    if mode == MODES[2]:
+        st.caption("Land cells: centres inside a Natural Earth country, Antarctica excluded (the ISIMIP convention).")
+        return LandOnly()
+    if mode == MODES[3]:
+        columns = st.columns(4)
+        limits = {"west": (-180.0, 360.0, -10.0), "east": (-180.0, 360.0, 40.0), "south": (-90.0, 90.0, 35.0), "north": (-90.0, 90.0, 70.0)}
+        values = {name: column.number_input(name, low, high, st.session_state.get(name, default), step=0.5, key=name)
+                  for column, (name, (low, high, default)) in zip(columns, limits.items())}
+        st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
+        return BBox(values["west"], values["east"], values["south"], values["north"])
+    if mode == MODES[4]:
+        upload = st.file_uploader("GeoJSON file (Polygon or MultiPolygon, lon/lat)", type=["geojson", "json"], key="upload")
+        if upload is None:
+            return None
+        return parse_geojson(upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices)
+    left, right = st.columns(2)
+    lat = left.number_input("lat", -90.0, 90.0, st.session_state.get("lat", 52.39), key="lat", format="%.4f")
+    lon = right.number_input("lon", -180.0, 360.0, st.session_state.get("lon", 13.06), key="lon", format="%.4f")
+    st.caption("Or click on the map. The time series of the nearest grid cell is extracted.")
+    return Point(lat, lon)
+
+
+def show_options(region) -> Plan:
+    st.markdown("**3 · Options**")
+    if isinstance(region, Point):
+        as_csv = st.checkbox("CSV time series (else NetCDF)", value=True, key="point_csv")
+        return Plan(region, output_csv=as_csv)
+    crop = st.checkbox("Crop to the region's bounding box", key="crop")
+    mean = st.checkbox("Field mean time series (area-weighted, CSV)", key="mean")
+    return Plan(region, crop=crop, compute_mean=mean, output_csv=mean)
+
+
+def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]):
+    """Count and estimate the kept cells on the first file's grid; the mask for the map."""
+    if plan is None or not infos:
+        return None
+    info = infos[0]
+    try:
+        mask = preview_mask(info.grid, plan.region)
+    except IsimipMaskError as error:
+        st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
+        return False
+    cells = int(mask.sum())
+    steps = max(1, info.n_times)
+    if plan.is_series:
+        estimate = f"a time series of {steps} values per file (about {human_size(steps * 25 * len(infos))} as CSV)"
+    else:
+        raw = cells * steps * len(info.variables) * (8 if info.dtype == "float64" else 4) * len(infos)
+        estimate = f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
+    st.success(f"{cells:,} of {mask.size:,} cells at {info.resolution[0]:g}° are kept: {estimate}.")
+    return mask
+
+
+def submit(settings: Settings, infos, plan: Plan) -> None:
+    try:
+        request = build_request(settings, [i.path for i in infos], plan.operations())
+        info, created = get_queue().submit(request)
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    st.query_params["job"] = info.id
+    st.toast("Job queued" if created else f"This request was submitted before: job is {info.label}")
+
+
+def show_job(job_id: str) -> None:
+    st.subheader("4 · Job")
+    try:
+        info = get_queue().info(job_id)
+    except JobNotFound:
+        st.warning(f"Job {job_id} does not exist (any more): results expire. Submit the request again.")
+        return
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    if info.status in TERMINAL:
+        show_result(info)
+    else:
+        follow_job(job_id)
+
+
+@st.fragment(run_every=POLL_S)
+def follow_job(job_id: str) -> None:
+    try:
+        info = get_queue().info(job_id)
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    if info.status in TERMINAL:
+        st.rerun()  # the whole page shows the result, and polling stops
+    st.caption(f"Job `{info.id}` · {info.request.get('plan', {}).get('region', '')}")
+    if info.status == "queued":
+        st.info(f"Queued, position {info.position + 1 if info.position is not None else '?'} in the queue.")
+    else:
+        current = f"file {min(info.files_done + 1, info.files_total)} of {info.files_total}"
+        steps = f", time step {info.steps_done} of {info.steps_total}" if info.steps_total else ""
+        st.progress(info.fraction, text=f"Running: {current}{steps}")
+    if st.button("Cancel job", key="cancel"):
+        get_queue().cancel(job_id)
+        st.rerun()
+
+
+def show_result(info: JobInfo) -> None:
+    queue = get_queue()
+    if info.status == "failed":
+        st.error(f"The job failed: {info.message}")
+        return
+    if info.status == "cancelled":
+        st.info("The job was cancelled; its files were removed.")
+        return
+    (st.warning if info.with_errors else st.success)(f"Job {info.label}: {len(info.created_files)} of {info.files_total} file(s) written.")
+    for path, message in info.errors.items():
+        st.error(f"{path}: {message}")
+    path = queue.result_path(info)
+    if path is None:
+        st.warning("The result file is no longer there (it expired). Submit the request again.")
+        return
+    st.download_button(f"Download {path.name} ({human_size(path.stat().st_size)})", data=path.read_bytes,
+                       file_name=path.name, mime="application/octet-stream", key="download", type="primary")
+    st.caption(f"For scripts: {queue.settings.output_url.rstrip('/')}/{info.id}/{path.name}")
+    if path.suffix == ".nc":
+        picture, caption = quicklook.field_picture(path)
+        st.image(picture, caption=caption)
+    elif path.suffix == ".csv":
+        times, columns = quicklook.read_csv_series(path)
+        st.line_chart({"time": times, **columns}, x="time")
+
+
+def main() -> None:
+    st.set_page_config(page_title="isimip-mask", page_icon="🗺️", layout="wide")
+    settings = get_settings()
+    st.title("isimip-mask")
+    st.caption("Cut a region out of ISIMIP NetCDF files: pick files, choose a region, submit, download.")
+    infos = show_dataset_picker(settings)
+    controls, view = st.columns([2, 3])
+    plan, mask = None, None
+    with controls:
+        try:
+            region = show_region_inputs(settings)
+            plan = show_options(region) if region is not None else None
+        except IsimipMaskError as error:
+            st.error(str(error))
+        mask = show_preview(plan, infos)
+        ready = bool(infos) and plan is not None and mask is not False
+        if not infos:
+            st.info("Pick one or more files in the sidebar.")
+        if st.button("Submit", type="primary", disabled=not ready, key="submit"):
+            submit(settings, infos, plan)
+        if "job" in st.query_params:
+            show_job(st.query_params["job"])
+    with view:
+        base_url = st.get_option("server.baseUrlPath").strip("/")
+        static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"
+        grid = infos[0].grid if infos and mask is not None and mask is not False else None
+        st_folium(mapview.base_map(static_url), key=MAP_KEY, height=560, use_container_width=True,
+                  returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],
+                  feature_group_to_add=mapview.overlays(plan.region if plan else None, grid, mask if grid is not None else None))
+
+
+main()

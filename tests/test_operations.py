@@ -1,0 +1,66 @@
+import pytest
+import shapely
+
+from isimip_mask.errors import InputError
+from isimip_mask.operations import OPERATIONS, Limits, Plan, catalogue, parse_operations
+from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape
+from tests.conftest import DATA
+
+
+@pytest.mark.parametrize(
+    ("operations", "plan"),
+    [
+        ([{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}], Plan(BBox(-10, 40, 35, 70))),
+        ([{"operation": "select_bbox", "bbox": [-10, 40, 35, 70]}], Plan(BBox(-10, 40, 35, 70), crop=True)),
+        ([{"operation": "cutout_bbox", "bbox": [-10, 40, 35, 70], "compute_mean": True}], Plan(BBox(-10, 40, 35, 70), crop=True, compute_mean=True)),
+        ([{"operation": "mask_country", "country": "deu", "compute_mean": True, "output_csv": True}], Plan(Country("DEU"), compute_mean=True, output_csv=True)),
+        ([{"operation": "mask_landonly"}, {"operation": "crop"}], Plan(LandOnly(), crop=True)),
+        ([{"operation": "select_point", "point": [52.3, 12.8], "output_csv": True}], Plan(Point(52.3, 12.8), output_csv=True)),
+        ([{"operation": "cutout_point", "point": [52.3, 12.8]}], Plan(Point(52.3, 12.8))),
+        ([{"operation": "mask_shape", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}],
+         Plan(Shape(shapely.Polygon([(0, 0), (1, 0), (1, 1)])))),
+    ],
+)
+def test_operations_become_plans(operations, plan):
+    assert parse_operations(operations) == plan
+
+
+def test_uploaded_shapes_by_name():
+    uploads = {"pm.json": (DATA / "pm.json").read_bytes(), "pm.zip": (DATA / "pm.zip").read_bytes()}
+    for name in uploads:
+        plan = parse_operations([{"operation": "mask_shape", "shape": name}], Limits(uploads=uploads))
+        assert plan.region.tag == "pm"
+
+
+@pytest.mark.parametrize(
+    ("operations", "field", "message"),
+    [
+        (None, "operations", "non-empty list"),
+        ([{"operation": "mask_everything"}], "operations", "'mask_everything' is not supported"),
+        ([{"operation": "mask_landonly"}, {"operation": "mask_country", "country": "DEU"}], "operations", "only one region"),
+        ([{"operation": "compute_mean"}], "operations", "one region operation is needed"),
+        ([{"operation": "mask_landonly", "output_csv": True}], "operations", "output_csv needs compute_mean or a point"),
+        ([{"operation": "mask_landonly", "crop": "yes"}], "operations", "crop must be true or false"),
+        ([{"operation": "mask_country", "country": 7}], "country", "ISO3 code"),
+        ([{"operation": "mask_shape", "shape": "missing.json"}], "shape", "names no uploaded file"),
+        ([{"operation": "mask_bbox", "bbox": [0, 10, 5, 1]}], "bbox", "must be below north"),
+    ],
+)
+def test_bad_operations_name_the_problem(operations, field, message):
+    with pytest.raises(InputError) as error:
+        parse_operations(operations)
+    assert any(message in m for m in error.value.errors[field])
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [Plan(BBox(170, -170, -10, 10), crop=True), Plan(Country("FRA"), compute_mean=True, output_csv=True), Plan(LandOnly()),
+     Plan(Point(1, 2), output_csv=True), Plan(Shape(shapely.box(0, 0, 2, 2), "drawn"))],
+)
+def test_plan_round_trips_through_its_operations(plan):
+    assert parse_operations(plan.operations()) == plan
+    assert Plan.from_config(plan.config()) == plan
+
+
+def test_catalogue_lists_every_operation():
+    assert [entry["operation"] for entry in catalogue()] == list(OPERATIONS)
