@@ -74,7 +74,12 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.kill()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, like Ctrl-C
     settings = Settings()
     env = dict(os.environ)
     if "input_path" not in settings.model_fields_set:

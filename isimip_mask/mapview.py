@@ -18,6 +18,8 @@ from .regions import BBox, Country, LandOnly, Point, Region, Shape, country_cata
 
 MASK_RGBA = (220, 38, 38, 150)  # kept cells: translucent red
 RECTANGLE_TOLERANCE_DEG = 1e-9
+MERCATOR_LIMIT_DEG = 85.0
+DRAWN_DECIMALS = 2  # a drawn box is rounded to 0.01 degree: far finer than any grid, and readable
 
 
 def use_local_assets(static_url: str) -> None:
@@ -69,7 +71,7 @@ def region_from_drawing(feature: dict | None) -> Region | None:
     west, south, east, north = geometry.bounds
     if abs(geometry.area - (east - west) * (north - south)) < RECTANGLE_TOLERANCE_DEG * max(1.0, geometry.area):
         west, east = _wrap_lon(west), _wrap_lon(east)
-        return BBox(round(west, 4), round(east, 4), round(max(south, -90), 4), round(min(north, 90), 4))
+        return BBox(*(round(v, DRAWN_DECIMALS) for v in (west, east, max(south, -90), min(north, 90))))
     return Shape(geometry, name="drawn")
 
 
@@ -79,16 +81,41 @@ def _wrap_lon(lon: float) -> float:
 
 
 def mask_image(grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, list[list[float]]]:
-    """An RGBA picture of the kept cells, north up and longitudes -180..180, with its bounds."""
-    order_lat = np.argsort(-grid.lat)
+    """An RGBA picture of the kept cells, north up, longitudes -180..180, cut to their extent.
+
+    Its bounds stop at the Web Mercator limit (about 85 degrees), which the map cannot show.
+    """
     lon = ((grid.lon + 180) % 360) - 180
-    order_lon = np.argsort(lon)
-    picture = np.zeros((*mask.shape, 4), dtype=np.uint8)
-    picture[mask] = MASK_RGBA
-    picture = picture[order_lat][:, order_lon]
+    order_lat, order_lon = np.argsort(-grid.lat), np.argsort(lon)
+    kept = mask[order_lat][:, order_lon]
+    lat, lon = grid.lat[order_lat], lon[order_lon]
+    rows, cols = np.flatnonzero(kept.any(axis=1)), np.flatnonzero(kept.any(axis=0))
+    rows = rows[np.abs(lat[rows]) < MERCATOR_LIMIT_DEG] if np.any(np.abs(lat[rows]) < MERCATOR_LIMIT_DEG) else rows
+    kept = kept[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
-    bounds = [[float(grid.lat.min() - half_lat), float(lon.min() - half_lon)], [float(grid.lat.max() + half_lat), float(lon.max() + half_lon)]]
-    return picture, bounds
+    south = max(-MERCATOR_LIMIT_DEG, float(lat[rows[-1]] - half_lat))
+    north = min(MERCATOR_LIMIT_DEG, float(lat[rows[0]] + half_lat))
+    kept = _to_mercator_rows(kept, lat[rows[0] : rows[-1] + 1], south, north)
+    picture = np.zeros((*kept.shape, 4), dtype=np.uint8)
+    picture[kept] = MASK_RGBA
+    return picture, [[south, float(lon[cols[0]] - half_lon)], [north, float(lon[cols[-1]] + half_lon)]]
+
+
+def _mercator_y(lat):
+    return np.log(np.tan(np.pi / 4 + np.deg2rad(lat) / 2))
+
+
+def _to_mercator_rows(kept: np.ndarray, lat: np.ndarray, south: float, north: float, rows_per_cell: int = 4) -> np.ndarray:
+    """Resample rows (north first) so that they are evenly spaced on the Web Mercator map.
+
+    Leaflet stretches an image overlay linearly in Mercator y; without this, cells far from
+    the equator would be drawn at the wrong latitude.
+    """
+    n_rows = max(1, kept.shape[0] * rows_per_cell)
+    y = np.linspace(_mercator_y(north), _mercator_y(south), n_rows, endpoint=False) - (_mercator_y(north) - _mercator_y(south)) / n_rows / 2
+    row_lat = np.rad2deg(2 * np.arctan(np.exp(y)) - np.pi / 2)
+    nearest = np.abs(row_lat[:, None] - lat[None, :]).argmin(axis=1)
+    return kept[nearest]
 
 
 def overlays(region: Region | None, grid: Grid | None = None, mask: np.ndarray | None = None) -> folium.FeatureGroup:
@@ -96,7 +123,7 @@ def overlays(region: Region | None, grid: Grid | None = None, mask: np.ndarray |
     group = folium.FeatureGroup(name="selection")
     if mask is not None and grid is not None:
         picture, bounds = mask_image(grid, mask)
-        folium.raster_layers.ImageOverlay(picture, bounds, mercator_project=True, pixelated=True, name="kept cells").add_to(group)
+        folium.raster_layers.ImageOverlay(picture, bounds, pixelated=True, name="kept cells").add_to(group)
     if isinstance(region, Point):
         folium.CircleMarker((region.lat, region.lon), radius=6, color="#1d4ed8", fill=True).add_to(group)
     elif region is not None and not isinstance(region, LandOnly):

@@ -30,8 +30,12 @@ def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str]:
     """The first time step of a NetCDF result, north up, each cell ``scale`` pixels wide."""
     field, grid, name, units = first_field(path)
     field = field[np.argsort(-grid.lat)][:, np.argsort(grid.lon)]
+    valid = np.isfinite(field)
+    if valid.any():  # a masked global file is mostly empty: show the part with values
+        rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+        field = field[max(0, rows[0] - 2) : rows[-1] + 3, max(0, cols[0] - 2) : cols[-1] + 3]
     picture = colour(field)
-    scale = max(1, min(scale, 1440 // max(1, field.shape[1])))
+    scale = max(1, min(scale, 720 // max(1, field.shape[1]), 480 // max(1, field.shape[0])))
     caption = f"{name} [{units}], first time step; valid range {np.nanmin(field):.4g} to {np.nanmax(field):.4g}" if np.isfinite(field).any() else f"{name}: no valid value in the first time step"
     return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1), caption
 
