@@ -10,7 +10,7 @@ from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.jobs import JobInfo, JobQueue, build_request
 from isimip_mask.masks import grid_mask
 from isimip_mask.operations import Plan
-from isimip_mask.regions import BBox, Country, LandOnly, Point, country_names, parse_geojson
+from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape, country_names, parse_geojson
 from isimip_mask.settings import Settings
 
 MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
@@ -39,7 +39,7 @@ def describe(root: str, path: str) -> datasets.DatasetInfo:
     return datasets.describe(Path(root), path)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs={Shape: lambda shape: shape.wkb})
 def preview_mask(grid, region):
     return grid_mask(grid, region)
 

@@ -17,6 +17,7 @@ from .masks import Grid
 from .regions import BBox, Country, LandOnly, Point, Region, Shape, country_catalogue
 
 MASK_RGBA = (220, 38, 38, 150)  # kept cells: translucent red
+DRAWN_STYLE = {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0}
 RECTANGLE_TOLERANCE_DEG = 1e-9
 MERCATOR_LIMIT_DEG = 85.0
 DRAWN_DECIMALS = 2  # a drawn box is rounded to 0.01 degree: far finer than any grid, and readable
@@ -55,7 +56,9 @@ def base_map(static_url: str) -> folium.Map:
     folium.plugins.Draw(
         export=False,
         draw_options={"polyline": False, "circle": False, "circlemarker": False, "marker": False,
-                      "rectangle": {"showArea": False}, "polygon": {"allowIntersection": False}},
+                      # drawn outlines stay unfilled so that the kept cells show through
+                      "rectangle": {"showArea": False, "shapeOptions": DRAWN_STYLE},
+                      "polygon": {"allowIntersection": False, "shapeOptions": DRAWN_STYLE}},
         edit_options={"edit": True, "remove": True},
     ).add_to(world)
     return world

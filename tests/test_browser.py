@@ -1,0 +1,134 @@
+"""End to end in a real headless Chromium: draw a box with the mouse, submit, wait, download.
+
+Runs ``streamlit run`` against a real Redis and worker. Uses Debian's chromium through
+Playwright (never a browser that Playwright downloads itself).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import requests
+
+from isimip_mask.demo import write_isimip_like
+from isimip_mask.local import free_port, stop
+from isimip_mask.masks import Grid, bbox_mask
+from isimip_mask.regions import BBox
+from tests.conftest import ROOT, service_env
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+MAP = 'iframe[title="streamlit_folium.st_folium"]'
+FILE = "demo_tas_global_monthly_2001.nc"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian chromium is not installed"),
+]
+
+
+@pytest.fixture
+def page_url(service):
+    write_isimip_like(service.settings.input_path / "demo" / FILE, 12, 2001, monthly=True)
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]
+    server = subprocess.Popen(command, env=service_env(service.settings), cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    yield url
+    stop([server])
+
+
+@pytest.fixture
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1400}, accept_downloads=True)
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def drag_box(page, start: tuple[float, float], end: tuple[float, float]) -> tuple[BBox, float]:
+    """Draw a rectangle with the mouse between two fractions of the map.
+
+    Returns the lon/lat box under the mouse and the size of two screen pixels in degrees
+    (Leaflet.draw places the corners to the pixel).
+    """
+    frame = page.frame_locator(MAP)
+    frame.locator("a.leaflet-draw-draw-rectangle").click()
+    area = frame.locator("#map_div").bounding_box()
+    points = [(area["x"] + area["width"] * fx, area["y"] + area["height"] * fy) for fx, fy in (start, end)]
+    corners = []
+    for x, y in points:
+        corner = frame.locator("#map_div").evaluate(
+            "(el, p) => { const ll = window.map.containerPointToLatLng([p[0], p[1]]); return [ll.lng, ll.lat]; }",
+            [x - area["x"], y - area["y"]])
+        corners.append(corner)
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    page.mouse.move(*points[1], steps=12)
+    page.mouse.up()
+    (lon0, lat0), (lon1, lat1) = corners
+    zoom = frame.locator("#map_div").evaluate("() => window.map.getZoom()")
+    two_pixels_deg = 2 * 360 / (256 * 2**zoom)
+    return BBox(min(lon0, lon1), max(lon0, lon1), min(lat0, lat1), max(lat0, lat1)), two_pixels_deg
+
+
+def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
+    page = browser_page
+    page.goto(page_url)
+    page.wait_for_selector(MAP)
+    page.frame_locator(MAP).locator("a.leaflet-draw-draw-rectangle").wait_for()
+    page.locator("[data-testid=stMultiSelect] input").click()
+    page.get_by_role("option", name=FILE).click()
+    page.keyboard.press("Escape")
+    page.get_by_text("Draw a rectangle or a polygon").wait_for()
+    drawn, tolerance = drag_box(page, (0.52, 0.22), (0.68, 0.42))
+    page.get_by_text("cells at 0.5° are kept").wait_for()
+    page.frame_locator(MAP).locator("img.leaflet-image-layer").wait_for()  # the kept cells
+    page.get_by_text("Crop to the region's bounding box").wait_for()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "drawn-region-preview.png", full_page=True)
+
+    page.get_by_role("button", name="Submit").click()
+    download_button = page.get_by_role("button", name="Download")
+    download_button.wait_for()
+    page.screenshot(path=SCREENSHOTS / "job-finished.png", full_page=True)
+    with page.expect_download() as download:
+        download_button.click()
+    result = tmp_path / download.value.suggested_filename
+    download.value.save_as(result)
+
+    job_id = page.url.split("job=")[1].split("&")[0]
+    box = BBox.from_list(service.queue.info(job_id).request["plan"]["bbox"])
+    for ours, theirs in zip((box.west, box.east, box.south, box.north), (drawn.west, drawn.east, drawn.south, drawn.north)):
+        assert ours == pytest.approx(theirs, abs=tolerance)
+    with netCDF4.Dataset(result) as out:
+        out.set_auto_maskandscale(False)
+        values = out["tas"][0]
+        grid = Grid.from_arrays(out["lat"][:], out["lon"][:])
+    with netCDF4.Dataset(service.settings.input_path / "demo" / FILE) as src:
+        src.set_auto_maskandscale(False)
+        original = src["tas"][0]
+    inside = bbox_mask(grid, box)
+    assert inside.sum() > 100
+    np.testing.assert_array_equal(values[inside], original[inside])
+    assert np.all(values[~inside] == np.float32(1e20))

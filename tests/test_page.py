@@ -1,0 +1,191 @@
+"""The Streamlit page with AppTest, against a real Redis and a real worker.
+
+AppTest cannot drive the map component; a drawing or a click is put where st_folium leaves
+it (``st.session_state["map"]``), which is what the page reads.
+"""
+
+import shutil
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from isimip_mask.datasets import describe
+from isimip_mask.local import free_port
+from isimip_mask.masks import grid_mask
+from isimip_mask.regions import BBox, Country, LandOnly, Point, parse_geojson
+from tests.conftest import DATA, DIS_FILE, ROOT, corrupt_data, global_axes, write_netcdf
+
+DIS = f"isimip/{DIS_FILE.name}"
+IDF = DATA / "ile-de-france-box.geojson"
+RECTANGLE = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+    [[0.1, 44.1], [0.1, 47.9], [4.9, 47.9], [4.9, 44.1], [0.1, 44.1]]]}}
+TRIANGLE = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+    [[-1, 43], [6, 43], [2.5, 50], [-1, 43]]]}}
+
+
+def drawn(feature):
+    return {"all_drawings": [feature], "last_active_drawing": feature, "last_clicked": None}
+
+
+@pytest.fixture
+def app(service, monkeypatch):
+    """A fresh AppTest of the page, configured for the test's data root, Redis and queue."""
+    for key, value in service.settings.model_dump().items():
+        if value is not None:
+            monkeypatch.setenv(key.upper(), str(value))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(paths=(DIS,), **state):
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+        at.session_state["paths"] = list(paths)
+        for key, value in state.items():
+            at.session_state[key] = value
+        return at.run()
+
+    yield make
+    st.cache_resource.clear()
+
+
+def kept(settings, region) -> int:
+    return int(grid_mask(describe(settings.input_path, DIS).grid, region).sum())
+
+
+def preview_text(at) -> str:
+    return " ".join(s.value for s in at.success)
+
+
+def no_exceptions(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize(
+    ("name", "act", "region"),
+    [
+        ("drawn rectangle", lambda at: at, BBox(0.1, 4.9, 44.1, 47.9)),
+        ("drawn polygon", lambda at: at, parse_geojson(TRIANGLE)),
+        ("country", lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("FRA").run(), Country("FRA")),
+        ("land only", lambda at: at.radio(key="mode").set_value("Land only").run(), LandOnly()),
+        ("typed box", lambda at: at.radio(key="mode").set_value("Box").run().number_input(key="west").set_value(-2.0).run()
+         .number_input(key="east").set_value(3.0).run().number_input(key="south").set_value(44.0).run()
+         .number_input(key="north").set_value(48.0).run(), BBox(-2, 3, 44, 48)),
+        ("geojson upload", lambda at: at.radio(key="mode").set_value("GeoJSON upload").run().file_uploader(key="upload")
+         .upload(IDF.name, IDF.read_bytes(), "application/geo+json").run(), parse_geojson(IDF.read_text())),
+        ("point", lambda at: at.radio(key="mode").set_value("Point").run().number_input(key="lat").set_value(48.1).run()
+         .number_input(key="lon").set_value(2.1).run(), Point(48.1, 2.1)),
+    ],
+)
+def test_every_way_to_choose_a_region_previews_its_cells(app, service, name, act, region):
+    feature = TRIANGLE if name == "drawn polygon" else RECTANGLE
+    at = act(app(map=drawn(feature)))
+    no_exceptions(at)
+    cells = kept(service.settings, region)
+    assert f"{cells:,} of 513 cells at 0.5° are kept" in preview_text(at)
+    assert not at.button(key="submit").disabled
+
+
+def test_a_drawn_rectangle_fills_the_box_inputs(app):
+    at = app(map=drawn(RECTANGLE))
+    at = at.radio(key="mode").set_value("Box").run()
+    assert [at.number_input(key=k).value for k in ("west", "east", "south", "north")] == [0.1, 4.9, 44.1, 47.9]
+
+
+def test_a_map_click_sets_the_point(app, service):
+    at = app(map={"all_drawings": [], "last_active_drawing": None, "last_clicked": {"lat": 48.1, "lng": 2.1}})
+    at = at.radio(key="mode").set_value("Point").run()
+    assert (at.number_input(key="lat").value, at.number_input(key="lon").value) == (48.1, 2.1)
+    assert "1 of 513 cells" in preview_text(at)
+
+
+def test_submit_follow_and_download(app, service):
+    at = app(map=drawn(RECTANGLE))
+    at = at.button(key="submit").click().run()
+    no_exceptions(at)
+    job_id = at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"]
+    service.wait(job_id)
+    for _ in range(50):
+        at = at.run()
+        if at.get("download_button"):
+            break
+        time.sleep(0.1)
+    no_exceptions(at)
+    assert at.get("download_button"), "no download button after the job finished"
+    assert any("Job finished: 1 of 1" in s.value for s in at.success)
+    assert at.get("imgs") or at.get("image"), "no quick look of the result"
+
+
+def test_a_shared_link_shows_the_same_job(app, service):
+    first = app(map=drawn(RECTANGLE)).button(key="submit").click().run()
+    job_id = first.query_params["job"]
+    job_id = job_id[0] if isinstance(job_id, list) else job_id
+    service.wait(job_id)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["job"] = job_id
+    at = at.run()
+    no_exceptions(at)
+    assert any("Job finished" in s.value for s in at.success)
+
+
+def test_no_file_and_no_region_cannot_be_submitted(app):
+    at = app(paths=[])
+    assert at.button(key="submit").disabled
+    assert any("Pick one or more files" in i.value for i in at.info)
+    at = app()  # a file but nothing drawn yet
+    assert at.button(key="submit").disabled
+    assert any("Draw a rectangle or a polygon" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    ("act", "message"),
+    [
+        (lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("AUS").run(), "keeps no cells"),
+        (lambda at: at.radio(key="mode").set_value("Box").run().number_input(key="south").set_value(80.0).run(), "south=80.0 must be below north=70.0"),
+        (lambda at: at.radio(key="mode").set_value("GeoJSON upload").run().file_uploader(key="upload").upload("bad.geojson", b"{oops", "application/json").run(),
+         "not valid JSON"),
+    ],
+)
+def test_bad_regions_show_a_message_and_block_submit(app, act, message):
+    at = act(app())
+    no_exceptions(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="submit").disabled
+
+
+def test_redis_down_shows_a_message(app, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    at = app(map=drawn(RECTANGLE)).button(key="submit").click().run()
+    no_exceptions(at)
+    assert any("cannot reach Redis" in e.value for e in at.error)
+    assert "job" not in at.query_params
+
+
+def test_a_failed_job_shows_its_message(app, service):
+    broken = write_netcdf(service.settings.input_path / "broken_global.nc", *global_axes(5.0))
+    at = app(paths=["broken_global.nc"], map=drawn(RECTANGLE))
+    corrupt_data(broken)
+    at = at.button(key="submit").click().run()
+    job_id = at.query_params["job"]
+    service.wait(job_id[0] if isinstance(job_id, list) else job_id)
+    at = at.run()
+    no_exceptions(at)
+    assert any("The job failed: no file could be processed" in e.value for e in at.error)
+
+
+def test_an_unknown_job_link_says_so(app):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["job"] = "0" * 40
+    at = at.run()
+    no_exceptions(at)
+    assert any("does not exist" in w.value for w in at.warning)
+
+
+def test_the_dataset_picker_describes_and_filters(app, service):
+    shutil.copy(DIS_FILE, service.settings.input_path / "isimip" / "other_tas_global_daily.nc")
+    at = app()
+    assert "**dis** [m3 s-1]" in " ".join(m.value for m in at.sidebar.markdown)
+    assert "2001-01-01 to 2003-12-31 (1095 steps)" in " ".join(m.value for m in at.sidebar.markdown)
+    at = at.text_input(key="query").set_value("other tas").run()
+    assert sorted(at.multiselect(key="paths").options) == sorted(["other_tas_global_daily.nc", DIS_FILE.name])  # labels
+    no_exceptions(at)
