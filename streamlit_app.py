@@ -64,8 +64,13 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
         options = datasets.list_folder(settings.input_path, "" if folder in (None, ".") else folder).files
     chosen = st.session_state.get("paths", [])
     options = sorted(set(options) | set(chosen))
-    picked = st.sidebar.multiselect("Files", options, key="paths", format_func=lambda p: Path(p).name,
-                                    help="Several files of one dataset (e.g. all decades of a variable) go into one job.")
+    picked = st.sidebar.multiselect(
+        "Files",
+        options,
+        key="paths",
+        format_func=lambda p: Path(p).name,
+        help="Several files of one dataset (e.g. all decades of a variable) go into one job.",
+    )
     if not options:
         st.sidebar.info(f"No NetCDF file matches. Data root: {settings.input_path}")
     infos = []
@@ -86,7 +91,8 @@ def show_dataset_info(info: datasets.DatasetInfo) -> None:
     span = f"{info.time_span[0]} to {info.time_span[1]} ({info.n_times} steps)" if info.time_span else "no time axis"
     st.sidebar.markdown(
         f"`{Path(info.path).name}`  \n{variables} · {info.nlat} × {info.nlon} cells at {info.resolution[0]:g}° · "
-        f"lat {info.lat_range[0]:g}..{info.lat_range[1]:g}, lon {info.lon_range[0]:g}..{info.lon_range[1]:g} · {span} · {human_size(info.size_bytes)}"
+        f"lat {info.lat_range[0]:g}..{info.lat_range[1]:g}, lon {info.lon_range[0]:g}..{info.lon_range[1]:g} · "
+        f"{span} · {human_size(info.size_bytes)}"
     )
 
 
@@ -122,17 +128,30 @@ def show_region_inputs(settings: Settings):
         return drawn_region
     if mode == MODES[1]:
         names = dict(country_names())
-        code = st.selectbox("Country", list(names), key="country", index=None, placeholder="type a name or an ISO3 code",
-                            format_func=lambda c: f"{names[c]} ({c})")
+        code = st.selectbox(
+            "Country",
+            list(names),
+            key="country",
+            index=None,
+            placeholder="type a name or an ISO3 code",
+            format_func=lambda c: f"{names[c]} ({c})",
+        )
         return Country(code) if code else None
     if mode == MODES[2]:
         st.caption("Land cells: centres inside a Natural Earth country, Antarctica excluded (the ISIMIP convention).")
         return LandOnly()
     if mode == MODES[3]:
         columns = st.columns(4)
-        limits = {"west": (-180.0, 360.0, -10.0), "east": (-180.0, 360.0, 40.0), "south": (-90.0, 90.0, 35.0), "north": (-90.0, 90.0, 70.0)}
-        values = {name: column.number_input(name, low, high, st.session_state.get(name, default), step=0.5, key=name)
-                  for column, (name, (low, high, default)) in zip(columns, limits.items())}
+        limits = {
+            "west": (-180.0, 360.0, -10.0),
+            "east": (-180.0, 360.0, 40.0),
+            "south": (-90.0, 90.0, 35.0),
+            "north": (-90.0, 90.0, 70.0),
+        }
+        values = {
+            name: column.number_input(name, low, high, st.session_state.get(name, default), step=0.5, key=name)
+            for column, (name, (low, high, default)) in zip(columns, limits.items())
+        }
         st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
         return BBox(values["west"], values["east"], values["south"], values["north"])
     if mode == MODES[4]:
@@ -234,15 +253,23 @@ def show_result(info: JobInfo) -> None:
     if info.status == "cancelled":
         st.info("The job was cancelled; its files were removed.")
         return
-    (st.warning if info.with_errors else st.success)(f"Job {info.label}: {len(info.created_files)} of {info.files_total} file(s) written.")
+    (st.warning if info.with_errors else st.success)(
+        f"Job {info.label}: {len(info.created_files)} of {info.files_total} file(s) written."
+    )
     for path, message in info.errors.items():
         st.error(f"{path}: {message}")
     path = queue.result_path(info)
     if path is None:
         st.warning("The result file is no longer there (it expired). Submit the request again.")
         return
-    st.download_button(f"Download {path.name} ({human_size(path.stat().st_size)})", data=path.read_bytes,
-                       file_name=path.name, mime="application/octet-stream", key="download", type="primary")
+    st.download_button(
+        f"Download {path.name} ({human_size(path.stat().st_size)})",
+        data=path.read_bytes,
+        file_name=path.name,
+        mime="application/octet-stream",
+        key="download",
+        type="primary",
+    )
     st.caption(f"For scripts: {queue.settings.output_url.rstrip('/')}/{info.id}/{path.name}")
     if path.suffix == ".nc":
         picture, caption = quicklook.field_picture(path)
@@ -278,9 +305,14 @@ def main() -> None:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"
         grid = infos[0].grid if infos and mask is not None and mask is not False else None
-        st_folium(mapview.base_map(static_url), key=MAP_KEY, height=560, use_container_width=True,
-                  returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],
-                  feature_group_to_add=mapview.overlays(plan.region if plan else None, grid, mask if grid is not None else None))
+        st_folium(
+            mapview.base_map(static_url),
+            key=MAP_KEY,
+            height=560,
+            use_container_width=True,
+            returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],
+            feature_group_to_add=mapview.overlays(plan.region if plan else None, grid, mask if grid is not None else None),
+        )
 
 
 main()

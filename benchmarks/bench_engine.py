@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-
 BOX = (-10.0, 40.0, 35.0, 70.0)  # west, east, south, north: Europe
 
 
@@ -47,11 +46,55 @@ def cases(source: Path, out: Path) -> list[tuple[str, str, list[str]]]:
     bbox = ["--bbox", *map(str, BOX)]
     return [
         ("mask box", "isimip_mask", [*python, str(out / "mask_isimip.nc"), *bbox]),
-        ("mask box", "cdo masklonlatbox", ["cdo", "-s", "-f", "nc4c", "-z", "zip_5", "-L", f"-masklonlatbox,{west},{east},{south},{north}", str(source), str(out / "mask_cdo.nc")]),
+        (
+            "mask box",
+            "cdo masklonlatbox",
+            [
+                "cdo",
+                "-s",
+                "-f",
+                "nc4c",
+                "-z",
+                "zip_5",
+                "-L",
+                f"-masklonlatbox,{west},{east},{south},{north}",
+                str(source),
+                str(out / "mask_cdo.nc"),
+            ],
+        ),
         ("crop box", "isimip_mask --crop", [*python, str(out / "crop_isimip.nc"), *bbox, "--crop"]),
-        ("crop box", "ncks -d", ["ncks", "-O", "-4", "-L", "5", "-d", f"lat,{south},{north}", "-d", f"lon,{west},{east}", str(source), str(out / "crop_ncks.nc")]),
+        (
+            "crop box",
+            "ncks -d",
+            [
+                "ncks",
+                "-O",
+                "-4",
+                "-L",
+                "5",
+                "-d",
+                f"lat,{south},{north}",
+                "-d",
+                f"lon,{west},{east}",
+                str(source),
+                str(out / "crop_ncks.nc"),
+            ],
+        ),
         ("field mean", "isimip_mask --mean", [*python, str(out / "mean_isimip.nc"), *bbox, "--mean"]),
-        ("field mean", "cdo fldmean", ["cdo", "-s", "-f", "nc4c", "fldmean", f"-masklonlatbox,{west},{east},{south},{north}", str(source), str(out / "mean_cdo.nc")]),
+        (
+            "field mean",
+            "cdo fldmean",
+            [
+                "cdo",
+                "-s",
+                "-f",
+                "nc4c",
+                "fldmean",
+                f"-masklonlatbox,{west},{east},{south},{north}",
+                str(source),
+                str(out / "mean_cdo.nc"),
+            ],
+        ),
     ]
 
 

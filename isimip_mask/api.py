@@ -53,14 +53,19 @@ def normalize(payload: dict) -> tuple[list, list]:
 def _merge_shape_operations(operations) -> list:
     if not isinstance(operations, list):
         return operations
-    shapes = {op.get("mask"): op.get("shape") for op in operations if isinstance(op, dict) and op.get("operation") == "create_mask"}
+    shapes = {
+        op.get("mask"): op.get("shape") for op in operations if isinstance(op, dict) and op.get("operation") == "create_mask"
+    }
     merged = []
     for op in operations:
         if not isinstance(op, dict) or op.get("operation") not in ("create_mask", "mask_mask"):
             merged.append(op)
         elif op["operation"] == "mask_mask":
             if op.get("mask") not in shapes:
-                raise InputError(f"mask_mask needs a create_mask of {op.get('mask')!r} before it (uploaded NetCDF masks are not supported)", "operations")
+                raise InputError(
+                    f"mask_mask needs a create_mask of {op.get('mask')!r} before it (uploaded NetCDF masks are not supported)",
+                    "operations",
+                )
             merged.append({"operation": "mask_shape", "shape": shapes[op["mask"]], **{f: op[f] for f in FLAGS if f in op}})
     return merged
 
@@ -75,7 +80,10 @@ def read_payload() -> tuple[dict, dict[str, bytes]]:
     elif request.mimetype == "application/json":
         uploads, raw = {}, request.get_data(as_text=True)
     else:
-        raise InputError(f"send JSON (Content-Type: application/json) or multipart/form-data, not {request.mimetype or 'no content type'!r}", "request")
+        raise InputError(
+            f"send JSON (Content-Type: application/json) or multipart/form-data, not {request.mimetype or 'no content type'!r}",
+            "request",
+        )
     try:
         return json.loads(raw), uploads
     except json.JSONDecodeError as error:
@@ -127,14 +135,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/")
     def index():
-        return jsonify({
-            "status": "ok",
-            "version": __version__,
-            "operations": catalogue(),
-            "limits": {"max_files": settings.max_files, "max_upload_bytes": settings.max_geojson_bytes,
-                       "max_vertices": settings.max_geojson_vertices, "result_ttl_s": settings.result_ttl_s},
-            "axis_order": {"bbox": "[west, east, south, north]", "point": "[lat, lon]"},
-        })
+        return jsonify(
+            {
+                "status": "ok",
+                "version": __version__,
+                "operations": catalogue(),
+                "limits": {
+                    "max_files": settings.max_files,
+                    "max_upload_bytes": settings.max_geojson_bytes,
+                    "max_vertices": settings.max_geojson_vertices,
+                    "result_ttl_s": settings.result_ttl_s,
+                },
+                "axis_order": {"bbox": "[west, east, south, north]", "point": "[lat, lon]"},
+            }
+        )
 
     @app.post("/")
     def submit():

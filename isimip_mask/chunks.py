@@ -107,8 +107,18 @@ def map_chunks(source: Path, name: str, func, threads: int):
                 yield stop, n_steps, future.result()
 
 
-def stream_masked(source: Path, target: Path, name: str, rows: slice, cols: np.ndarray | None, keep: np.ndarray,
-                  fill, level: int, threads: int, progress=None) -> None:
+def stream_masked(
+    source: Path,
+    target: Path,
+    name: str,
+    rows: slice,
+    cols: np.ndarray | None,
+    keep: np.ndarray,
+    fill,
+    level: int,
+    threads: int,
+    progress=None,
+) -> None:
     """Mask ``name`` from ``source`` into the already created (empty) ``name`` in ``target``.
 
     ``rows``/``cols`` select the output part of the grid (``cols`` None for all), ``keep`` is

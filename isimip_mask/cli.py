@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crop", action="store_true", help="cut the output to the region's bounding box")
     parser.add_argument("--mean", action="store_true", help="area-weighted field mean per time step")
     parser.add_argument("--csv", action="store_true", help="write the time series as CSV (with --mean or --point)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for (de)compression (default: one per core)")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="threads for (de)compression (default: one per core)"
+    )
     return parser
 
 

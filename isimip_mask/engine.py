@@ -136,8 +136,15 @@ def _write(target_var, masked, start: int, stop: int, progress: Progress | None,
         progress(stop, total)
 
 
-def mask_file(source: Path, target: Path, region: Region, crop: bool = False, compression: int = 5,
-              progress: Progress | None = None, threads: int = 1) -> Path:
+def mask_file(
+    source: Path,
+    target: Path,
+    region: Region,
+    crop: bool = False,
+    compression: int = 5,
+    progress: Progress | None = None,
+    threads: int = 1,
+) -> Path:
     """Write ``source`` to ``target`` with every cell outside ``region`` set to missing.
 
     Parameters
@@ -166,8 +173,13 @@ def mask_file(source: Path, target: Path, region: Region, crop: bool = False, co
                 shapes = {n: len(d) for n, d in out.dimensions.items()}
                 for name, variable in src.variables.items():
                     is_data = name in layout.data_vars
-                    shape = tuple(shapes[d] if d in (layout.lat_dim, layout.lon_dim) else variable.shape[i] for i, d in enumerate(variable.dimensions))
-                    target_var = create_variable(out, variable, name, variable.dimensions, shape, compression if is_data else None)
+                    shape = tuple(
+                        shapes[d] if d in (layout.lat_dim, layout.lon_dim) else variable.shape[i]
+                        for i, d in enumerate(variable.dimensions)
+                    )
+                    target_var = create_variable(
+                        out, variable, name, variable.dimensions, shape, compression if is_data else None
+                    )
                     if name in by_chunks:
                         continue  # written below, chunk by chunk
                     if is_data:
@@ -177,7 +189,9 @@ def mask_file(source: Path, target: Path, region: Region, crop: bool = False, co
             for name in sorted(by_chunks):
                 cols = None if selection.all_cols else selection.cols
                 fill = fill_value(src.variables[name])
-                chunks.stream_masked(source, partial, name, selection.rows, cols, selection.mask, fill, compression, threads, progress)
+                chunks.stream_masked(
+                    source, partial, name, selection.rows, cols, selection.mask, fill, compression, threads, progress
+                )
     return target
 
 
@@ -188,7 +202,10 @@ def _series(source: Path, source_var, rows: slice, reduce, n_times: int, progres
     if chunks.supported(source, source_var.name):
         blocks = chunks.map_chunks(source, source_var.name, lambda start, block: reduce(block[:, rows]), threads)
     else:
-        blocks = ((stop, n_times, reduce(source_var[start:stop, ..., rows, :])) for start, stop in _slabs(source_var.shape[0], bytes_per_step(source_var)))
+        blocks = (
+            (stop, n_times, reduce(source_var[start:stop, ..., rows, :]))
+            for start, stop in _slabs(source_var.shape[0], bytes_per_step(source_var))
+        )
     parts = []
     for stop, total, part in blocks:
         parts.append(part)
@@ -197,7 +214,9 @@ def _series(source: Path, source_var, rows: slice, reduce, n_times: int, progres
     return np.concatenate(parts)
 
 
-def field_means(source: Path, source_var, weights: np.ndarray, rows: slice, progress: Progress | None, n_times: int, threads: int) -> np.ndarray:
+def field_means(
+    source: Path, source_var, weights: np.ndarray, rows: slice, progress: Progress | None, n_times: int, threads: int
+) -> np.ndarray:
     """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
     fill = fill_value(source_var)
 
@@ -212,7 +231,9 @@ def field_means(source: Path, source_var, weights: np.ndarray, rows: slice, prog
     return _series(source, source_var, rows, reduce, n_times, progress, threads)
 
 
-def point_values(source: Path, source_var, row: int, col: int, progress: Progress | None, n_times: int, threads: int) -> np.ndarray:
+def point_values(
+    source: Path, source_var, row: int, col: int, progress: Progress | None, n_times: int, threads: int
+) -> np.ndarray:
     """The values of one cell at every time step, missing values as NaN."""
     fill = fill_value(source_var)
 
@@ -240,13 +261,18 @@ def read_series(source: Path, region: Region, mean: bool, progress: Progress | N
         grid, n_times = layout.grid, max(1, layout.n_times)
         if isinstance(region, Point) and not mean:
             row, col = nearest_cell(grid, region)
-            values = {name: point_values(source, src.variables[name], row, col, progress, n_times, threads) for name in layout.data_vars}
+            values = {
+                name: point_values(source, src.variables[name], row, col, progress, n_times, threads) for name in layout.data_vars
+            }
             series = Series(values, float(grid.lat[row]), float(grid.lon[col]), "point")
         else:
             mask = grid_mask(grid, region)
             rows, _ = mask_bounds(mask, grid.is_global)
             weights = (grid.lat_weights()[:, None] * mask)[rows]
-            values = {name: field_means(source, src.variables[name], weights, rows, progress, n_times, threads) for name in layout.data_vars}
+            values = {
+                name: field_means(source, src.variables[name], weights, rows, progress, n_times, threads)
+                for name in layout.data_vars
+            }
             r, c = np.nonzero(mask)
             series = Series(values, float(grid.lat[r].mean()), float(grid.lon[c].mean()), "mean")
         times = decode_times(layout.time_values, layout.time_units, layout.calendar)
@@ -258,18 +284,19 @@ def write_series_csv(target: Path, source: Path, layout, series: Series, times: 
         headers = []
         for name in series.values:
             if src.variables[name].ndim != 3:
-                raise DatasetError(f"CSV output needs (time, lat, lon) variables; {name} has {src.variables[name].dimensions}", "operations")
+                raise DatasetError(
+                    f"CSV output needs (time, lat, lon) variables; {name} has {src.variables[name].dimensions}", "operations"
+                )
             units = src.variables[name].__dict__.get("units", "")
             where = f" at lat={series.lat:g} lon={series.lon:g}" if series.method == "point" else " area-weighted mean"
             headers.append(f"{name} [{units}]{where}")
         dtypes = {name: src.variables[name].dtype for name in series.values}
-    with atomic_output(target) as partial:
-        with open(partial, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["time", *headers])
-            columns = [[_csv_number(v, dtypes[n]) for v in series.values[n]] for n in series.values]
-            for i, time in enumerate(times or [""]):
-                writer.writerow([time, *(column[i] for column in columns)])
+    with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time", *headers])
+        columns = [[_csv_number(v, dtypes[n]) for v in series.values[n]] for n in series.values]
+        for i, time in enumerate(times or [""]):
+            writer.writerow([time, *(column[i] for column in columns)])
 
 
 def _csv_number(value: float, dtype) -> str:

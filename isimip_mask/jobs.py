@@ -5,6 +5,7 @@ canonical request, so the same request (whatever its key or path order) is the s
 submitting it again returns that job, or re-runs it if it failed or was cancelled.
 """
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -174,10 +175,8 @@ class JobQueue:
             if job is None:
                 raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
             if job.get_status().value == "started":
-                try:
+                with contextlib.suppress(InvalidJobOperation):  # it finished or failed in between
                     send_stop_job_command(self.connection, job_id, serializer=JSONSerializer)
-                except InvalidJobOperation:
-                    pass  # it finished or failed in between
                 deadline = time.monotonic() + CANCEL_WAIT_S
                 while job.get_status().value == "started" and time.monotonic() < deadline:
                     time.sleep(0.1)
@@ -226,7 +225,10 @@ class JobQueue:
             request=job.args[0] if job.args else {},
         )
         if status == "failed":
-            info.message = meta.get("error") or "the job failed unexpectedly (the worker may have been stopped); submit it again to re-run it"
+            info.message = (
+                meta.get("error")
+                or "the job failed unexpectedly (the worker may have been stopped); submit it again to re-run it"
+            )
         elif info.status == "cancelled":
             info.message = "the job was cancelled"
         return info

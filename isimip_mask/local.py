@@ -45,8 +45,21 @@ def free_port() -> int:
 def start_redis(port: int, data_dir: Path, persistent: bool = True) -> subprocess.Popen:
     """A Redis bound to 127.0.0.1 only; returns once it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    command = [redis_executable(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-               "--save", "", "--appendonly", "yes" if persistent else "no", "--protected-mode", "yes"]
+    command = [
+        redis_executable(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persistent else "no",
+        "--protected-mode",
+        "yes",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     client = redis.Redis(port=port, socket_connect_timeout=1)
     deadline = time.monotonic() + 15
@@ -96,14 +109,38 @@ def main() -> int:
         env.setdefault("BASE_URL", f"http://127.0.0.1:{api_port}")
         env.setdefault("OUTPUT_URL", f"http://127.0.0.1:{api_port}/output")
         processes.append(subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "isimip_mask.api:create_app()", "run", "--port", str(api_port)], env=env, cwd=ROOT))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(page_port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"], env=env, cwd=ROOT))
-        print(f"\n  isimip-mask page: http://127.0.0.1:{page_port}\n  HTTP API:         http://127.0.0.1:{api_port}/\n"
-              f"  Redis:            {env.get('REDIS_URL', settings.redis_url)}\n  data root:        {env.get('INPUT_PATH', settings.input_path)}\n"
-              "  Ctrl-C stops everything.\n", flush=True)
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "isimip_mask.api:create_app()", "run", "--port", str(api_port)],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    str(ROOT / "streamlit_app.py"),
+                    "--server.port",
+                    str(page_port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--server.headless",
+                    "true",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        redis_url, data_root = env.get("REDIS_URL", settings.redis_url), env.get("INPUT_PATH", settings.input_path)
+        print(
+            f"\n  isimip-mask page: http://127.0.0.1:{page_port}\n  HTTP API:         http://127.0.0.1:{api_port}/\n"
+            f"  Redis:            {redis_url}\n  data root:        {data_root}\n  Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         failed = next(p for p in processes if p.poll() is not None)

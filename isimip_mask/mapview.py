@@ -55,10 +55,15 @@ def base_map(static_url: str) -> folium.Map:
     ).add_to(world)
     folium.plugins.Draw(
         export=False,
-        draw_options={"polyline": False, "circle": False, "circlemarker": False, "marker": False,
-                      # drawn outlines stay unfilled so that the kept cells show through
-                      "rectangle": {"showArea": False, "shapeOptions": DRAWN_STYLE},
-                      "polygon": {"allowIntersection": False, "shapeOptions": DRAWN_STYLE}},
+        draw_options={
+            "polyline": False,
+            "circle": False,
+            "circlemarker": False,
+            "marker": False,
+            # drawn outlines stay unfilled so that the kept cells show through
+            "rectangle": {"showArea": False, "shapeOptions": DRAWN_STYLE},
+            "polygon": {"allowIntersection": False, "shapeOptions": DRAWN_STYLE},
+        },
         edit_options={"edit": True, "remove": True},
     ).add_to(world)
     return world
@@ -115,7 +120,10 @@ def _to_mercator_rows(kept: np.ndarray, lat: np.ndarray, south: float, north: fl
     the equator would be drawn at the wrong latitude.
     """
     n_rows = max(1, kept.shape[0] * rows_per_cell)
-    y = np.linspace(_mercator_y(north), _mercator_y(south), n_rows, endpoint=False) - (_mercator_y(north) - _mercator_y(south)) / n_rows / 2
+    y = (
+        np.linspace(_mercator_y(north), _mercator_y(south), n_rows, endpoint=False)
+        - (_mercator_y(north) - _mercator_y(south)) / n_rows / 2
+    )
     row_lat = np.rad2deg(2 * np.arctan(np.exp(y)) - np.pi / 2)
     nearest = np.abs(row_lat[:, None] - lat[None, :]).argmin(axis=1)
     return kept[nearest]
@@ -132,9 +140,17 @@ def overlays(region: Region | None, grid: Grid | None = None, mask: np.ndarray |
     elif region is not None and not isinstance(region, LandOnly):
         geometry = region.geometry
         if isinstance(region, BBox) and region.crosses_antimeridian:
-            geometry = shapely.MultiPolygon([shapely.box(region.west, region.south, 180, region.north),
-                                             shapely.box(-180, region.south, region.east, region.north)])
+            geometry = shapely.MultiPolygon(
+                [
+                    shapely.box(region.west, region.south, 180, region.north),
+                    shapely.box(-180, region.south, region.east, region.north),
+                ]
+            )
         label = region.name if isinstance(region, Country) else region.tag
-        folium.GeoJson(mapping(geometry), name="region", tooltip=label,
-                       style_function=lambda _: {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0.05}).add_to(group)
+        folium.GeoJson(
+            mapping(geometry),
+            name="region",
+            tooltip=label,
+            style_function=lambda _: {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0.05},
+        ).add_to(group)
     return group

@@ -10,6 +10,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import cftime
@@ -91,7 +92,10 @@ def read_layout(dataset, file_name: str = "") -> Layout:
     lat = _find_axis(dataset, LAT_NAMES, "latitude", "Y")
     lon = _find_axis(dataset, LON_NAMES, "longitude", "X")
     if lat is None or lon is None:
-        raise DatasetError(f"{file_name} has no lat/lon coordinates (looked for {', '.join(LAT_NAMES[:2])} and {', '.join(LON_NAMES[:2])})", "paths")
+        raise DatasetError(
+            f"{file_name} has no lat/lon coordinates (looked for {', '.join(LAT_NAMES[:2])} and {', '.join(LON_NAMES[:2])})",
+            "paths",
+        )
     time = _find_axis(dataset, ("time", "t"), "time", "T")
     bounds = {v.__dict__.get("bounds") for v in dataset.variables.values()}
     data_vars = tuple(
@@ -169,11 +173,11 @@ def atomic_output(target: Path):
 
 
 def history_line(action: str) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from . import __version__
 
-    stamp = datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
+    stamp = datetime.now(UTC).strftime("%a %b %d %H:%M:%S %Y")
     return f"{stamp}: isimip-mask {__version__}: {action}"
 
 

@@ -94,7 +94,9 @@ class MaskShape(Operation):
         shape = config.get("shape")
         if isinstance(shape, str):
             if shape not in limits.uploads:
-                raise RegionError(f"shape {shape!r} names no uploaded file (uploaded: {sorted(limits.uploads) or 'none'})", "shape")
+                raise RegionError(
+                    f"shape {shape!r} names no uploaded file (uploaded: {sorted(limits.uploads) or 'none'})", "shape"
+                )
             data = limits.uploads[shape]
             if shape.lower().endswith(".zip"):
                 return parse_shapefile_zip(data, shape, limits.max_geojson_vertices)
@@ -142,11 +144,15 @@ class Plan:
 
     @classmethod
     def from_config(cls, config: dict) -> "Plan":
-        return cls(region_from_config(config), bool(config.get("crop")), bool(config.get("compute_mean")), bool(config.get("output_csv")))
+        return cls(
+            region_from_config(config), bool(config.get("crop")), bool(config.get("compute_mean")), bool(config.get("output_csv"))
+        )
 
     def operations(self) -> list[dict]:
         """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
-        name = {BBox: "mask_bbox", Country: "mask_country", LandOnly: "mask_landonly", Point: "select_point"}.get(type(self.region), "mask_shape")
+        name = {BBox: "mask_bbox", Country: "mask_country", LandOnly: "mask_landonly", Point: "select_point"}.get(
+            type(self.region), "mask_shape"
+        )
         config = {key: value for key, value in self.region.config().items() if key != "name"}
         if name == "mask_shape":
             config["name"] = self.region.name
@@ -162,8 +168,15 @@ class Plan:
         suffix = "_fldmean" if self.compute_mean else ""
         return output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
 
-    def run(self, source: Path, output_dir: Path, progress: Progress | None = None, compression: int = 5, threads: int = 1,
-            name: str | None = None) -> Path:
+    def run(
+        self,
+        source: Path,
+        output_dir: Path,
+        progress: Progress | None = None,
+        compression: int = 5,
+        threads: int = 1,
+        name: str | None = None,
+    ) -> Path:
         """Process one file into ``output_dir`` (as ``name``, default the ISIMIP-style name)."""
         target = output_dir / (name or self.output_name(source.name))
         if not self.is_series:

@@ -36,7 +36,11 @@ def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str]:
         field = field[max(0, rows[0] - 2) : rows[-1] + 3, max(0, cols[0] - 2) : cols[-1] + 3]
     picture = colour(field)
     scale = max(1, min(scale, 720 // max(1, field.shape[1]), 480 // max(1, field.shape[0])))
-    caption = f"{name} [{units}], first time step; valid range {np.nanmin(field):.4g} to {np.nanmax(field):.4g}" if np.isfinite(field).any() else f"{name}: no valid value in the first time step"
+    caption = (
+        f"{name} [{units}], first time step; valid range {np.nanmin(field):.4g} to {np.nanmax(field):.4g}"
+        if np.isfinite(field).any()
+        else f"{name}: no valid value in the first time step"
+    )
     return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1), caption
 
 

@@ -278,7 +278,10 @@ def parse_shapefile_zip(data: bytes, name: str = "shape", max_vertices: int = 20
                 raise RegionError("shape zip holds no .shp file", "shape")
             streams = {ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members}
         reader = shapefile.Reader(**streams)
-        geojson = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()]}
+        geojson = {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()],
+        }
     except zipfile.BadZipFile as error:
         raise RegionError(f"shape is not a valid zip file: {error}", "shape") from error
     except shapefile.ShapefileException as error:

@@ -41,7 +41,14 @@ class ProgressMeta:
 
     def __init__(self, job: Job | None, files_total: int):
         self.job = job
-        self.meta = {"files_total": files_total, "files_done": 0, "steps_done": 0, "steps_total": 0, "errors": {}, "created_files": []}
+        self.meta = {
+            "files_total": files_total,
+            "files_done": 0,
+            "steps_done": 0,
+            "steps_total": 0,
+            "errors": {},
+            "created_files": [],
+        }
         self.saved_at = 0.0
         self.save(force=True)
 

@@ -1,5 +1,6 @@
 """Shared fixtures: NetCDF files built in code, the real sample files, a settings object."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def write_netcdf(
             time.setncatts({"standard_name": "time", "units": units, "calendar": "standard", "axis": "T"})
             time[:] = np.arange(n_times)
             if bounds:
-                out.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = np.stack([np.arange(n_times), np.arange(n_times) + 1], 1)
+                out.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = np.stack(
+                    [np.arange(n_times), np.arange(n_times) + 1], 1
+                )
                 time.bounds = "time_bnds"
         compressed = {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks} if fmt.startswith("NETCDF4") else {}
         var = out.createVariable(name, dtype, dims, fill_value=np.array(FILL, dtype), **compressed)
@@ -97,9 +100,17 @@ def settings(tmp_path) -> Settings:
     return Settings(input_path=root, output_path=tmp_path / "output", _env_file=None)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """With ISIMIP_MASK_REQUIRE_ALL set (CI), a skipped test fails the run: every tool must be there."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if os.environ.get("ISIMIP_MASK_REQUIRE_ALL") and skipped and session.exitstatus == 0:
+        reporter.write_line(f"ISIMIP_MASK_REQUIRE_ALL: {len(skipped)} test(s) skipped; install what they need", red=True)
+        session.exitstatus = 1
+
+
 # --- real services: a redis-server and worker processes -------------------------------------
 
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402

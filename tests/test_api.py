@@ -34,12 +34,22 @@ def offline_client(settings):
         ({"path": DIS, "bbox": [35, 70, -10, 40]}, [DIS], [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}]),
         ({"path": DIS, "country": "deu"}, [DIS], [{"operation": "mask_country", "country": "deu"}]),
         ({"path": DIS, "landonly": True}, [DIS], [{"operation": "mask_landonly"}]),
-        ({"paths": [DIS], "task": "mask_bbox", "bbox": [35, 70, -10, 40]}, [DIS], [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}]),
+        (
+            {"paths": [DIS], "task": "mask_bbox", "bbox": [35, 70, -10, 40]},
+            [DIS],
+            [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}],
+        ),
         ({"paths": [DIS], "task": "select_point", "point": [48, 2]}, [DIS], [{"operation": "select_point", "point": [48, 2]}]),
         (
-            {"paths": [DIS], "operations": [{"operation": "create_mask", "shape": "pm.json", "mask": "pm.nc"},
-                                            {"operation": "mask_mask", "mask": "pm.nc", "var": "m_0", "compute_mean": True}]},
-            [DIS], [{"operation": "mask_shape", "shape": "pm.json", "compute_mean": True}],
+            {
+                "paths": [DIS],
+                "operations": [
+                    {"operation": "create_mask", "shape": "pm.json", "mask": "pm.nc"},
+                    {"operation": "mask_mask", "mask": "pm.nc", "var": "m_0", "compute_mean": True},
+                ],
+            },
+            [DIS],
+            [{"operation": "mask_shape", "shape": "pm.json", "compute_mean": True}],
         ),
     ],
 )
@@ -65,7 +75,16 @@ def test_index_lists_operations_and_limits(offline_client):
     assert answer.status_code == 200
     body = answer.get_json()
     names = {op["operation"] for op in body["operations"]}
-    assert {"mask_bbox", "mask_country", "mask_landonly", "mask_shape", "select_bbox", "select_point", "cutout_bbox", "cutout_point"} <= names
+    assert {
+        "mask_bbox",
+        "mask_country",
+        "mask_landonly",
+        "mask_shape",
+        "select_bbox",
+        "select_point",
+        "cutout_bbox",
+        "cutout_point",
+    } <= names
     assert body["limits"]["max_files"] == 32 and body["axis_order"]["point"] == "[lat, lon]"
 
 
@@ -76,10 +95,22 @@ def test_index_lists_operations_and_limits(offline_client):
         ({"data": "{}"}, "request", "no content type"),
         ({"data": "{not json", "content_type": "application/json"}, "request", "not valid JSON"),
         ({"json": {"paths": ["../etc/passwd"], "operations": [{"operation": "mask_landonly"}]}}, "paths", "without '..'"),
-        ({"json": {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [0, 10, 50, 40]}]}}, "bbox", "south=50.0 must be below north=40.0"),
-        ({"json": {"paths": [DIS], "operations": [{"operation": "mask_country", "country": "XYZ"}]}}, "country", "not a known ISO3"),
+        (
+            {"json": {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [0, 10, 50, 40]}]}},
+            "bbox",
+            "south=50.0 must be below north=40.0",
+        ),
+        (
+            {"json": {"paths": [DIS], "operations": [{"operation": "mask_country", "country": "XYZ"}]}},
+            "country",
+            "not a known ISO3",
+        ),
         ({"json": {"paths": [DIS], "operations": [{"operation": "nope"}]}}, "operations", "not supported"),
-        ({"json": {"paths": [DIS], "operations": [{"operation": "mask_shape", "shape": "pm.json"}]}}, "shape", "names no uploaded file"),
+        (
+            {"json": {"paths": [DIS], "operations": [{"operation": "mask_shape", "shape": "pm.json"}]}},
+            "shape",
+            "names no uploaded file",
+        ),
         ({"json": {"path": DIS, "bbox": [70, 35, -10, 40]}}, "bbox", "south=70.0 must be below north=35.0"),
         ({"data": {"nodata": "x"}, "content_type": "multipart/form-data"}, "request", "part named 'data'"),
     ],
@@ -131,7 +162,12 @@ def test_submit_201_then_200_then_finished_with_file_url(client, service):
 def test_multipart_upload_of_a_shape(client, service):
     shape = (DATA / "ile-de-france-box.geojson").read_bytes()
     data = {
-        "data": json.dumps({"paths": [DIS], "operations": [{"operation": "mask_shape", "shape": "idf.geojson", "compute_mean": True, "output_csv": True}]}),
+        "data": json.dumps(
+            {
+                "paths": [DIS],
+                "operations": [{"operation": "mask_shape", "shape": "idf.geojson", "compute_mean": True, "output_csv": True}],
+            }
+        ),
         "idf.geojson": (io.BytesIO(shape), "idf.geojson"),
     }
     answer = client.post("/", data=data, content_type="multipart/form-data")

@@ -23,8 +23,15 @@ from isimip_mask.regions import BBox
 from tests.conftest import ROOT, service_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 MAP = 'iframe[title="streamlit_folium.st_folium"]'
 FILE = "demo_tas_global_monthly_2001.nc"
@@ -39,8 +46,19 @@ pytestmark = [
 def page_url(service):
     write_isimip_like(service.settings.input_path / "demo" / FILE, 12, 2001, monthly=True)
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
     server = subprocess.Popen(command, env=service_env(service.settings), cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -80,7 +98,8 @@ def drag_box(page, start: tuple[float, float], end: tuple[float, float]) -> tupl
     for x, y in points:
         corner = frame.locator("#map_div").evaluate(
             "(el, p) => { const ll = window.map.containerPointToLatLng([p[0], p[1]]); return [ll.lng, ll.lat]; }",
-            [x - area["x"], y - area["y"]])
+            [x - area["x"], y - area["y"]],
+        )
         corners.append(corner)
     page.mouse.move(*points[0])
     page.mouse.down()

@@ -11,11 +11,23 @@ from tests.conftest import DATA, DIS_FILE
     ("args", "name"),
     [
         (["--country", "fra"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"),
-        (["--bbox", "0", "5", "44", "48", "--crop"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lon0.0to5.0lat44.0to48.0_daily_DEMO_FR_2001_2003.nc"),
+        (
+            ["--bbox", "0", "5", "44", "48", "--crop"],
+            "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lon0.0to5.0lat44.0to48.0_daily_DEMO_FR_2001_2003.nc",
+        ),
         (["--landonly"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_landonly_daily_DEMO_FR_2001_2003.nc"),
-        (["--geojson", str(DATA / "ile-de-france-box.geojson")], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_ile-de-france-box_daily_DEMO_FR_2001_2003.nc"),
-        (["--point", "48", "2", "--csv"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lat48.0lon2.0_daily_DEMO_FR_2001_2003.csv"),
-        (["--country", "fra", "--mean"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_fldmean_daily_DEMO_FR_2001_2003.nc"),
+        (
+            ["--geojson", str(DATA / "ile-de-france-box.geojson")],
+            "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_ile-de-france-box_daily_DEMO_FR_2001_2003.nc",
+        ),
+        (
+            ["--point", "48", "2", "--csv"],
+            "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lat48.0lon2.0_daily_DEMO_FR_2001_2003.csv",
+        ),
+        (
+            ["--country", "fra", "--mean"],
+            "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_fldmean_daily_DEMO_FR_2001_2003.nc",
+        ),
     ],
 )
 def test_cli_writes_into_a_folder(tmp_path, capsys, args, name):

@@ -61,7 +61,9 @@ def test_attributes_coordinates_and_encoding_are_kept(tmp_path):
         filters = out["tas"].filters()
         assert filters["zlib"] and filters["complevel"] == 5 and filters["shuffle"]
         assert out["tas"].chunking() == [1, 360, 720]
-        assert {a: out.getncattr(a) for a in out.ncattrs() if a != "history"} == {a: src.getncattr(a) for a in src.ncattrs() if a != "history"}
+        assert {a: out.getncattr(a) for a in out.ncattrs() if a != "history"} == {
+            a: src.getncattr(a) for a in src.ncattrs() if a != "history"
+        }
         history = out.history.splitlines()
         assert "isimip-mask" in history[0] and "masked tas to fra" in history[0]
         assert history[1:] == ["made by the tests"]
@@ -134,7 +136,9 @@ def test_slabs_stream_many_steps_in_bounded_pieces(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "SLAB_BYTES", 3 * 4 * 36 * 72)  # three steps per slab
     source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=10, chunks=(5, 18, 36))
     seen = []
-    target = engine.mask_file(source, tmp_path / "out.nc", Country("BRA"), progress=lambda done, total: seen.append((done, total)))
+    target = engine.mask_file(
+        source, tmp_path / "out.nc", Country("BRA"), progress=lambda done, total: seen.append((done, total))
+    )
     assert seen == [(3, 10), (6, 10), (9, 10), (10, 10)]
     mask = region_mask(source, Country("BRA"))
     np.testing.assert_array_equal(read(target)[0][:, mask], read(source)[0][:, mask])

@@ -50,7 +50,9 @@ def test_requests_are_validated_before_queueing(settings, paths, operations, fie
 
 def test_job_id_ignores_key_and_path_order(settings):
     a = build_request(settings, [DIS, YIELD], [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 60], "compute_mean": False}])
-    b = build_request(settings, [YIELD, DIS], [{"compute_mean": False, "bbox": [-10.0, 120.0, 30.0, 60.0], "operation": "mask_bbox"}])
+    b = build_request(
+        settings, [YIELD, DIS], [{"compute_mean": False, "bbox": [-10.0, 120.0, 30.0, 60.0], "operation": "mask_bbox"}]
+    )
     c = build_request(settings, [DIS, YIELD], [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 61]}])
     assert a.id == b.id != c.id
 

@@ -88,7 +88,15 @@ def test_drawn_polygon_across_the_antimeridian():
     assert lons == set(np.arange(175.25, 180, 0.5)) | set(np.arange(-179.75, -175, 0.5))
 
 
-@pytest.mark.parametrize(("point", "cell"), [(Point(52.3, 12.8), (52.25, 12.75)), (Point(0, 0.1), (0.25, 0.25)), (Point(10.1, 359.9), (10.25, -0.25)), (Point(-10.1, 179.9), (-10.25, 179.75))])
+@pytest.mark.parametrize(
+    ("point", "cell"),
+    [
+        (Point(52.3, 12.8), (52.25, 12.75)),
+        (Point(0, 0.1), (0.25, 0.25)),
+        (Point(10.1, 359.9), (10.25, -0.25)),
+        (Point(-10.1, 179.9), (-10.25, 179.75)),
+    ],
+)
 def test_point_selects_the_nearest_cell(point, cell):
     assert cells(GRID, grid_mask(GRID, point)) == [cell]
 

@@ -12,13 +12,21 @@ from tests.conftest import DATA
     [
         ([{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}], Plan(BBox(-10, 40, 35, 70))),
         ([{"operation": "select_bbox", "bbox": [-10, 40, 35, 70]}], Plan(BBox(-10, 40, 35, 70), crop=True)),
-        ([{"operation": "cutout_bbox", "bbox": [-10, 40, 35, 70], "compute_mean": True}], Plan(BBox(-10, 40, 35, 70), crop=True, compute_mean=True)),
-        ([{"operation": "mask_country", "country": "deu", "compute_mean": True, "output_csv": True}], Plan(Country("DEU"), compute_mean=True, output_csv=True)),
+        (
+            [{"operation": "cutout_bbox", "bbox": [-10, 40, 35, 70], "compute_mean": True}],
+            Plan(BBox(-10, 40, 35, 70), crop=True, compute_mean=True),
+        ),
+        (
+            [{"operation": "mask_country", "country": "deu", "compute_mean": True, "output_csv": True}],
+            Plan(Country("DEU"), compute_mean=True, output_csv=True),
+        ),
         ([{"operation": "mask_landonly"}, {"operation": "crop"}], Plan(LandOnly(), crop=True)),
         ([{"operation": "select_point", "point": [52.3, 12.8], "output_csv": True}], Plan(Point(52.3, 12.8), output_csv=True)),
         ([{"operation": "cutout_point", "point": [52.3, 12.8]}], Plan(Point(52.3, 12.8))),
-        ([{"operation": "mask_shape", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}],
-         Plan(Shape(shapely.Polygon([(0, 0), (1, 0), (1, 1)])))),
+        (
+            [{"operation": "mask_shape", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}],
+            Plan(Shape(shapely.Polygon([(0, 0), (1, 0), (1, 1)]))),
+        ),
     ],
 )
 def test_operations_become_plans(operations, plan):
@@ -54,8 +62,13 @@ def test_bad_operations_name_the_problem(operations, field, message):
 
 @pytest.mark.parametrize(
     "plan",
-    [Plan(BBox(170, -170, -10, 10), crop=True), Plan(Country("FRA"), compute_mean=True, output_csv=True), Plan(LandOnly()),
-     Plan(Point(1, 2), output_csv=True), Plan(Shape(shapely.box(0, 0, 2, 2), "drawn"))],
+    [
+        Plan(BBox(170, -170, -10, 10), crop=True),
+        Plan(Country("FRA"), compute_mean=True, output_csv=True),
+        Plan(LandOnly()),
+        Plan(Point(1, 2), output_csv=True),
+        Plan(Shape(shapely.box(0, 0, 2, 2), "drawn")),
+    ],
 )
 def test_plan_round_trips_through_its_operations(plan):
     assert parse_operations(plan.operations()) == plan

@@ -19,10 +19,16 @@ from tests.conftest import DATA, DIS_FILE, ROOT, corrupt_data, global_axes, writ
 
 DIS = f"isimip/{DIS_FILE.name}"
 IDF = DATA / "ile-de-france-box.geojson"
-RECTANGLE = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
-    [[0.1, 44.1], [0.1, 47.9], [4.9, 47.9], [4.9, 44.1], [0.1, 44.1]]]}}
-TRIANGLE = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
-    [[-1, 43], [6, 43], [2.5, 50], [-1, 43]]]}}
+RECTANGLE = {
+    "type": "Feature",
+    "properties": {},
+    "geometry": {"type": "Polygon", "coordinates": [[[0.1, 44.1], [0.1, 47.9], [4.9, 47.9], [4.9, 44.1], [0.1, 44.1]]]},
+}
+TRIANGLE = {
+    "type": "Feature",
+    "properties": {},
+    "geometry": {"type": "Polygon", "coordinates": [[[-1, 43], [6, 43], [2.5, 50], [-1, 43]]]},
+}
 
 
 def drawn(feature):
@@ -66,15 +72,60 @@ def no_exceptions(at):
     [
         ("drawn rectangle", lambda at: at, BBox(0.1, 4.9, 44.1, 47.9)),
         ("drawn polygon", lambda at: at, parse_geojson(TRIANGLE)),
-        ("country", lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("FRA").run(), Country("FRA")),
+        (
+            "country",
+            lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("FRA").run(),
+            Country("FRA"),
+        ),
         ("land only", lambda at: at.radio(key="mode").set_value("Land only").run(), LandOnly()),
-        ("typed box", lambda at: at.radio(key="mode").set_value("Box").run().number_input(key="west").set_value(-2.0).run()
-         .number_input(key="east").set_value(3.0).run().number_input(key="south").set_value(44.0).run()
-         .number_input(key="north").set_value(48.0).run(), BBox(-2, 3, 44, 48)),
-        ("geojson upload", lambda at: at.radio(key="mode").set_value("GeoJSON upload").run().file_uploader(key="upload")
-         .upload(IDF.name, IDF.read_bytes(), "application/geo+json").run(), parse_geojson(IDF.read_text())),
-        ("point", lambda at: at.radio(key="mode").set_value("Point").run().number_input(key="lat").set_value(48.1).run()
-         .number_input(key="lon").set_value(2.1).run(), Point(48.1, 2.1)),
+        (
+            "typed box",
+            lambda at: (
+                at.radio(key="mode")
+                .set_value("Box")
+                .run()
+                .number_input(key="west")
+                .set_value(-2.0)
+                .run()
+                .number_input(key="east")
+                .set_value(3.0)
+                .run()
+                .number_input(key="south")
+                .set_value(44.0)
+                .run()
+                .number_input(key="north")
+                .set_value(48.0)
+                .run()
+            ),
+            BBox(-2, 3, 44, 48),
+        ),
+        (
+            "geojson upload",
+            lambda at: (
+                at.radio(key="mode")
+                .set_value("GeoJSON upload")
+                .run()
+                .file_uploader(key="upload")
+                .upload(IDF.name, IDF.read_bytes(), "application/geo+json")
+                .run()
+            ),
+            parse_geojson(IDF.read_text()),
+        ),
+        (
+            "point",
+            lambda at: (
+                at.radio(key="mode")
+                .set_value("Point")
+                .run()
+                .number_input(key="lat")
+                .set_value(48.1)
+                .run()
+                .number_input(key="lon")
+                .set_value(2.1)
+                .run()
+            ),
+            Point(48.1, 2.1),
+        ),
     ],
 )
 def test_every_way_to_choose_a_region_previews_its_cells(app, service, name, act, region):
@@ -140,10 +191,25 @@ def test_no_file_and_no_region_cannot_be_submitted(app):
 @pytest.mark.parametrize(
     ("act", "message"),
     [
-        (lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("AUS").run(), "keeps no cells"),
-        (lambda at: at.radio(key="mode").set_value("Box").run().number_input(key="south").set_value(80.0).run(), "south=80.0 must be below north=70.0"),
-        (lambda at: at.radio(key="mode").set_value("GeoJSON upload").run().file_uploader(key="upload").upload("bad.geojson", b"{oops", "application/json").run(),
-         "not valid JSON"),
+        (
+            lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("AUS").run(),
+            "keeps no cells",
+        ),
+        (
+            lambda at: at.radio(key="mode").set_value("Box").run().number_input(key="south").set_value(80.0).run(),
+            "south=80.0 must be below north=70.0",
+        ),
+        (
+            lambda at: (
+                at.radio(key="mode")
+                .set_value("GeoJSON upload")
+                .run()
+                .file_uploader(key="upload")
+                .upload("bad.geojson", b"{oops", "application/json")
+                .run()
+            ),
+            "not valid JSON",
+        ),
     ],
 )
 def test_bad_regions_show_a_message_and_block_submit(app, act, message):

@@ -154,7 +154,9 @@ def test_bad_zip_is_refused():
         parse_shapefile_zip(b"not a zip")
 
 
-@pytest.mark.parametrize(("values", "message"), [([91, 0], "lat=91.0 is above 90"), ([0, -200], "lon=-200.0 is below -180"), ([1], r"\[lat, lon\]")])
+@pytest.mark.parametrize(
+    ("values", "message"), [([91, 0], "lat=91.0 is above 90"), ([0, -200], "lon=-200.0 is below -180"), ([1], r"\[lat, lon\]")]
+)
 def test_point_refuses_bad_values(values, message):
     with pytest.raises(RegionError, match=message):
         Point.from_list(values)
