@@ -19,6 +19,7 @@ from rq import Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from .datasets import resolve_all
@@ -139,6 +140,8 @@ class JobQueue:
         """Queue the request unless the same one is queued, running or done; True if new."""
         with _redis_errors(self.settings.redis_url):
             existing = self._fetch(request.id)
+            if existing is not None and existing.get_status().value == "started":
+                self._fail_abandoned()
             if existing is not None and existing.get_status().value not in RERUN_STATUSES:
                 return self._info(existing), False
             if existing is not None:
@@ -166,7 +169,17 @@ class JobQueue:
             job = self._fetch(job_id)
             if job is None:
                 raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
+            if job.get_status().value == "started":
+                self._fail_abandoned()
             return self._info(job)
+
+    def _fail_abandoned(self) -> None:
+        """Mark jobs failed whose worker died (no heartbeat for about 90 s).
+
+        RQ does this only in a worker's maintenance, every ten minutes; asking here means a
+        killed worker shows up as a failed job soon, and submitting again re-runs it.
+        """
+        StartedJobRegistry(queue=self.queue, serializer=JSONSerializer).cleanup()
 
     def cancel(self, job_id: str) -> JobInfo:
         """Stop a queued or running job, or forget a finished one; remove everything it wrote."""

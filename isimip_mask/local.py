@@ -75,6 +75,20 @@ def start_redis(port: int, data_dir: Path, persistent: bool = True) -> subproces
     raise SystemExit("redis-server did not answer within 15 s")
 
 
+WORKER_COMMAND = [sys.executable, str(ROOT / "worker.py")]
+
+
+def api_command(port: int) -> list[str]:
+    """The Flask development server; production uses gunicorn (see the README)."""
+    return [sys.executable, "-m", "flask", "--app", "isimip_mask.api:create_app()", "run", "--port", str(port)]
+
+
+def page_command(port: int) -> list[str]:
+    """The Streamlit page on 127.0.0.1 (also keeps Streamlit from looking up an external IP)."""
+    page = str(ROOT / "streamlit_app.py")
+    return [sys.executable, "-m", "streamlit", "run", page, "--server.port", str(port), "--server.address", "127.0.0.1"]
+
+
 def stop(processes: list[subprocess.Popen]) -> None:
     """SIGTERM in reverse start order, then SIGKILL what is still running after 10 s."""
     for process in reversed(processes):
@@ -108,33 +122,8 @@ def main() -> int:
         page_port = int(env.get("PAGE_PORT", 8501))
         env.setdefault("BASE_URL", f"http://127.0.0.1:{api_port}")
         env.setdefault("OUTPUT_URL", f"http://127.0.0.1:{api_port}/output")
-        processes.append(subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT))
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "isimip_mask.api:create_app()", "run", "--port", str(api_port)],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "streamlit",
-                    "run",
-                    str(ROOT / "streamlit_app.py"),
-                    "--server.port",
-                    str(page_port),
-                    "--server.address",
-                    "127.0.0.1",
-                    "--server.headless",
-                    "true",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
-        )
+        for command in (WORKER_COMMAND, api_command(api_port), page_command(page_port)):
+            processes.append(subprocess.Popen(command, env=env, cwd=ROOT))
         redis_url, data_root = env.get("REDIS_URL", settings.redis_url), env.get("INPUT_PATH", settings.input_path)
         print(
             f"\n  isimip-mask page: http://127.0.0.1:{page_port}\n  HTTP API:         http://127.0.0.1:{api_port}/\n"

@@ -77,6 +77,8 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
     progress = ProgressMeta(job, len(paths))
     target_dir = output_dir(settings, job_id)
     target_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in target_dir.glob(".*.part"):  # from a run of this job whose worker was killed
+        leftover.unlink(missing_ok=True)
     threads = settings.worker_threads or os.cpu_count() or 1
     written, errors = [], {}
     for number, user_path in enumerate(paths):

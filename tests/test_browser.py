@@ -7,7 +7,6 @@ Playwright (never a browser that Playwright downloads itself).
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import requests
 
 from isimip_mask.demo import write_isimip_like
-from isimip_mask.local import free_port, stop
+from isimip_mask.local import free_port, page_command, stop
 from isimip_mask.masks import Grid, bbox_mask
 from isimip_mask.regions import BBox
 from tests.conftest import ROOT, service_env
@@ -46,19 +45,7 @@ pytestmark = [
 def page_url(service):
     write_isimip_like(service.settings.input_path / "demo" / FILE, 12, 2001, monthly=True)
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "streamlit_app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
+    command = page_command(port)
     server = subprocess.Popen(command, env=service_env(service.settings), cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -188,3 +188,32 @@ def test_files_of_the_same_name_in_two_folders_both_reach_the_zip(service):
     with zipfile.ZipFile(service.queue.result_path(info)) as archive:
         assert sorted(archive.namelist()) == sorted(["README.txt", name, f"other_{name}"])
         assert f"-> other_{name}" in archive.read("README.txt").decode()
+
+
+def test_a_killed_worker_fails_its_job_which_then_runs_again(service, daily_file):
+    """Worker and work horse killed mid-job: the job turns failed, and a new submit re-runs it."""
+    import os
+    import signal
+    import subprocess
+
+    shutil.copy(daily_file, service.settings.input_path / daily_file.name)
+    request = build_request(service.settings, [daily_file.name], [{"operation": "mask_landonly"}])
+    info, _ = service.queue.submit(request)
+    running = service.wait(info.id, until={"started"})
+    while running.steps_done == 0:
+        running = service.queue.info(info.id)
+    worker = service.workers[0]
+    horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    for pid in [*horses, str(worker.pid)]:
+        os.kill(int(pid), signal.SIGKILL)
+    worker.wait()
+    folder = output_dir(service.settings, info.id)
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [], "no file may look finished"
+    failed = service.wait(info.id, until={"failed"}, timeout=180)  # RQ's heartbeat lapses after about 90 s
+    assert "worker may have been stopped" in failed.message
+    service.start_worker()
+    rerun, created = service.queue.submit(request)
+    assert created
+    done = service.wait(rerun.id, timeout=120)
+    assert done.status == "finished"
+    assert sorted(p.name for p in folder.iterdir()) == [done.file_name]

@@ -67,70 +67,39 @@ def no_exceptions(at):
     assert not at.exception, [e.value for e in at.exception]
 
 
+def choose(at, mode: str, country: str | None = None, upload: tuple | None = None, **numbers):
+    """Pick a region mode and fill its inputs, one rerun per change, as a user would."""
+    at = at.radio(key="mode").set_value(mode).run()
+    if country:
+        at = at.selectbox(key="country").set_value(country).run()
+    if upload:
+        at = at.file_uploader(key="upload").upload(*upload).run()
+    for key, value in numbers.items():
+        at = at.number_input(key=key).set_value(value).run()
+    return at
+
+
 @pytest.mark.parametrize(
-    ("name", "act", "region"),
+    ("drawing", "inputs", "region"),
     [
-        ("drawn rectangle", lambda at: at, BBox(0.1, 4.9, 44.1, 47.9)),
-        ("drawn polygon", lambda at: at, parse_geojson(TRIANGLE)),
+        (RECTANGLE, None, BBox(0.1, 4.9, 44.1, 47.9)),
+        (TRIANGLE, None, parse_geojson(TRIANGLE)),
+        (None, {"mode": "Country", "country": "FRA"}, Country("FRA")),
+        (None, {"mode": "Land only"}, LandOnly()),
+        (None, {"mode": "Box", "west": -2.0, "east": 3.0, "south": 44.0, "north": 48.0}, BBox(-2, 3, 44, 48)),
         (
-            "country",
-            lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("FRA").run(),
-            Country("FRA"),
-        ),
-        ("land only", lambda at: at.radio(key="mode").set_value("Land only").run(), LandOnly()),
-        (
-            "typed box",
-            lambda at: (
-                at.radio(key="mode")
-                .set_value("Box")
-                .run()
-                .number_input(key="west")
-                .set_value(-2.0)
-                .run()
-                .number_input(key="east")
-                .set_value(3.0)
-                .run()
-                .number_input(key="south")
-                .set_value(44.0)
-                .run()
-                .number_input(key="north")
-                .set_value(48.0)
-                .run()
-            ),
-            BBox(-2, 3, 44, 48),
-        ),
-        (
-            "geojson upload",
-            lambda at: (
-                at.radio(key="mode")
-                .set_value("GeoJSON upload")
-                .run()
-                .file_uploader(key="upload")
-                .upload(IDF.name, IDF.read_bytes(), "application/geo+json")
-                .run()
-            ),
+            None,
+            {"mode": "GeoJSON upload", "upload": (IDF.name, IDF.read_bytes(), "application/geo+json")},
             parse_geojson(IDF.read_text()),
         ),
-        (
-            "point",
-            lambda at: (
-                at.radio(key="mode")
-                .set_value("Point")
-                .run()
-                .number_input(key="lat")
-                .set_value(48.1)
-                .run()
-                .number_input(key="lon")
-                .set_value(2.1)
-                .run()
-            ),
-            Point(48.1, 2.1),
-        ),
+        (None, {"mode": "Point", "lat": 48.1, "lon": 2.1}, Point(48.1, 2.1)),
     ],
+    ids=["drawn rectangle", "drawn polygon", "country", "land only", "typed box", "geojson upload", "point"],
 )
-def test_every_way_to_choose_a_region_previews_its_cells(app, service, name, act, region):
-    feature = TRIANGLE if name == "drawn polygon" else RECTANGLE
-    at = act(app(map=drawn(feature)))
+def test_every_way_to_choose_a_region_previews_its_cells(app, service, drawing, inputs, region):
+    at = app(map=drawn(drawing)) if drawing else app()
+    if inputs:
+        at = choose(at, **inputs)
     no_exceptions(at)
     cells = kept(service.settings, region)
     assert f"{cells:,} of 513 cells at 0.5° are kept" in preview_text(at)
@@ -138,14 +107,13 @@ def test_every_way_to_choose_a_region_previews_its_cells(app, service, name, act
 
 
 def test_a_drawn_rectangle_fills_the_box_inputs(app):
-    at = app(map=drawn(RECTANGLE))
-    at = at.radio(key="mode").set_value("Box").run()
+    at = choose(app(map=drawn(RECTANGLE)), "Box")
     assert [at.number_input(key=k).value for k in ("west", "east", "south", "north")] == [0.1, 4.9, 44.1, 47.9]
 
 
 def test_a_map_click_sets_the_point(app, service):
     at = app(map={"all_drawings": [], "last_active_drawing": None, "last_clicked": {"lat": 48.1, "lng": 2.1}})
-    at = at.radio(key="mode").set_value("Point").run()
+    at = choose(at, "Point")
     assert (at.number_input(key="lat").value, at.number_input(key="lon").value) == (48.1, 2.1)
     assert "1 of 513 cells" in preview_text(at)
 
@@ -189,31 +157,15 @@ def test_no_file_and_no_region_cannot_be_submitted(app):
 
 
 @pytest.mark.parametrize(
-    ("act", "message"),
+    ("inputs", "message"),
     [
-        (
-            lambda at: at.radio(key="mode").set_value("Country").run().selectbox(key="country").set_value("AUS").run(),
-            "keeps no cells",
-        ),
-        (
-            lambda at: at.radio(key="mode").set_value("Box").run().number_input(key="south").set_value(80.0).run(),
-            "south=80.0 must be below north=70.0",
-        ),
-        (
-            lambda at: (
-                at.radio(key="mode")
-                .set_value("GeoJSON upload")
-                .run()
-                .file_uploader(key="upload")
-                .upload("bad.geojson", b"{oops", "application/json")
-                .run()
-            ),
-            "not valid JSON",
-        ),
+        ({"mode": "Country", "country": "AUS"}, "keeps no cells"),
+        ({"mode": "Box", "south": 80.0}, "south=80.0 must be below north=70.0"),
+        ({"mode": "GeoJSON upload", "upload": ("bad.geojson", b"{oops", "application/json")}, "not valid JSON"),
     ],
 )
-def test_bad_regions_show_a_message_and_block_submit(app, act, message):
-    at = act(app())
+def test_bad_regions_show_a_message_and_block_submit(app, inputs, message):
+    at = choose(app(), **inputs)
     no_exceptions(at)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     assert at.button(key="submit").disabled
