@@ -146,7 +146,7 @@ class JobQueue:
                 return self._info(existing), False
             if existing is not None:
                 shutil.rmtree(output_dir(self.settings, request.id), ignore_errors=True)
-                existing.delete()
+                self._forget(existing)
             paths = [self.settings.input_path / p for p in request.paths]
             try:
                 job = self.queue.enqueue_call(
@@ -173,6 +173,18 @@ class JobQueue:
                 self._fail_abandoned()
             return self._info(job)
 
+    def _forget(self, job: Job) -> None:
+        """Delete a job record, also one whose worker died.
+
+        RQ keeps the id of a dead worker's execution in a registry for a minute after the
+        execution itself expired, and then fails to delete the job; drop that registry first.
+        """
+        try:
+            job.delete()
+        except ValueError:
+            self.connection.delete(job.execution_registry.key)
+            job.delete()
+
     def _fail_abandoned(self) -> None:
         """Mark jobs failed whose worker died (no heartbeat for about 90 s).
 
@@ -198,7 +210,7 @@ class JobQueue:
                 info = self._info(job)
             else:  # finished or failed: deleting means forgetting it and its result
                 info = self._info(job)
-                job.delete()
+                self._forget(job)
             shutil.rmtree(output_dir(self.settings, job_id), ignore_errors=True)
             return info
 
