@@ -217,3 +217,23 @@ def test_a_killed_worker_fails_its_job_which_then_runs_again(service, daily_file
     done = service.wait(rerun.id, timeout=120)
     assert done.status == "finished"
     assert sorted(p.name for p in folder.iterdir()) == [done.file_name]
+
+
+def test_two_workers_share_the_queue_without_clobbering(service):
+    service.start_worker()
+    requests = [
+        build_request(service.settings, [DIS], [{"operation": op, **params}])
+        for op, params in [
+            ("mask_country", {"country": "FRA"}),
+            ("mask_landonly", {}),
+            ("mask_bbox", {"bbox": [0, 5, 44, 48]}),
+            ("select_point", {"point": [48.1, 2.1], "output_csv": True}),
+        ]
+    ]
+    infos = [service.queue.submit(request)[0] for request in requests]
+    done = [service.wait(info.id) for info in infos]
+    assert [d.status for d in done] == ["finished"] * 4
+    names = [service.queue.result_path(d).name for d in done]
+    assert len(set(names)) == 4 and all(service.queue.result_path(d).stat().st_size > 0 for d in done)
+    for d in done:  # one folder per job, nothing else in it
+        assert [p.name for p in output_dir(service.settings, d.id).iterdir()] == [d.file_name]
