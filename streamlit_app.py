@@ -10,7 +10,7 @@ from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.jobs import JobInfo, JobQueue, build_request
 from isimip_mask.masks import grid_mask
 from isimip_mask.operations import Plan
-from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape, country_names, parse_geojson
+from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape, country_names, parse_geojson, parse_shapefile_zip
 from isimip_mask.settings import Settings
 
 MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
@@ -59,8 +59,9 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     if query:
         options = index.search(query)
     else:
-        folders = sorted({str(Path(p).parent) for p in index.paths()})
-        folder = st.sidebar.selectbox("Folder", folders, key="folder", format_func=lambda f: "(data root)" if f == "." else f)
+        folder = st.sidebar.selectbox(
+            "Folder", index.folders(), key="folder", format_func=lambda f: "(data root)" if f == "." else f
+        )
         options = datasets.list_folder(settings.input_path, "" if folder in (None, ".") else folder).files
     chosen = st.session_state.get("paths", [])
     options = sorted(set(options) | set(chosen))
@@ -155,9 +156,13 @@ def show_region_inputs(settings: Settings):
         st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
         return BBox(values["west"], values["east"], values["south"], values["north"])
     if mode == MODES[4]:
-        upload = st.file_uploader("GeoJSON file (Polygon or MultiPolygon, lon/lat)", type=["geojson", "json"], key="upload")
+        upload = st.file_uploader(
+            "GeoJSON file, or a zipped shapefile (polygons in lon/lat)", type=["geojson", "json", "zip"], key="upload"
+        )
         if upload is None:
             return None
+        if upload.name.lower().endswith(".zip"):
+            return parse_shapefile_zip(upload.getvalue(), upload.name, settings.max_geojson_vertices)
         return parse_geojson(upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices)
     left, right = st.columns(2)
     lat = left.number_input("lat", -90.0, 90.0, st.session_state.get("lat", 52.39), key="lat", format="%.4f")

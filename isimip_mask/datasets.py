@@ -111,15 +111,25 @@ class FileIndex:
         self.root = root.resolve()
         self.max_age_s = max_age_s
         self._paths: list[str] = []
+        self._folders: list[str] = []
         self._built = float("-inf")
         self._lock = threading.Lock()
 
     def paths(self) -> list[str]:
+        self._refresh()
+        return self._paths
+
+    def folders(self) -> list[str]:
+        """Every folder that holds NetCDF files ("." for the root itself)."""
+        self._refresh()
+        return self._folders
+
+    def _refresh(self) -> None:
         with self._lock:
             if time.monotonic() - self._built > self.max_age_s:
                 self._paths = sorted(self._walk())
+                self._folders = sorted({path.rpartition("/")[0] or "." for path in self._paths})
                 self._built = time.monotonic()
-            return self._paths
 
     def _walk(self):
         stack = [self.root]

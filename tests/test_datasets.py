@@ -66,6 +66,7 @@ def test_file_index_searches_every_word(settings):
         (folder / f"model{i % 5}_tas_global_daily_{1900 + i}.nc").write_bytes(b"")
     index = FileIndex(settings.input_path)
     assert len(index.paths()) == 52
+    assert index.folders() == ["archive/model0", "archive/model1", "archive/model2", "archive/model3", "archive/model4", "isimip"]
     assert index.search("MODEL3 tas 1913") == ["archive/model3/model3_tas_global_daily_1913.nc"]
     assert len(index.search("tas", limit=7)) == 7
     assert index.search("dis") == [DIS]

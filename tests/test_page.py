@@ -31,6 +31,26 @@ TRIANGLE = {
 }
 
 
+def shapefile_zip(geojson_path) -> bytes:
+    """The polygon of a GeoJSON Feature as a zipped ESRI shapefile, written with pyshp."""
+    import io
+    import json
+    import zipfile
+
+    import shapefile
+
+    streams = {ext: io.BytesIO() for ext in ("shp", "shx", "dbf")}
+    with shapefile.Writer(shp=streams["shp"], shx=streams["shx"], dbf=streams["dbf"], shapeType=shapefile.POLYGON) as writer:
+        writer.field("name", "C")
+        writer.poly(json.loads(geojson_path.read_text())["geometry"]["coordinates"])
+        writer.record("area")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for ext, stream in streams.items():
+            zipped.writestr(f"area.{ext}", stream.getvalue())
+    return archive.getvalue()
+
+
 def drawn(feature):
     return {"all_drawings": [feature], "last_active_drawing": feature, "last_clicked": None}
 
@@ -93,8 +113,13 @@ def choose(at, mode: str, country: str | None = None, upload: tuple | None = Non
             parse_geojson(IDF.read_text()),
         ),
         (None, {"mode": "Point", "lat": 48.1, "lon": 2.1}, Point(48.1, 2.1)),
+        (
+            None,
+            {"mode": "GeoJSON upload", "upload": ("idf.zip", shapefile_zip(IDF), "application/zip")},
+            parse_geojson(IDF.read_text()),
+        ),
     ],
-    ids=["drawn rectangle", "drawn polygon", "country", "land only", "typed box", "geojson upload", "point"],
+    ids=["drawn rectangle", "drawn polygon", "country", "land only", "typed box", "geojson upload", "point", "shapefile zip"],
 )
 def test_every_way_to_choose_a_region_previews_its_cells(app, service, drawing, inputs, region):
     at = app(map=drawn(drawing)) if drawing else app()
@@ -207,3 +232,17 @@ def test_the_dataset_picker_describes_and_filters(app, service):
     at = at.text_input(key="query").set_value("other tas").run()
     assert sorted(at.multiselect(key="paths").options) == sorted(["other_tas_global_daily.nc", DIS_FILE.name])  # labels
     no_exceptions(at)
+
+
+def test_a_queued_job_shows_its_position_and_can_be_cancelled(app, service):
+    for worker in service.workers:  # nobody takes the job: it stays queued
+        worker.terminate()
+        worker.wait()
+    at = app(map=drawn(RECTANGLE)).button(key="submit").click().run()
+    no_exceptions(at)
+    assert any("Queued, position 1 in the queue" in i.value for i in at.info)
+    at = at.button(key="cancel").click().run()
+    no_exceptions(at)
+    assert any("The job was cancelled" in i.value for i in at.info)
+    job_id = at.query_params["job"]
+    assert service.queue.info(job_id[0] if isinstance(job_id, list) else job_id).status == "cancelled"
