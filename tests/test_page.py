@@ -143,12 +143,16 @@ def test_a_map_click_sets_the_point(app, service):
     assert "1 of 513 cells" in preview_text(at)
 
 
-def test_submit_follow_and_download(app, service):
+@pytest.mark.parametrize(("options", "suffix", "quick_look"), [({}, ".nc", "image"), ({"mean": True}, ".csv", "vega_lite_chart")])
+def test_submit_follow_and_download(app, service, options, suffix, quick_look):
     at = app(map=drawn(RECTANGLE))
+    for key, value in options.items():
+        at = at.checkbox(key=key).set_value(value).run()
     at = at.button(key="submit").click().run()
     no_exceptions(at)
     job_id = at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"]
-    service.wait(job_id)
+    info = service.wait(job_id)
+    assert info.file_name.endswith(suffix)
     for _ in range(50):
         at = at.run()
         if at.get("download_button"):
@@ -157,7 +161,7 @@ def test_submit_follow_and_download(app, service):
     no_exceptions(at)
     assert at.get("download_button"), "no download button after the job finished"
     assert any("Job finished: 1 of 1" in s.value for s in at.success)
-    assert at.get("imgs") or at.get("image"), "no quick look of the result"
+    assert at.get(quick_look), f"no quick look ({quick_look}) of the result"
 
 
 def test_a_shared_link_shows_the_same_job(app, service):
