@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from .engine import Progress, mask_file, output_name, read_series, write_series_csv, write_series_netcdf
+from .engine import Progress, mask_file, output_name
 from .errors import InputError, Problems, RegionError
 from .regions import BBox, Country, LandOnly, Point, Region, parse_geojson, parse_shapefile_zip, region_config, region_from_config
+from .series import read_series, write_series_csv, write_series_netcdf
 
 FLAGS = ("crop", "compute_mean", "output_csv")
 
