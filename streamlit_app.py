@@ -74,6 +74,14 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     )
     if not options:
         st.sidebar.info(f"No NetCDF file matches. Data root: {settings.input_path}")
+    periods = sorted({p for path in picked for p in datasets.same_dataset(index.paths(), path)})
+    if len(periods) > len(picked):
+        st.sidebar.button(
+            f"Add every period of this dataset ({len(periods)} files)",
+            key="all_periods",
+            on_click=push,
+            args=({"paths": periods},),
+        )
     infos = []
     for path in picked:
         try:

@@ -5,6 +5,7 @@ receives paths that :func:`resolve` has checked to lie inside ``INPUT_PATH``.
 """
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from .masks import Grid
 from .netcdf import check_magic, decode_times, open_dataset, read_layout
 
 NETCDF_SUFFIXES = (".nc", ".nc4")
+# ISIMIP names end in the period they cover: ..._daily_2001_2010.nc, ..._monthly_185001_189912.nc
+PERIOD = re.compile(r"_\d{4}(?:\d{2}){0,2}_\d{4}(?:\d{2}){0,2}$")
 INDEX_MAX_AGE_S = 300  # a search index older than this is rebuilt on the next search
 
 
@@ -154,6 +157,18 @@ class FileIndex:
                 if len(found) >= limit:
                     break
         return found
+
+
+def dataset_stem(path: str) -> str:
+    """The path without its period and suffix: what all files of one dataset share."""
+    stem = path.rsplit(".", 1)[0]
+    return PERIOD.sub("", stem)
+
+
+def same_dataset(paths: list[str], path: str) -> list[str]:
+    """The files among ``paths`` of the same dataset as ``path`` (all its periods), sorted."""
+    stem = dataset_stem(path)
+    return sorted(p for p in paths if dataset_stem(p) == stem)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from isimip_mask.datasets import FileIndex, describe, list_folder, resolve, resolve_all
+from isimip_mask.datasets import FileIndex, dataset_stem, describe, list_folder, resolve, resolve_all, same_dataset
 from isimip_mask.errors import DatasetError
 from tests.conftest import DIS_FILE, YIELD_FILE
 
@@ -86,3 +86,26 @@ def test_describe_the_annual_yield_file(settings):
     info = describe(settings.input_path, YIELD)
     assert info.variables == {"yield": "t ha-1 yr-1"}
     assert info.time_span == ("1861-01-01", "2005-01-01")
+
+
+@pytest.mark.parametrize(
+    ("path", "stem"),
+    [
+        ("a/gfdl_tas_global_daily_2001_2010.nc", "a/gfdl_tas_global_daily"),
+        ("a/gfdl_tas_global_monthly_185001_189912.nc", "a/gfdl_tas_global_monthly"),
+        ("a/gfdl_tas_global_daily_20010101_20101231.nc", "a/gfdl_tas_global_daily"),
+        ("a/landmask.nc", "a/landmask"),
+    ],
+)
+def test_dataset_stem_drops_the_period(path, stem):
+    assert dataset_stem(path) == stem
+
+
+def test_same_dataset_finds_every_period():
+    paths = [
+        "m/x_tas_daily_2001_2010.nc",
+        "m/x_tas_daily_2011_2020.nc",
+        "m/x_pr_daily_2001_2010.nc",
+        "n/x_tas_daily_2001_2010.nc",
+    ]
+    assert same_dataset(paths, "m/x_tas_daily_2011_2020.nc") == ["m/x_tas_daily_2001_2010.nc", "m/x_tas_daily_2011_2020.nc"]

@@ -12,7 +12,7 @@ import requests
 from isimip_client.client import ISIMIPClient
 
 from isimip_mask.local import free_port, stop
-from tests.conftest import DIS_FILE, YIELD_FILE, service_env
+from tests.conftest import DATA, DIS_FILE, YIELD_FILE, service_env
 
 DIS = f"isimip/{DIS_FILE.name}"
 YIELD = f"isimip/{YIELD_FILE.name}"
@@ -81,3 +81,12 @@ def test_select_point_csv(client, tmp_path):
     client.download(job["file_url"], path=tmp_path)
     lines = (tmp_path / job["file_name"]).read_text().splitlines()
     assert lines[0] == "time,dis [m3 s-1] at lat=48.25 lon=2.25" and len(lines) == 1096
+
+
+def test_mask_shape_uploads_the_geojson(client, tmp_path):
+    shape = tmp_path / "idf.geojson"
+    shape.write_bytes((DATA / "ile-de-france-box.geojson").read_bytes())
+    job = finished(client.mask_shape([DIS], shape, layer=0, mean=True, csv=True, poll=0.2))
+    client.download(job["file_url"], path=tmp_path)
+    lines = (tmp_path / job["file_name"]).read_text().splitlines()
+    assert job["file_name"].endswith("_idf_fldmean_daily_DEMO_FR_2001_2003.csv") and len(lines) == 1096

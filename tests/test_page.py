@@ -250,3 +250,17 @@ def test_a_queued_job_shows_its_position_and_can_be_cancelled(app, service):
     assert any("The job was cancelled" in i.value for i in at.info)
     job_id = at.query_params["job"]
     assert service.queue.info(job_id[0] if isinstance(job_id, list) else job_id).status == "cancelled"
+
+
+def test_every_period_of_a_dataset_in_one_click(app, service):
+    folder = service.settings.input_path / "isimip"
+    for period in ("2004_2006", "2007_2009"):
+        shutil.copy(DIS_FILE, folder / DIS_FILE.name.replace("2001_2003", period))
+    at = app()
+    at = at.button(key="all_periods").click().run()
+    no_exceptions(at)
+    assert at.multiselect(key="paths").value == [
+        DIS,
+        DIS.replace("2001_2003", "2004_2006"),
+        DIS.replace("2001_2003", "2007_2009"),
+    ]
