@@ -174,10 +174,11 @@ def service(settings, redis_url):
 
 @pytest.fixture(scope="session")
 def daily_file(tmp_path_factory) -> Path:
-    """A global 0.5 degree daily file of one year: masking it takes a few seconds."""
+    """A global 0.5 degree daily file of two years: masking it takes a few seconds, long enough
+    to watch progress, cancel or kill a worker in the middle of a job."""
     from isimip_mask.demo import write_isimip_like
 
-    return write_isimip_like(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001.nc", 365)
+    return write_isimip_like(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001.nc", 730)
 
 
 def corrupt_data(path: Path) -> Path:
