@@ -74,7 +74,7 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     )
     if not options:
         st.sidebar.info(f"No NetCDF file matches. Data root: {settings.input_path}")
-    periods = sorted({p for path in picked for p in datasets.same_dataset(index.paths(), path)})
+    periods = sorted({p for path in picked for p in datasets.same_dataset(sibling_files(settings, path), path)})
     if len(periods) > len(picked):
         st.sidebar.button(
             f"Add every period of this dataset ({len(periods)} files)",
@@ -93,6 +93,12 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     if len({(i.nlat, i.nlon, i.lat_range, i.lon_range) for i in infos}) > 1:
         st.sidebar.warning("These files have different grids; the preview shows the first one's.")
     return infos
+
+
+def sibling_files(settings: Settings, path: str) -> list[str]:
+    """The NetCDF files in the folder of ``path`` (one directory read, not the whole index)."""
+    folder = path.rpartition("/")[0]
+    return datasets.list_folder(settings.input_path, folder).files
 
 
 def show_dataset_info(info: datasets.DatasetInfo) -> None:

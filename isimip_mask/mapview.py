@@ -33,11 +33,10 @@ def use_local_assets(static_url: str) -> None:
 
 @lru_cache(maxsize=1)
 def outline_geojson() -> dict:
-    """Simplified country outlines (about 0.1 degree), small enough to ship with every map."""
+    """Simplified country outlines (about 0.2 degree), small enough to send with every rerun."""
     features = []
     for code, (name, geometry) in country_catalogue().items():
-        simple = shapely.simplify(geometry, 0.1, preserve_topology=True)
-        simple = shapely.set_precision(simple, 0.01)
+        simple = shapely.set_precision(shapely.simplify(geometry, 0.2, preserve_topology=True), 0.05)
         if not simple.is_empty:
             features.append({"type": "Feature", "properties": {"name": f"{name} ({code})"}, "geometry": mapping(simple)})
     return {"type": "FeatureCollection", "features": features}
