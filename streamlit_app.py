@@ -44,6 +44,16 @@ def preview_mask(grid, region):
     return grid_mask(grid, region)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def quick_look_field(path: str, mtime_ns: int):
+    return quicklook.field_picture(Path(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quick_look_series(path: str, mtime_ns: int):
+    return quicklook.read_csv_series(Path(path))
+
+
 def human_size(size: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if size < 1000:
@@ -291,10 +301,10 @@ def show_result(info: JobInfo) -> None:
     )
     st.caption(f"For scripts: {queue.settings.output_url.rstrip('/')}/{info.id}/{path.name}")
     if path.suffix == ".nc":
-        picture, caption = quicklook.field_picture(path)
+        picture, caption = quick_look_field(str(path), path.stat().st_mtime_ns)
         st.image(picture, caption=caption)
     elif path.suffix == ".csv":
-        times, columns = quicklook.read_csv_series(path)
+        times, columns = quick_look_series(str(path), path.stat().st_mtime_ns)
         st.line_chart({"time": times, **columns}, x="time")
 
 
