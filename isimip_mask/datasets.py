@@ -21,6 +21,11 @@ PERIOD = re.compile(r"_\d{4}(?:\d{2}){0,2}_\d{4}(?:\d{2}){0,2}$")
 INDEX_MAX_AGE_S = 300  # a search index older than this is rebuilt on the next search
 
 
+def normalize_path(user_path: str) -> str:
+    """One spelling per file: ``./a//b.nc`` and ``a/b.nc`` are the same request."""
+    return str(PurePosixPath(str(user_path).strip()))
+
+
 def resolve(root: Path, user_path: str) -> Path:
     """The file ``user_path`` names inside ``root``; DatasetError if it is anywhere else.
 
@@ -55,7 +60,7 @@ def resolve_all(root: Path, user_paths, max_files: int) -> list[Path]:
         raise DatasetError("paths must be a non-empty list of dataset paths", "paths")
     if len(user_paths) > max_files:
         problems.add("paths", f"{len(user_paths)} files requested, more than the limit of {max_files}")
-    if len(set(map(str, user_paths))) != len(user_paths):
+    if len({normalize_path(p) for p in user_paths}) != len(user_paths):
         problems.add("paths", "paths lists the same file twice")
     resolved = []
     for user_path in user_paths:

@@ -22,7 +22,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from .datasets import resolve_all
+from .datasets import normalize_path, resolve_all
 from .errors import DatasetError, InputError, JobNotFound, Problems, RegionError, ServiceError
 from .masks import grid_mask
 from .netcdf import open_dataset, read_layout
@@ -77,7 +77,7 @@ def build_request(settings: Settings, paths, operations, uploads: Mapping[str, b
                     for message in messages:
                         problems.add("paths", f"{user_path}: {message}")
     problems.raise_if_any(InputError)
-    return JobRequest(tuple(str(p).strip() for p in paths), plan)
+    return JobRequest(tuple(normalize_path(p) for p in paths), plan)
 
 
 def job_timeout_s(settings: Settings, paths: list[Path]) -> int:

@@ -42,7 +42,7 @@ def test_resolve_refuses_paths_it_must_not_open(settings, tmp_path, user_path, m
 
 def test_resolve_all_reports_every_bad_path(settings):
     with pytest.raises(DatasetError) as error:
-        resolve_all(settings.input_path, [DIS, "../x.nc", "nope.nc", DIS], max_files=3)
+        resolve_all(settings.input_path, [DIS, "../x.nc", "nope.nc", f"./{DIS}"], max_files=3)
     messages = " | ".join(error.value.errors["paths"])
     assert "more than the limit of 3" in messages and "twice" in messages
     assert "'..'" in messages and "does not exist" in messages

@@ -54,7 +54,8 @@ def test_job_id_ignores_key_and_path_order(settings):
         settings, [YIELD, DIS], [{"compute_mean": False, "bbox": [-10.0, 120.0, 30.0, 60.0], "operation": "mask_bbox"}]
     )
     c = build_request(settings, [DIS, YIELD], [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 61]}])
-    assert a.id == b.id != c.id
+    d = build_request(settings, [f"./{YIELD}", DIS.replace("/", "//")], [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 60]}])
+    assert a.id == b.id == d.id != c.id
 
 
 def test_submit_progress_finish_and_correct_output(service, daily_file):
