@@ -166,9 +166,7 @@ class JobQueue:
 
     def info(self, job_id: str) -> JobInfo:
         with _redis_errors(self.settings.redis_url):
-            job = self._fetch(job_id)
-            if job is None:
-                raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
+            job = self._existing(job_id)
             if job.get_status().value == "started":
                 self._fail_abandoned()
             return self._info(job)
@@ -196,9 +194,7 @@ class JobQueue:
     def cancel(self, job_id: str) -> JobInfo:
         """Stop a queued or running job, or forget a finished one; remove everything it wrote."""
         with _redis_errors(self.settings.redis_url):
-            job = self._fetch(job_id)
-            if job is None:
-                raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
+            job = self._existing(job_id)
             if job.get_status().value == "started":
                 with contextlib.suppress(InvalidJobOperation):  # it finished or failed in between
                     send_stop_job_command(self.connection, job_id, serializer=JSONSerializer)
@@ -220,6 +216,12 @@ class JobQueue:
             return None
         path = output_dir(self.settings, info.id) / info.file_name
         return path if path.is_file() else None
+
+    def _existing(self, job_id: str) -> Job:
+        job = self._fetch(job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)")
+        return job
 
     def _fetch(self, job_id: str) -> Job | None:
         if not isinstance(job_id, str) or not job_id.isalnum():
