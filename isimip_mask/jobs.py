@@ -196,16 +196,12 @@ class JobQueue:
         with _redis_errors(self.settings.redis_url):
             job = self._existing(job_id)
             if job.get_status().value == "started":
-                with contextlib.suppress(InvalidJobOperation):  # it finished or failed in between
-                    send_stop_job_command(self.connection, job_id, serializer=JSONSerializer)
-                deadline = time.monotonic() + CANCEL_WAIT_S
-                while job.get_status().value == "started" and time.monotonic() < deadline:
-                    time.sleep(0.1)
-            if job.get_status().value in ("queued", "deferred", "scheduled", "started"):
+                self._stop(job)
+            status = job.get_status().value
+            if status in ("queued", "deferred", "scheduled", "started"):
                 job.cancel()
-                info = self._info(job)
-            else:  # finished or failed: deleting means forgetting it and its result
-                info = self._info(job)
+            info = self._info(job)
+            if status in ("finished", "failed"):  # deleting a done job means forgetting it and its result
                 self._forget(job)
             shutil.rmtree(output_dir(self.settings, job_id), ignore_errors=True)
             return info
@@ -216,6 +212,21 @@ class JobQueue:
             return None
         path = output_dir(self.settings, info.id) / info.file_name
         return path if path.is_file() else None
+
+    def _stop(self, job: Job) -> None:
+        """Have the worker kill the job's work horse, and wait (a while) until it has.
+
+        Just after a job started, RQ may not have recorded its worker yet: keep asking.
+        """
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        sent = False
+        while job.get_status().value == "started" and time.monotonic() < deadline:
+            if not sent:
+                job.refresh()
+                with contextlib.suppress(InvalidJobOperation):  # no worker recorded yet, or just ended
+                    send_stop_job_command(self.connection, job.id, serializer=JSONSerializer)
+                    sent = True
+            time.sleep(0.1)
 
     def _existing(self, job_id: str) -> Job:
         job = self._fetch(job_id)

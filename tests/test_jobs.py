@@ -127,11 +127,13 @@ def test_cancel_stops_a_running_job_and_removes_its_files(service, daily_file):
     shutil.copy(daily_file, service.settings.input_path / daily_file.name)
     request = build_request(service.settings, [daily_file.name], [{"operation": "mask_landonly"}])
     info, _ = service.queue.submit(request)
-    running = service.wait(info.id, until={"started"})
-    assert running.status == "started", "the job ended before it could be cancelled"
-    assert output_dir(service.settings, info.id).exists()
+    service.wait(info.id, until={"started"})
+    while not output_dir(service.settings, info.id).exists():  # the task has begun writing
+        time.sleep(0.01)
+    assert service.queue.info(info.id).status == "started", "the job ended before it could be cancelled"
     cancelled = service.queue.cancel(info.id)
     assert cancelled.status == "cancelled"
+    assert service.queue.info(info.id).status == "cancelled"  # the record stays, saying so
     assert not output_dir(service.settings, info.id).exists()
     time.sleep(1)
     assert not output_dir(service.settings, info.id).exists()
