@@ -1,7 +1,9 @@
 """isimip-mask: the page. Layout, widgets and session state; the work happens in ``isimip_mask``."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -39,9 +41,18 @@ def describe(root: str, path: str) -> datasets.DatasetInfo:
     return datasets.describe(Path(root), path)
 
 
+@dataclass(frozen=True)
+class Preview:
+    """The cells a region keeps on a grid, and their picture for the map."""
+
+    mask: np.ndarray
+    image: tuple[str, list]
+
+
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs={Shape: lambda shape: shape.wkb})
-def preview_mask(grid, region):
-    return grid_mask(grid, region)
+def preview(grid, region) -> Preview:
+    mask = grid_mask(grid, region)
+    return Preview(mask, mapview.kept_cells_image(grid, mask))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -84,7 +95,7 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     )
     if not options:
         st.sidebar.info(f"No NetCDF file matches. Data root: {settings.input_path}")
-    periods = sorted({p for path in picked for p in datasets.same_dataset(sibling_files(settings, path), path)})
+    periods = dataset_periods(settings, picked)
     if len(periods) > len(picked):
         st.sidebar.button(
             f"Add every period of this dataset ({len(periods)} files)",
@@ -105,10 +116,13 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     return infos
 
 
-def sibling_files(settings: Settings, path: str) -> list[str]:
-    """The NetCDF files in the folder of ``path`` (one directory read, not the whole index)."""
-    folder = path.rpartition("/")[0]
-    return datasets.list_folder(settings.input_path, folder).files
+def dataset_periods(settings: Settings, picked: list[str]) -> list[str]:
+    """Every period of the picked datasets: one read of each picked file's folder, not the index."""
+    periods = set()
+    for folder in {path.rpartition("/")[0] for path in picked}:
+        files = datasets.list_folder(settings.input_path, folder).files
+        periods.update(p for path in picked if path.rpartition("/")[0] == folder for p in datasets.same_dataset(files, path))
+    return sorted(periods)
 
 
 def show_dataset_info(info: datasets.DatasetInfo) -> None:
@@ -205,25 +219,25 @@ def show_options(region) -> Plan:
     return Plan(region, crop=crop, compute_mean=mean, output_csv=mean)
 
 
-def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]):
-    """Count and estimate the kept cells on the first file's grid; the mask for the map."""
+def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Preview | None:
+    """Count and estimate the kept cells on the first file's grid; None if there are none."""
     if plan is None or not infos:
         return None
     info = infos[0]
     try:
-        mask = preview_mask(info.grid, plan.region)
+        kept = preview(info.grid, plan.region)
     except IsimipMaskError as error:
         st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
-        return False
-    cells = int(mask.sum())
+        return None
+    cells = int(kept.mask.sum())
     steps = max(1, info.n_times)
     if plan.is_series:
         estimate = f"a time series of {steps} values per file (about {human_size(steps * 25 * len(infos))} as CSV)"
     else:
-        raw = cells * steps * len(info.variables) * (8 if info.dtype == "float64" else 4) * len(infos)
+        raw = info.kept_bytes(cells) * len(infos)
         estimate = f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
-    st.success(f"{cells:,} of {mask.size:,} cells at {info.resolution[0]:g}° are kept: {estimate}.")
-    return mask
+    st.success(f"{cells:,} of {kept.mask.size:,} cells at {info.resolution[0]:g}° are kept: {estimate}.")
+    return kept
 
 
 def submit(settings: Settings, infos, plan: Plan) -> None:
@@ -315,32 +329,30 @@ def main() -> None:
     st.caption("Cut a region out of ISIMIP NetCDF files: pick files, choose a region, submit, download.")
     infos = show_dataset_picker(settings)
     controls, view = st.columns([2, 3])
-    plan, mask = None, None
+    plan = None
     with controls:
         try:
             region = show_region_inputs(settings)
             plan = show_options(region) if region is not None else None
         except IsimipMaskError as error:
             st.error(str(error))
-        mask = show_preview(plan, infos)
-        ready = bool(infos) and plan is not None and mask is not False
+        kept = show_preview(plan, infos)
         if not infos:
             st.info("Pick one or more files in the sidebar.")
-        if st.button("Submit", type="primary", disabled=not ready, key="submit"):
+        if st.button("Submit", type="primary", disabled=kept is None, key="submit"):
             submit(settings, infos, plan)
         if "job" in st.query_params:
             show_job(st.query_params["job"])
     with view:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"
-        grid = infos[0].grid if infos and mask is not None and mask is not False else None
         st_folium(
             mapview.base_map(static_url),
             key=MAP_KEY,
             height=560,
             use_container_width=True,
             returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],
-            feature_group_to_add=mapview.overlays(plan.region if plan else None, grid, mask if grid is not None else None),
+            feature_group_to_add=mapview.overlays(plan.region if plan else None, kept.image if kept else None),
         )
 
 

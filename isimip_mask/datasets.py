@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from .errors import DatasetError, Problems
 from .masks import Grid
 from .netcdf import check_magic, decode_times, open_dataset, read_layout
@@ -194,10 +196,9 @@ class DatasetInfo:
     dtype: str
     grid: Grid
 
-    @property
-    def step_bytes(self) -> int:
-        """Uncompressed bytes of one time step of all variables."""
-        return self.nlat * self.nlon * len(self.variables) * (8 if self.dtype == "float64" else 4)
+    def kept_bytes(self, cells: int) -> int:
+        """Uncompressed bytes of ``cells`` cells of every variable over the whole time axis."""
+        return cells * max(1, self.n_times) * len(self.variables) * np.dtype(self.dtype).itemsize
 
 
 def describe(root: Path, user_path: str) -> DatasetInfo:

@@ -7,6 +7,7 @@ finished; the input is only ever opened read-only.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import netCDF4
@@ -45,13 +46,13 @@ class Selection:
             rows, cols = slice(0, mask.shape[0]), np.arange(mask.shape[1])
         return cls(rows, cols, mask[rows][:, cols])
 
-    @property
+    @cached_property
     def wraps(self) -> int:
         """Position where the columns wrap round the globe (0 when they do not)."""
         steps = np.flatnonzero(np.diff(self.cols) < 0)
         return int(steps[0]) + 1 if steps.size else 0
 
-    @property
+    @cached_property
     def all_cols(self) -> bool:
         return self.cols.size == 0 or (self.cols[0] == 0 and not self.wraps and np.all(np.diff(self.cols) == 1))
 

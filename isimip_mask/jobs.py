@@ -83,7 +83,7 @@ def build_request(settings: Settings, paths, operations, uploads: Mapping[str, b
 def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
     """A timeout that grows with the input: minimum plus seconds per GB."""
     gigabytes = sum(p.stat().st_size for p in paths) / 1e9
-    return int(max(settings.job_timeout_min_s, settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes))
+    return int(settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import folium
 import folium.plugins
 import numpy as np
 import shapely
+from folium.utilities import image_to_url
 from shapely.geometry import mapping, shape
 
 from .masks import Grid
@@ -128,12 +129,21 @@ def _to_mercator_rows(kept: np.ndarray, lat: np.ndarray, south: float, north: fl
     return kept[nearest]
 
 
-def overlays(region: Region | None, grid: Grid | None = None, mask: np.ndarray | None = None) -> folium.FeatureGroup:
-    """The layers that change from rerun to rerun: the region's outline and its kept cells."""
+def kept_cells_image(grid: Grid, mask: np.ndarray) -> tuple[str, list[list[float]]]:
+    """The kept cells as a PNG data URL and its bounds, ready for an image overlay."""
+    picture, bounds = mask_image(grid, mask)
+    return image_to_url(picture), bounds
+
+
+def overlays(region: Region | None, cells: tuple[str, list[list[float]]] | None = None) -> folium.FeatureGroup:
+    """The layers that change from rerun to rerun: the region's outline and its kept cells.
+
+    ``cells`` is what :func:`kept_cells_image` returns (encoding it is the slow part: cache it).
+    """
     group = folium.FeatureGroup(name="selection")
-    if mask is not None and grid is not None:
-        picture, bounds = mask_image(grid, mask)
-        folium.raster_layers.ImageOverlay(picture, bounds, pixelated=True, name="kept cells").add_to(group)
+    if cells is not None:
+        url, bounds = cells
+        folium.raster_layers.ImageOverlay(url, bounds, pixelated=True, name="kept cells").add_to(group)
     if isinstance(region, Point):
         folium.CircleMarker((region.lat, region.lon), radius=6, color="#1d4ed8", fill=True).add_to(group)
     elif region is not None and not isinstance(region, LandOnly):

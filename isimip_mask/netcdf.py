@@ -10,13 +10,14 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cftime
 import netCDF4
 import numpy as np
 
+from . import __version__
 from .errors import DatasetError
 from .masks import Grid
 
@@ -173,10 +174,6 @@ def atomic_output(target: Path):
 
 
 def history_line(action: str) -> str:
-    from datetime import datetime
-
-    from . import __version__
-
     stamp = datetime.now(UTC).strftime("%a %b %d %H:%M:%S %Y")
     return f"{stamp}: isimip-mask {__version__}: {action}"
 

@@ -184,7 +184,7 @@ class Plan:
             return mask_file(source, target, self.region, self.crop, compression, progress, threads)
         layout, series, times = read_series(source, self.region, self.compute_mean, progress, threads)
         if self.output_csv:
-            write_series_csv(target, source, layout, series, times)
+            write_series_csv(target, series, times)
         else:
             write_series_netcdf(target, source, layout, series, self.describe())
         return target

@@ -85,6 +85,9 @@ class Series:
     lat: float
     lon: float
     method: str
+    units: dict[str, str]
+    dtypes: dict[str, np.dtype]
+    dims: dict[str, tuple[str, ...]]
 
 
 def read_series(source: Path, region: Region, mean: bool, progress: Progress | None = None, threads: int = 1):
@@ -97,7 +100,7 @@ def read_series(source: Path, region: Region, mean: bool, progress: Progress | N
             values = {
                 name: point_values(source, src.variables[name], row, col, progress, n_times, threads) for name in layout.data_vars
             }
-            series = Series(values, float(grid.lat[row]), float(grid.lon[col]), "point")
+            lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
         else:
             mask = grid_mask(grid, region)
             rows, _ = mask_bounds(mask, grid.is_global)
@@ -107,27 +110,33 @@ def read_series(source: Path, region: Region, mean: bool, progress: Progress | N
                 for name in layout.data_vars
             }
             r, c = np.nonzero(mask)
-            series = Series(values, float(grid.lat[r].mean()), float(grid.lon[c].mean()), "mean")
+            lat, lon, method = float(grid.lat[r].mean()), float(grid.lon[c].mean()), "mean"
+        variables = {name: src.variables[name] for name in layout.data_vars}
+        series = Series(
+            values,
+            lat,
+            lon,
+            method,
+            units={name: str(v.__dict__.get("units", "")) for name, v in variables.items()},
+            dtypes={name: v.dtype for name, v in variables.items()},
+            dims={name: v.dimensions for name, v in variables.items()},
+        )
         times = decode_times(layout.time_values, layout.time_units, layout.calendar)
     return layout, series, times
 
 
-def write_series_csv(target: Path, source: Path, layout, series: Series, times: list[str]) -> None:
-    with open_dataset(source) as src:
-        headers = []
-        for name in series.values:
-            if src.variables[name].ndim != 3:
-                raise DatasetError(
-                    f"CSV output needs (time, lat, lon) variables; {name} has {src.variables[name].dimensions}", "operations"
-                )
-            units = src.variables[name].__dict__.get("units", "")
-            where = f" at lat={series.lat:g} lon={series.lon:g}" if series.method == "point" else " area-weighted mean"
-            headers.append(f"{name} [{units}]{where}")
-        dtypes = {name: src.variables[name].dtype for name in series.values}
+def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
+    """One row per time step: ISO time, then each variable (empty where missing)."""
+    headers = []
+    for name, dims in series.dims.items():
+        if len(dims) != 3:
+            raise DatasetError(f"CSV output needs (time, lat, lon) variables; {name} has {dims}", "operations")
+        where = f" at lat={series.lat:g} lon={series.lon:g}" if series.method == "point" else " area-weighted mean"
+        headers.append(f"{name} [{series.units[name]}]{where}")
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["time", *headers])
-        columns = [[_csv_number(v, dtypes[n]) for v in series.values[n]] for n in series.values]
+        columns = [[_csv_number(v, series.dtypes[n]) for v in series.values[n]] for n in series.values]
         for i, time in enumerate(times or [""]):
             writer.writerow([time, *(column[i] for column in columns)])
 

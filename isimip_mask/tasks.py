@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import BaseTimeoutException
 
 from . import __version__
-from .datasets import resolve_all
+from .datasets import resolve
 from .errors import IsimipMaskError
 from .jobs import output_dir
 from .netcdf import atomic_output
@@ -84,7 +84,7 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
     for number, user_path in enumerate(paths):
         progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
         try:
-            source = resolve_all(settings.input_path, [user_path], 1)[0]
+            source = resolve(settings.input_path, user_path)
             name = unique_name(plan.output_name(source.name), user_path, {p.name for p in written})
             written.append(plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name))
         except BaseTimeoutException:
