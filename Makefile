@@ -1,6 +1,7 @@
 # One command to run, one to test. Both set up what they need first.
 #   make run    demo data, private Redis, worker, HTTP API and the page on http://127.0.0.1:8501
-#   make test   the whole test suite (starts and stops its own Redis and workers)
+#   make test   lint, then the whole test suite (starts and stops its own Redis and workers)
+#   make test-stress   the suite three times in a row while two busy loops hold both cores
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ASSETS := static/vendor/.installed
 
-.PHONY: run test bench lint assets venv clean
+.PHONY: run test test-stress bench lint assets venv clean
 
 venv: $(STAMP)
 
@@ -34,8 +35,11 @@ $(ASSETS): package.json package-lock.json
 run: $(STAMP) $(ASSETS)
 	$(PY) -m isimip_mask.local
 
-test: $(STAMP) $(ASSETS)
+test: lint $(ASSETS)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-stress: $(STAMP) $(ASSETS)
+	$(PY) tests/stress.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py

@@ -12,7 +12,16 @@ from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.jobs import JobInfo, JobQueue, build_request
 from isimip_mask.masks import grid_mask
 from isimip_mask.operations import Plan
-from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape, country_names, parse_geojson, parse_shapefile_zip
+from isimip_mask.regions import (
+    BBox,
+    Country,
+    LandOnly,
+    Point,
+    Shape,
+    country_names,
+    parse_geojson,
+    parse_shapefile_zip,
+)
 from isimip_mask.settings import Settings
 
 MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
@@ -76,7 +85,9 @@ def human_size(size: float) -> str:
 def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     st.sidebar.header("1 · Data")
     index = get_index(str(settings.input_path))
-    query = st.sidebar.text_input("Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly")
+    query = st.sidebar.text_input(
+        "Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly"
+    )
     if query:
         options = index.search(query)
     else:
@@ -121,16 +132,27 @@ def dataset_periods(settings: Settings, picked: list[str]) -> list[str]:
     periods = set()
     for folder in {path.rpartition("/")[0] for path in picked}:
         files = datasets.list_folder(settings.input_path, folder).files
-        periods.update(p for path in picked if path.rpartition("/")[0] == folder for p in datasets.same_dataset(files, path))
+        periods.update(
+            p
+            for path in picked
+            if path.rpartition("/")[0] == folder
+            for p in datasets.same_dataset(files, path)
+        )
     return sorted(periods)
 
 
 def show_dataset_info(info: datasets.DatasetInfo) -> None:
     variables = ", ".join(f"**{name}** [{units}]" for name, units in info.variables.items())
-    span = f"{info.time_span[0]} to {info.time_span[1]} ({info.n_times} steps)" if info.time_span else "no time axis"
+    span = (
+        f"{info.time_span[0]} to {info.time_span[1]} ({info.n_times} steps)"
+        if info.time_span
+        else "no time axis"
+    )
     st.sidebar.markdown(
-        f"`{Path(info.path).name}`  \n{variables} · {info.nlat} × {info.nlon} cells at {info.resolution[0]:g}° · "
-        f"lat {info.lat_range[0]:g}..{info.lat_range[1]:g}, lon {info.lon_range[0]:g}..{info.lon_range[1]:g} · "
+        f"`{Path(info.path).name}`  \n{variables} · "
+        f"{info.nlat} × {info.nlon} cells at {info.resolution[0]:g}° · "
+        f"lat {info.lat_range[0]:g}..{info.lat_range[1]:g}, "
+        f"lon {info.lon_range[0]:g}..{info.lon_range[1]:g} · "
         f"{span} · {human_size(info.size_bytes)}"
     )
 
@@ -156,7 +178,14 @@ def show_region_inputs(settings: Settings):
     drawn_region = mapview.region_from_drawing(drawn)
     if isinstance(drawn_region, BBox) and st.session_state.get("drawn_box") != drawn_region:
         st.session_state["drawn_box"] = drawn_region
-        push({"west": drawn_region.west, "east": drawn_region.east, "south": drawn_region.south, "north": drawn_region.north})
+        push(
+            {
+                "west": drawn_region.west,
+                "east": drawn_region.east,
+                "south": drawn_region.south,
+                "north": drawn_region.north,
+            }
+        )
     if clicked and st.session_state.get("clicked") != clicked:
         st.session_state["clicked"] = clicked
         push({"lat": round(clicked["lat"], 4), "lon": round(((clicked["lng"] + 180) % 360) - 180, 4)})
@@ -177,7 +206,9 @@ def show_region_inputs(settings: Settings):
         )
         return Country(code) if code else None
     if mode == MODES[2]:
-        st.caption("Land cells: centres inside a Natural Earth country, Antarctica excluded (the ISIMIP convention).")
+        st.caption(
+            "Land cells: centres inside a Natural Earth country, Antarctica excluded (the ISIMIP convention)."
+        )
         return LandOnly()
     if mode == MODES[3]:
         columns = st.columns(4)
@@ -188,23 +219,31 @@ def show_region_inputs(settings: Settings):
             "north": (-90.0, 90.0, 70.0),
         }
         values = {
-            name: column.number_input(name, low, high, st.session_state.get(name, default), step=0.5, key=name)
+            name: column.number_input(
+                name, low, high, st.session_state.get(name, default), step=0.5, key=name
+            )
             for column, (name, (low, high, default)) in zip(columns, limits.items())
         }
         st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
         return BBox(values["west"], values["east"], values["south"], values["north"])
     if mode == MODES[4]:
         upload = st.file_uploader(
-            "GeoJSON file, or a zipped shapefile (polygons in lon/lat)", type=["geojson", "json", "zip"], key="upload"
+            "GeoJSON file, or a zipped shapefile (polygons in lon/lat)",
+            type=["geojson", "json", "zip"],
+            key="upload",
         )
         if upload is None:
             return None
         if upload.name.lower().endswith(".zip"):
             return parse_shapefile_zip(upload.getvalue(), upload.name, settings.max_geojson_vertices)
-        return parse_geojson(upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices)
+        return parse_geojson(
+            upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices
+        )
     left, right = st.columns(2)
     lat = left.number_input("lat", -90.0, 90.0, st.session_state.get("lat", 52.39), key="lat", format="%.4f")
-    lon = right.number_input("lon", -180.0, 360.0, st.session_state.get("lon", 13.06), key="lon", format="%.4f")
+    lon = right.number_input(
+        "lon", -180.0, 360.0, st.session_state.get("lon", 13.06), key="lon", format="%.4f"
+    )
     st.caption("Or click on the map. The time series of the nearest grid cell is extracted.")
     return Point(lat, lon)
 
@@ -232,7 +271,9 @@ def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Previe
     cells = int(kept.mask.sum())
     steps = max(1, info.n_times)
     if plan.is_series:
-        estimate = f"a time series of {steps} values per file (about {human_size(steps * 25 * len(infos))} as CSV)"
+        estimate = (
+            f"a time series of {steps} values per file (about {human_size(steps * 25 * len(infos))} as CSV)"
+        )
     else:
         raw = info.kept_bytes(cells) * len(infos)
         estimate = f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
@@ -352,7 +393,9 @@ def main() -> None:
             height=560,
             use_container_width=True,
             returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],
-            feature_group_to_add=mapview.overlays(plan.region if plan else None, kept.image if kept else None),
+            feature_group_to_add=mapview.overlays(
+                plan.region if plan else None, kept.image if kept else None
+            ),
         )
 
 

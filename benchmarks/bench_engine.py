@@ -112,7 +112,9 @@ def main() -> None:
     for years in args.years:
         source = args.workdir / f"tas_daily_{years}y.nc"
         if not source.exists():
-            subprocess.run([sys.executable, __file__, "--generate", str(source), "--years", str(years)], check=True)
+            subprocess.run(
+                [sys.executable, __file__, "--generate", str(source), "--years", str(years)], check=True
+            )
         size_mb = source.stat().st_size / 2**20
         for task, tool, command in cases(source, args.workdir):
             if shutil.which(command[0]) is None and command[0] != sys.executable:

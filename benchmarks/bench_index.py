@@ -25,7 +25,10 @@ def make_tree(root: Path, n_files: int) -> None:
                 break
             variable = VARIABLES[number % len(VARIABLES)]
             decade = 1850 + 10 * (number // len(VARIABLES) % 25)
-            (folder / f"model{model}_gcm{number % 5}_ssp585_{variable}_global_daily_{decade}_{decade + 9}_{number}.nc").touch()
+            (
+                folder / f"model{model}_gcm{number % 5}_ssp585_{variable}_global_daily"
+                f"_{decade}_{decade + 9}_{number}.nc"
+            ).touch()
             count += 1
     (root / ".complete").touch()
 

@@ -35,8 +35,15 @@ def normalize(payload: dict) -> tuple[list, list]:
     paths = payload.get("paths", [payload["path"]] if "path" in payload else None)
     if "operations" in payload:
         return paths, _merge_shape_operations(payload["operations"])
-    task = payload.get("task") or next((key for key in ("bbox", "country", "landonly", "point") if key in payload), None)
-    legacy = {"bbox": "mask_bbox", "country": "mask_country", "landonly": "mask_landonly", "point": "select_point"}
+    task = payload.get("task") or next(
+        (key for key in ("bbox", "country", "landonly", "point") if key in payload), None
+    )
+    legacy = {
+        "bbox": "mask_bbox",
+        "country": "mask_country",
+        "landonly": "mask_landonly",
+        "point": "select_point",
+    }
     operation = {"operation": legacy.get(task, task)}
     for key in ("bbox", "country", "point"):
         if key in payload:
@@ -54,7 +61,9 @@ def _merge_shape_operations(operations) -> list:
     if not isinstance(operations, list):
         return operations
     shapes = {
-        op.get("mask"): op.get("shape") for op in operations if isinstance(op, dict) and op.get("operation") == "create_mask"
+        op.get("mask"): op.get("shape")
+        for op in operations
+        if isinstance(op, dict) and op.get("operation") == "create_mask"
     }
     merged = []
     for op in operations:
@@ -63,10 +72,17 @@ def _merge_shape_operations(operations) -> list:
         elif op["operation"] == "mask_mask":
             if op.get("mask") not in shapes:
                 raise InputError(
-                    f"mask_mask needs a create_mask of {op.get('mask')!r} before it (uploaded NetCDF masks are not supported)",
+                    f"mask_mask needs a create_mask of {op.get('mask')!r} before it "
+                    "(uploaded NetCDF masks are not supported)",
                     "operations",
                 )
-            merged.append({"operation": "mask_shape", "shape": shapes[op["mask"]], **{f: op[f] for f in FLAGS if f in op}})
+            merged.append(
+                {
+                    "operation": "mask_shape",
+                    "shape": shapes[op["mask"]],
+                    **{f: op[f] for f in FLAGS if f in op},
+                }
+            )
     return merged
 
 
@@ -74,14 +90,17 @@ def read_payload() -> tuple[dict, dict[str, bytes]]:
     """The JSON request and uploaded files, from a JSON body or multipart/form-data."""
     if request.mimetype == "multipart/form-data":
         uploads = {name: storage.read() for name, storage in request.files.items() if name != "data"}
-        raw = request.form.get("data") or (request.files["data"].read().decode() if "data" in request.files else None)
+        raw = request.form.get("data") or (
+            request.files["data"].read().decode() if "data" in request.files else None
+        )
         if raw is None:
             raise InputError("multipart requests need a part named 'data' with the JSON request", "request")
     elif request.mimetype == "application/json":
         uploads, raw = {}, request.get_data(as_text=True)
     else:
         raise InputError(
-            f"send JSON (Content-Type: application/json) or multipart/form-data, not {request.mimetype or 'no content type'!r}",
+            "send JSON (Content-Type: application/json) or multipart/form-data, "
+            f"not {request.mimetype or 'no content type'!r}",
             "request",
         )
     try:
@@ -189,7 +208,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
-        return error_json({"request": [f"the upload is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"]})
+        return error_json(
+            {"request": [f"the upload is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"]}
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error):

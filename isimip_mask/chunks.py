@@ -98,7 +98,9 @@ def map_chunks(source: Path, name: str, func, threads: int):
         pending = deque()
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             for start in range(0, n_steps, per_chunk):
-                pending.append((min(n_steps, start + per_chunk), pool.submit(work, start, *_read_chunk(dataset, start))))
+                pending.append(
+                    (min(n_steps, start + per_chunk), pool.submit(work, start, *_read_chunk(dataset, start)))
+                )
                 if len(pending) > 2 * threads:
                     stop, future = pending.popleft()
                     yield stop, n_steps, future.result()

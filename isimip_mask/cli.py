@@ -16,18 +16,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mask a region of a NetCDF file: cells outside it become missing values.",
     )
     parser.add_argument("input", type=Path, help="input NetCDF file")
-    parser.add_argument("output", type=Path, help="output file, or an existing folder for an ISIMIP-style name")
+    parser.add_argument(
+        "output", type=Path, help="output file, or an existing folder for an ISIMIP-style name"
+    )
     region = parser.add_mutually_exclusive_group(required=True)
-    region.add_argument("--bbox", nargs=4, type=float, metavar=("W", "E", "S", "N"), help="box; W > E crosses the antimeridian")
+    region.add_argument(
+        "--bbox",
+        nargs=4,
+        type=float,
+        metavar=("W", "E", "S", "N"),
+        help="box; W > E crosses the antimeridian",
+    )
     region.add_argument("--country", metavar="ISO3", help="country code, e.g. DEU")
     region.add_argument("--landonly", action="store_true", help="land cells only (Antarctica excluded)")
     region.add_argument("--geojson", type=Path, metavar="FILE", help="polygon(s) from a GeoJSON file")
-    region.add_argument("--point", nargs=2, type=float, metavar=("LAT", "LON"), help="time series of the nearest cell")
+    region.add_argument(
+        "--point", nargs=2, type=float, metavar=("LAT", "LON"), help="time series of the nearest cell"
+    )
     parser.add_argument("--crop", action="store_true", help="cut the output to the region's bounding box")
     parser.add_argument("--mean", action="store_true", help="area-weighted field mean per time step")
-    parser.add_argument("--csv", action="store_true", help="write the time series as CSV (with --mean or --point)")
     parser.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="threads for (de)compression (default: one per core)"
+        "--csv", action="store_true", help="write the time series as CSV (with --mean or --point)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="threads for (de)compression (default: one per core)",
     )
     return parser
 
@@ -56,7 +71,9 @@ def main(argv=None) -> int:
             raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
         if not args.input.is_file():
             raise IsimipMaskError(f"input file {args.input} does not exist")
-        output_dir, name = (args.output, None) if args.output.is_dir() else (args.output.parent, args.output.name)
+        output_dir, name = (
+            (args.output, None) if args.output.is_dir() else (args.output.parent, args.output.name)
+        )
         with _progress_bar() as progress:
             written = plan.run(args.input, output_dir, progress, threads=args.threads)
         if name and written.name != name:

@@ -35,7 +35,9 @@ def resolve(root: Path, user_path: str) -> Path:
     files that are not NetCDF.
     """
     if not isinstance(user_path, str) or not user_path.strip():
-        raise DatasetError(f"path must be a non-empty string relative to the data root, got {user_path!r}", "paths")
+        raise DatasetError(
+            f"path must be a non-empty string relative to the data root, got {user_path!r}", "paths"
+        )
     pure = PurePosixPath(user_path.strip())
     if pure.is_absolute() or ".." in pure.parts or "\\" in user_path:
         raise DatasetError(f"path {user_path!r} must be relative to the data root, without '..'", "paths")

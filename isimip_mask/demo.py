@@ -16,7 +16,9 @@ from .regions import LandOnly
 FILL = np.float32(1e20)
 
 
-def write_isimip_like(path: Path, n_steps: int, first_year: int = 2001, monthly: bool = False, seed: int = 42) -> Path:
+def write_isimip_like(
+    path: Path, n_steps: int, first_year: int = 2001, monthly: bool = False, seed: int = 42
+) -> Path:
     """Write a daily (365-day calendar) or monthly ``tas(time, lat, lon)`` file, atomically.
 
     An existing file is kept. Monthly files count ``months since 1661-01-01``.
@@ -27,7 +29,9 @@ def write_isimip_like(path: Path, n_steps: int, first_year: int = 2001, monthly:
     lon = np.arange(-179.75, 180, 0.5)
     land = grid_mask(Grid.from_arrays(lat, lon), LandOnly())
     rng = np.random.default_rng(seed)
-    base = (300 - 45 * np.sin(np.deg2rad(lat))[:, None] ** 2 + 3 * np.cos(np.deg2rad(3 * lon))[None, :]).astype("f4")
+    base = (
+        300 - 45 * np.sin(np.deg2rad(lat))[:, None] ** 2 + 3 * np.cos(np.deg2rad(3 * lon))[None, :]
+    ).astype("f4")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
     with netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
@@ -36,18 +40,34 @@ def write_isimip_like(path: Path, n_steps: int, first_year: int = 2001, monthly:
         out.createDimension("lon", lon.size)
         out.createVariable("lat", "f8", ("lat",))[:] = lat
         out.createVariable("lon", "f8", ("lon",))[:] = lon
-        out["lat"].setncatts({"standard_name": "latitude", "long_name": "Latitude", "units": "degrees_north", "axis": "Y"})
-        out["lon"].setncatts({"standard_name": "longitude", "long_name": "Longitude", "units": "degrees_east", "axis": "X"})
+        out["lat"].setncatts(
+            {"standard_name": "latitude", "long_name": "Latitude", "units": "degrees_north", "axis": "Y"}
+        )
+        out["lon"].setncatts(
+            {"standard_name": "longitude", "long_name": "Longitude", "units": "degrees_east", "axis": "X"}
+        )
         time = out.createVariable("time", "f8", ("time",))
         units = "months since 1661-01-01" if monthly else "days since 1661-01-01 00:00:00"
         time.setncatts({"standard_name": "time", "units": units, "calendar": "365_day", "axis": "T"})
         start = (first_year - 1661) * (12 if monthly else 365)
         step_days = 365 / 12 if monthly else 1
         tas = out.createVariable(
-            "tas", "f4", ("time", "lat", "lon"), fill_value=FILL, zlib=True, complevel=5, shuffle=True, chunksizes=(1, 360, 720)
+            "tas",
+            "f4",
+            ("time", "lat", "lon"),
+            fill_value=FILL,
+            zlib=True,
+            complevel=5,
+            shuffle=True,
+            chunksizes=(1, 360, 720),
         )
         tas.setncatts(
-            {"standard_name": "air_temperature", "long_name": "Near-Surface Air Temperature", "units": "K", "missing_value": FILL}
+            {
+                "standard_name": "air_temperature",
+                "long_name": "Near-Surface Air Temperature",
+                "units": "K",
+                "missing_value": FILL,
+            }
         )
         out.setncatts(
             {

@@ -54,7 +54,9 @@ class Selection:
 
     @cached_property
     def all_cols(self) -> bool:
-        return self.cols.size == 0 or (self.cols[0] == 0 and not self.wraps and np.all(np.diff(self.cols) == 1))
+        return self.cols.size == 0 or (
+            self.cols[0] == 0 and not self.wraps and np.all(np.diff(self.cols) == 1)
+        )
 
 
 def output_name(source_name: str, region: Region, suffix: str = "", extension: str = ".nc") -> str:
@@ -154,7 +156,9 @@ def mask_file(
         with atomic_output(target) as partial:
             with netCDF4.Dataset(partial, "w", format=src.data_model) as out:
                 out.set_auto_maskandscale(False)
-                action = f"masked {', '.join(layout.data_vars)} to {region.tag}" + (" (cropped)" if crop else "")
+                action = f"masked {', '.join(layout.data_vars)} to {region.tag}" + (
+                    " (cropped)" if crop else ""
+                )
                 copy_global_attributes(src, out, action)
                 _create_dimensions(src, out, layout, selection)
                 shapes = {n: len(d) for n, d in out.dimensions.items()}
@@ -177,6 +181,15 @@ def mask_file(
                 cols = None if selection.all_cols else selection.cols
                 fill = fill_value(src.variables[name])
                 chunks.stream_masked(
-                    source, partial, name, selection.rows, cols, selection.mask, fill, compression, threads, progress
+                    source,
+                    partial,
+                    name,
+                    selection.rows,
+                    cols,
+                    selection.mask,
+                    fill,
+                    compression,
+                    threads,
+                    progress,
                 )
     return target

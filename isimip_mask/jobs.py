@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -33,6 +34,15 @@ REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, nev
 CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
 TASK = "isimip_mask.tasks.run_job"
 RERUN_STATUSES = {"failed", "stopped", "canceled"}
+ABANDONED = (
+    "the worker running this job stopped before it finished (killed, or its machine went down); "
+    "submit the request again to re-run it"
+)
+
+
+def lease_key(job_id: str) -> str:
+    """The Redis key that the process running a job keeps alive (see ``tasks.Lease``)."""
+    return f"isimip-mask:lease:{job_id}"
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,9 @@ class JobRequest:
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def build_request(settings: Settings, paths, operations, uploads: Mapping[str, bytes] | None = None) -> JobRequest:
+def build_request(
+    settings: Settings, paths, operations, uploads: Mapping[str, bytes] | None = None
+) -> JobRequest:
     """Check paths and operations completely before anything is queued.
 
     Raises InputError (or a subclass) listing every problem, keyed by field.
@@ -140,8 +152,8 @@ class JobQueue:
         """Queue the request unless the same one is queued, running or done; True if new."""
         with _redis_errors(self.settings.redis_url):
             existing = self._fetch(request.id)
-            if existing is not None and existing.get_status().value == "started":
-                self._fail_abandoned()
+            if existing is not None:
+                self._fail_if_abandoned(existing)
             if existing is not None and existing.get_status().value not in RERUN_STATUSES:
                 return self._info(existing), False
             if existing is not None:
@@ -167,8 +179,7 @@ class JobQueue:
     def info(self, job_id: str) -> JobInfo:
         with _redis_errors(self.settings.redis_url):
             job = self._existing(job_id)
-            if job.get_status().value == "started":
-                self._fail_abandoned()
+            self._fail_if_abandoned(job)
             return self._info(job)
 
     def _forget(self, job: Job) -> None:
@@ -183,13 +194,28 @@ class JobQueue:
             self.connection.delete(job.execution_registry.key)
             job.delete()
 
-    def _fail_abandoned(self) -> None:
-        """Mark jobs failed whose worker died (no heartbeat for about 90 s).
+    def _fail_if_abandoned(self, job: Job) -> None:
+        """Fail a started job whose lease has lapsed: the process running it is gone.
 
-        RQ does this only in a worker's maintenance, every ten minutes; asking here means a
-        killed worker shows up as a failed job soon, and submitting again re-runs it.
+        RQ finds such jobs only after its own heartbeat lapsed (a minute or more) and in a
+        worker's maintenance; asking here means a killed worker shows up as a failed job within
+        ``JOB_LEASE_S``, and submitting again re-runs it. The failure itself goes through RQ's
+        own clean-up of abandoned jobs: its execution is marked expired, then cleaned up.
         """
-        StartedJobRegistry(queue=self.queue, serializer=JSONSerializer).cleanup()
+        if job.get_status().value != "started" or self.connection.exists(lease_key(job.id)):
+            return
+        started = job.started_at
+        if started is None or (datetime.now(UTC) - started).total_seconds() < self.settings.job_lease_s:
+            return  # just started: the lease is being set up
+        job.meta["error"] = ABANDONED
+        job.save_meta()
+        registry = StartedJobRegistry(queue=self.queue, serializer=JSONSerializer)
+        expired = {
+            m: 0 for m in self.connection.zrange(registry.key, 0, -1) if m.decode().startswith(f"{job.id}:")
+        }
+        if expired:
+            self.connection.zadd(registry.key, expired, xx=True)
+        registry.cleanup()
 
     def cancel(self, job_id: str) -> JobInfo:
         """Stop a queued or running job, or forget a finished one; remove everything it wrote."""
@@ -265,7 +291,8 @@ class JobQueue:
         if status == "failed":
             info.message = (
                 meta.get("error")
-                or "the job failed unexpectedly (the worker may have been stopped); submit it again to re-run it"
+                or "the job failed unexpectedly (the worker may have been stopped); "
+                "submit it again to re-run it"
             )
         elif info.status == "cancelled":
             info.message = "the job was cancelled"
@@ -280,7 +307,9 @@ def _ttl(connection: redis.Redis, job: Job) -> int | None:
 def connect(url: str) -> redis.Redis:
     """A Redis connection that fails within seconds, with a message naming the server."""
     try:
-        connection = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S + 5)
+        connection = redis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S + 5
+        )
         connection.ping()
     except (redis.RedisError, ValueError) as error:
         raise ServiceError(f"cannot reach Redis at {_safe_url(url)}: {error}") from error

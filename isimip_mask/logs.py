@@ -12,5 +12,8 @@ def configure(settings: Settings) -> None:
         settings.log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(settings.log_file))
     logging.basicConfig(
-        level=settings.log_level.upper(), handlers=handlers, force=True, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        handlers=handlers,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

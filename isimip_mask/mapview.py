@@ -39,18 +39,27 @@ def outline_geojson() -> dict:
     for code, (name, geometry) in country_catalogue().items():
         simple = shapely.set_precision(shapely.simplify(geometry, 0.2, preserve_topology=True), 0.05)
         if not simple.is_empty:
-            features.append({"type": "Feature", "properties": {"name": f"{name} ({code})"}, "geometry": mapping(simple)})
+            features.append(
+                {"type": "Feature", "properties": {"name": f"{name} ({code})"}, "geometry": mapping(simple)}
+            )
     return {"type": "FeatureCollection", "features": features}
 
 
 def base_map(static_url: str) -> folium.Map:
     """The map every rerun starts from; it never changes, so drawings on it survive reruns."""
     use_local_assets(static_url)
-    world = folium.Map(location=(20, 0), zoom_start=2, min_zoom=1, tiles="OpenStreetMap", world_copy_jump=True)
+    world = folium.Map(
+        location=(20, 0), zoom_start=2, min_zoom=1, tiles="OpenStreetMap", world_copy_jump=True
+    )
     folium.GeoJson(
         outline_geojson(),
         name="countries",
-        style_function=lambda _: {"color": "#64748b", "weight": 0.6, "fillColor": "#e2e8f0", "fillOpacity": 0.35},
+        style_function=lambda _: {
+            "color": "#64748b",
+            "weight": 0.6,
+            "fillColor": "#e2e8f0",
+            "fillOpacity": 0.35,
+        },
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
     ).add_to(world)
     folium.plugins.Draw(
@@ -77,7 +86,9 @@ def region_from_drawing(feature: dict | None) -> Region | None:
     if geometry.geom_type != "Polygon" or geometry.is_empty:
         return None
     west, south, east, north = geometry.bounds
-    if abs(geometry.area - (east - west) * (north - south)) < RECTANGLE_TOLERANCE_DEG * max(1.0, geometry.area):
+    if abs(geometry.area - (east - west) * (north - south)) < RECTANGLE_TOLERANCE_DEG * max(
+        1.0, geometry.area
+    ):
         west, east = _wrap_lon(west), _wrap_lon(east)
         return BBox(*(round(v, DRAWN_DECIMALS) for v in (west, east, max(south, -90), min(north, 90))))
     return Shape(geometry, name="drawn")
@@ -98,7 +109,11 @@ def mask_image(grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, list[list[floa
     kept = mask[order_lat][:, order_lon]
     lat, lon = grid.lat[order_lat], lon[order_lon]
     rows, cols = np.flatnonzero(kept.any(axis=1)), np.flatnonzero(kept.any(axis=0))
-    rows = rows[np.abs(lat[rows]) < MERCATOR_LIMIT_DEG] if np.any(np.abs(lat[rows]) < MERCATOR_LIMIT_DEG) else rows
+    rows = (
+        rows[np.abs(lat[rows]) < MERCATOR_LIMIT_DEG]
+        if np.any(np.abs(lat[rows]) < MERCATOR_LIMIT_DEG)
+        else rows
+    )
     kept = kept[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
     south = max(-MERCATOR_LIMIT_DEG, float(lat[rows[-1]] - half_lat))
@@ -113,7 +128,9 @@ def _mercator_y(lat):
     return np.log(np.tan(np.pi / 4 + np.deg2rad(lat) / 2))
 
 
-def _to_mercator_rows(kept: np.ndarray, lat: np.ndarray, south: float, north: float, rows_per_cell: int = 4) -> np.ndarray:
+def _to_mercator_rows(
+    kept: np.ndarray, lat: np.ndarray, south: float, north: float, rows_per_cell: int = 4
+) -> np.ndarray:
     """Resample rows (north first) so that they are evenly spaced on the Web Mercator map.
 
     Leaflet stretches an image overlay linearly in Mercator y; without this, cells far from
@@ -135,7 +152,9 @@ def kept_cells_image(grid: Grid, mask: np.ndarray) -> tuple[str, list[list[float
     return image_to_url(picture), bounds
 
 
-def overlays(region: Region | None, cells: tuple[str, list[list[float]]] | None = None) -> folium.FeatureGroup:
+def overlays(
+    region: Region | None, cells: tuple[str, list[list[float]]] | None = None
+) -> folium.FeatureGroup:
     """The layers that change from rerun to rerun: the region's outline and its kept cells.
 
     ``cells`` is what :func:`kept_cells_image` returns (encoding it is the slow part: cache it).

@@ -53,7 +53,9 @@ def check_magic(path: Path) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8)
     if not any(head.startswith(magic) for magic in NETCDF_MAGIC):
-        raise DatasetError(f"{path.name} is not a NetCDF file (it does not start with a NetCDF or HDF5 signature)", "paths")
+        raise DatasetError(
+            f"{path.name} is not a NetCDF file (it does not start with a NetCDF or HDF5 signature)", "paths"
+        )
 
 
 @contextmanager
@@ -94,7 +96,8 @@ def read_layout(dataset, file_name: str = "") -> Layout:
     lon = _find_axis(dataset, LON_NAMES, "longitude", "X")
     if lat is None or lon is None:
         raise DatasetError(
-            f"{file_name} has no lat/lon coordinates (looked for {', '.join(LAT_NAMES[:2])} and {', '.join(LON_NAMES[:2])})",
+            f"{file_name} has no lat/lon coordinates "
+            f"(looked for {', '.join(LAT_NAMES[:2])} and {', '.join(LON_NAMES[:2])})",
             "paths",
         )
     time = _find_axis(dataset, ("time", "t"), "time", "T")
@@ -102,14 +105,18 @@ def read_layout(dataset, file_name: str = "") -> Layout:
     data_vars = tuple(
         name
         for name, variable in dataset.variables.items()
-        if name not in bounds and name not in (lat, lon) and variable.dimensions[-2:] in ((lat, lon), (lon, lat))
+        if name not in bounds
+        and name not in (lat, lon)
+        and variable.dimensions[-2:] in ((lat, lon), (lon, lat))
     )
     if not data_vars:
         raise DatasetError(f"{file_name} has no variable on the ({lat}, {lon}) grid", "paths")
     for name in data_vars:
         dims = dataset.variables[name].dimensions
         if dims[-2:] != (lat, lon):
-            raise DatasetError(f"{file_name}: variable {name} has dimensions {dims}; (..., {lat}, {lon}) is needed", "paths")
+            raise DatasetError(
+                f"{file_name}: variable {name} has dimensions {dims}; (..., {lat}, {lon}) is needed", "paths"
+            )
     if time is not None:
         time_var = dataset.variables[time]
         time_values = np.asarray(time_var[:], dtype="f8")
@@ -138,7 +145,9 @@ def decode_times(values: np.ndarray, units: str, calendar: str = "standard") -> 
             return [f"{y:04d}-{m + 1:02d}-{ref.day:02d}" for y, m in zip(total // 12, total % 12)]
         dates = cftime.num2date(values, units, calendar, only_use_cftime_datetimes=True)
     except (ValueError, TypeError) as error:
-        raise DatasetError(f"time units {units!r} with calendar {calendar!r} cannot be decoded: {error}", "paths") from error
+        raise DatasetError(
+            f"time units {units!r} with calendar {calendar!r} cannot be decoded: {error}", "paths"
+        ) from error
     times = [d.isoformat() for d in np.atleast_1d(dates)]
     if all(t.endswith("T00:00:00") for t in times):
         times = [t[:10] for t in times]
@@ -190,25 +199,40 @@ def data_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple([1] * (len(shape) - 2) + [max(1, shape[-2]), max(1, shape[-1])])
 
 
-def create_variable(target, source_var, name: str, dims: tuple[str, ...], shape: tuple[int, ...], compression: int | None):
+def create_variable(
+    target, source_var, name: str, dims: tuple[str, ...], shape: tuple[int, ...], compression: int | None
+):
     """Create ``name`` in ``target`` like ``source_var``: dtype, fill value, attributes, filters."""
     attrs = dict(source_var.__dict__)
     fill = attrs.pop("_FillValue", None)
     options = {}
     if compression:
-        options = {"compression": "zlib", "complevel": compression, "shuffle": True, "chunksizes": data_chunks(shape)}
+        options = {
+            "compression": "zlib",
+            "complevel": compression,
+            "shuffle": True,
+            "chunksizes": data_chunks(shape),
+        }
     else:
         filters = source_var.filters() or {}
         if filters.get("zlib"):
-            options = {"compression": "zlib", "complevel": filters["complevel"], "shuffle": filters["shuffle"]}
-    variable = target.createVariable(name, source_var.dtype, dims, fill_value=fill if fill is not None else False, **options)
+            options = {
+                "compression": "zlib",
+                "complevel": filters["complevel"],
+                "shuffle": filters["shuffle"],
+            }
+    variable = target.createVariable(
+        name, source_var.dtype, dims, fill_value=fill if fill is not None else False, **options
+    )
     variable.set_auto_maskandscale(False)
     variable.setncatts(attrs)
     return variable
 
 
 def bytes_per_step(variable) -> int:
-    return int(math.prod(variable.shape[1:]) * variable.dtype.itemsize) if variable.ndim > 2 else variable.size
+    return (
+        int(math.prod(variable.shape[1:]) * variable.dtype.itemsize) if variable.ndim > 2 else variable.size
+    )
 
 
 def first_field(path: Path) -> tuple[np.ndarray, Grid, str, str]:

@@ -14,7 +14,17 @@ from typing import ClassVar
 
 from .engine import Progress, mask_file, output_name
 from .errors import InputError, Problems, RegionError
-from .regions import BBox, Country, LandOnly, Point, Region, parse_geojson, parse_shapefile_zip, region_config, region_from_config
+from .regions import (
+    BBox,
+    Country,
+    LandOnly,
+    Point,
+    Region,
+    parse_geojson,
+    parse_shapefile_zip,
+    region_config,
+    region_from_config,
+)
 from .series import read_series, write_series_csv, write_series_netcdf
 
 FLAGS = ("crop", "compute_mean", "output_csv")
@@ -72,7 +82,9 @@ class MaskCountry(Operation):
     @classmethod
     def region(cls, config, limits):
         if not isinstance(config.get("country"), str):
-            raise RegionError(f"country must be an ISO3 code such as 'DEU', got {config.get('country')!r}", "country")
+            raise RegionError(
+                f"country must be an ISO3 code such as 'DEU', got {config.get('country')!r}", "country"
+            )
         return Country(config["country"])
 
 
@@ -96,14 +108,17 @@ class MaskShape(Operation):
         if isinstance(shape, str):
             if shape not in limits.uploads:
                 raise RegionError(
-                    f"shape {shape!r} names no uploaded file (uploaded: {sorted(limits.uploads) or 'none'})", "shape"
+                    f"shape {shape!r} names no uploaded file (uploaded: {sorted(limits.uploads) or 'none'})",
+                    "shape",
                 )
             data = limits.uploads[shape]
             if shape.lower().endswith(".zip"):
                 return parse_shapefile_zip(data, shape, limits.max_geojson_vertices)
             return parse_geojson(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices)
         if isinstance(shape, dict):
-            return parse_geojson(shape, config.get("name", "shape"), limits.max_geojson_bytes, limits.max_geojson_vertices)
+            return parse_geojson(
+                shape, config.get("name", "shape"), limits.max_geojson_bytes, limits.max_geojson_vertices
+            )
         raise RegionError("shape must be a GeoJSON object or the name of an uploaded file", "shape")
 
 
@@ -123,7 +138,17 @@ class CutoutPoint(SelectPoint):
 
 
 OPERATIONS: dict[str, type[Operation]] = {
-    op.name: op for op in (MaskBBox, SelectBBox, CutoutBBox, MaskCountry, MaskLandonly, MaskShape, SelectPoint, CutoutPoint)
+    op.name: op
+    for op in (
+        MaskBBox,
+        SelectBBox,
+        CutoutBBox,
+        MaskCountry,
+        MaskLandonly,
+        MaskShape,
+        SelectPoint,
+        CutoutPoint,
+    )
 }
 
 
@@ -141,19 +166,30 @@ class Plan:
         return self.compute_mean or isinstance(self.region, Point)
 
     def config(self) -> dict:
-        return {**region_config(self.region), "crop": self.crop, "compute_mean": self.compute_mean, "output_csv": self.output_csv}
+        return {
+            **region_config(self.region),
+            "crop": self.crop,
+            "compute_mean": self.compute_mean,
+            "output_csv": self.output_csv,
+        }
 
     @classmethod
     def from_config(cls, config: dict) -> "Plan":
         return cls(
-            region_from_config(config), bool(config.get("crop")), bool(config.get("compute_mean")), bool(config.get("output_csv"))
+            region_from_config(config),
+            bool(config.get("crop")),
+            bool(config.get("compute_mean")),
+            bool(config.get("output_csv")),
         )
 
     def operations(self) -> list[dict]:
         """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
-        name = {BBox: "mask_bbox", Country: "mask_country", LandOnly: "mask_landonly", Point: "select_point"}.get(
-            type(self.region), "mask_shape"
-        )
+        name = {
+            BBox: "mask_bbox",
+            Country: "mask_country",
+            LandOnly: "mask_landonly",
+            Point: "select_point",
+        }.get(type(self.region), "mask_shape")
         config = {key: value for key, value in self.region.config().items() if key != "name"}
         if name == "mask_shape":
             config["name"] = self.region.name
@@ -161,7 +197,13 @@ class Plan:
         return [{"operation": name, **config, **flags}]
 
     def describe(self) -> str:
-        what = "field mean over" if self.compute_mean else "time series at" if isinstance(self.region, Point) else "mask to"
+        what = (
+            "field mean over"
+            if self.compute_mean
+            else "time series at"
+            if isinstance(self.region, Point)
+            else "mask to"
+        )
         extras = [flag for flag in ("crop", "output_csv") if getattr(self, flag)]
         return f"{what} {self.region.tag}" + (f" ({', '.join(extras)})" if extras else "")
 
@@ -202,7 +244,9 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
     """Validate a v2 operations list into a Plan; InputError lists every problem found."""
     problems = Problems()
     if not isinstance(operations, list) or not operations:
-        raise InputError("operations must be a non-empty list of objects with an 'operation' key", "operations")
+        raise InputError(
+            "operations must be a non-empty list of objects with an 'operation' key", "operations"
+        )
     regions, flags, attempted = [], dict.fromkeys(FLAGS, False), 0
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
@@ -210,7 +254,10 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
             flags[name] = True
             continue
         if name not in OPERATIONS:
-            problems.add("operations", f"operation {name!r} is not supported; choose one of {', '.join(sorted(OPERATIONS))}")
+            problems.add(
+                "operations",
+                f"operation {name!r} is not supported; choose one of {', '.join(sorted(OPERATIONS))}",
+            )
             continue
         op = OPERATIONS[name]
         attempted += 1
@@ -233,4 +280,7 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
 
 def catalogue() -> list[dict]:
     """Every operation with its parameters and flags, for ``GET /`` and the docs."""
-    return [{"operation": op.name, "help": op.help, "params": op.params, "flags": list(FLAGS)} for op in OPERATIONS.values()]
+    return [
+        {"operation": op.name, "help": op.help, "params": op.params, "flags": list(FLAGS)}
+        for op in OPERATIONS.values()
+    ]

@@ -56,7 +56,12 @@ class BBox:
     def __post_init__(self):
         problems = Problems()
         values = {}
-        for label, low, high in (("west", -180, 360), ("east", -180, 360), ("south", -90, 90), ("north", -90, 90)):
+        for label, low, high in (
+            ("west", -180, 360),
+            ("east", -180, 360),
+            ("south", -90, 90),
+            ("north", -90, 90),
+        ):
             values[label] = _number(problems, "bbox", label, getattr(self, label), low, high)
             object.__setattr__(self, label, values[label])
         if None not in (values["south"], values["north"]) and values["south"] >= values["north"]:
@@ -224,18 +229,24 @@ def _polygonal(geometries, name: str) -> shapely.Geometry:
             if geometry.is_empty or geometry.area == 0:
                 problems.add("shape", f"shape polygon is invalid ({reason}) and cannot be repaired")
                 continue
-        polygons.extend(part for part in shapely.get_parts(geometry) if part.geom_type == "Polygon" and part.area > 0)
+        polygons.extend(
+            part for part in shapely.get_parts(geometry) if part.geom_type == "Polygon" and part.area > 0
+        )
     if not polygons and not problems.errors:
         problems.add("shape", "shape contains no polygon with an area (points and lines cannot mask cells)")
     problems.raise_if_any(RegionError)
     merged = shapely.union_all(polygons)
     bounds = merged.bounds
     if bounds[1] < -90 or bounds[3] > 90 or bounds[0] < -360 or bounds[2] > 360:
-        raise RegionError(f"shape coordinates {bounds} are not lon/lat degrees (EPSG:4326, [lon, lat] order)", "shape")
+        raise RegionError(
+            f"shape coordinates {bounds} are not lon/lat degrees (EPSG:4326, [lon, lat] order)", "shape"
+        )
     return merged
 
 
-def parse_geojson(data, name: str = "shape", max_bytes: int = 5_000_000, max_vertices: int = 200_000) -> Shape:
+def parse_geojson(
+    data, name: str = "shape", max_bytes: int = 5_000_000, max_vertices: int = 200_000
+) -> Shape:
     """Build a Shape from GeoJSON text, bytes or a parsed dict.
 
     Accepts a Geometry, a Feature or a FeatureCollection; polygons are unioned, invalid
@@ -276,7 +287,9 @@ def parse_shapefile_zip(data: bytes, name: str = "shape", max_vertices: int = 20
             members = {n.rsplit(".", 1)[-1].lower(): n for n in archive.namelist() if "." in n}
             if "shp" not in members:
                 raise RegionError("shape zip holds no .shp file", "shape")
-            streams = {ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members}
+            streams = {
+                ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members
+            }
         reader = shapefile.Reader(**streams)
         geojson = {
             "type": "FeatureCollection",

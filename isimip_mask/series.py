@@ -28,12 +28,16 @@ from .netcdf import (
 from .regions import Point, Region
 
 
-def _series(source: Path, source_var, rows: slice, reduce, n_times: int, progress: Progress | None, threads: int) -> np.ndarray:
+def _series(
+    source: Path, source_var, rows: slice, reduce, n_times: int, progress: Progress | None, threads: int
+) -> np.ndarray:
     """Reduce each time step of ``source_var[:, rows, :]`` with ``reduce(block) -> values``."""
     if source_var.ndim < 3:
         return np.atleast_1d(reduce(source_var[rows, :][None]))
     if chunks.supported(source, source_var.name):
-        blocks = chunks.map_chunks(source, source_var.name, lambda start, block: reduce(block[:, rows]), threads)
+        blocks = chunks.map_chunks(
+            source, source_var.name, lambda start, block: reduce(block[:, rows]), threads
+        )
     else:
         blocks = (
             (stop, n_times, reduce(source_var[start:stop, ..., rows, :]))
@@ -48,7 +52,13 @@ def _series(source: Path, source_var, rows: slice, reduce, n_times: int, progres
 
 
 def field_means(
-    source: Path, source_var, weights: np.ndarray, rows: slice, progress: Progress | None, n_times: int, threads: int
+    source: Path,
+    source_var,
+    weights: np.ndarray,
+    rows: slice,
+    progress: Progress | None,
+    n_times: int,
+    threads: int,
 ) -> np.ndarray:
     """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
     fill = fill_value(source_var)
@@ -98,7 +108,8 @@ def read_series(source: Path, region: Region, mean: bool, progress: Progress | N
         if isinstance(region, Point) and not mean:
             row, col = nearest_cell(grid, region)
             values = {
-                name: point_values(source, src.variables[name], row, col, progress, n_times, threads) for name in layout.data_vars
+                name: point_values(source, src.variables[name], row, col, progress, n_times, threads)
+                for name in layout.data_vars
             }
             lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
         else:
@@ -130,8 +141,14 @@ def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
     headers = []
     for name, dims in series.dims.items():
         if len(dims) != 3:
-            raise DatasetError(f"CSV output needs (time, lat, lon) variables; {name} has {dims}", "operations")
-        where = f" at lat={series.lat:g} lon={series.lon:g}" if series.method == "point" else " area-weighted mean"
+            raise DatasetError(
+                f"CSV output needs (time, lat, lon) variables; {name} has {dims}", "operations"
+            )
+        where = (
+            f" at lat={series.lat:g} lon={series.lon:g}"
+            if series.method == "point"
+            else " area-weighted mean"
+        )
         headers.append(f"{name} [{series.units[name]}]{where}")
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -156,7 +173,11 @@ def write_series_netcdf(target: Path, source: Path, layout, series: Series, acti
                 out.createDimension(name, None if dim.isunlimited() else size)
             grid_dims = {layout.lat_dim, layout.lon_dim}
             for name, variable in src.variables.items():
-                if grid_dims & set(variable.dimensions) and name not in (layout.lat_dim, layout.lon_dim, *series.values):
+                if grid_dims & set(variable.dimensions) and name not in (
+                    layout.lat_dim,
+                    layout.lon_dim,
+                    *series.values,
+                ):
                     continue  # cell bounds and other gridded fields have no meaning for one value
                 shape = tuple(len(out.dimensions[d]) for d in variable.dimensions)
                 target_var = create_variable(out, variable, name, variable.dimensions, shape, None)
@@ -171,6 +192,8 @@ def write_series_netcdf(target: Path, source: Path, layout, series: Series, acti
                     values = np.where(np.isnan(series.values[name]), fill, series.values[name])
                     target_var[...] = values.astype(variable.dtype).reshape(shape)
                     if series.method == "mean":
-                        target_var.setncattr("cell_methods", f"{layout.lat_dim}: {layout.lon_dim}: mean (area-weighted)")
+                        target_var.setncattr(
+                            "cell_methods", f"{layout.lat_dim}: {layout.lon_dim}: mean (area-weighted)"
+                        )
                 else:
                     target_var[...] = variable[...]

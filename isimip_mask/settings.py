@@ -15,19 +15,33 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     input_path: Path = Field(Path("var/input"), description="data root: every dataset path is relative to it")
-    output_path: Path = Field(Path("var/output"), description="where results are written (shared by all workers)")
+    output_path: Path = Field(
+        Path("var/output"), description="where results are written (shared by all workers)"
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="the Redis server that holds the queue")
     queue_name: str = Field("default", description="the RQ queue jobs go to")
     base_url: str = Field("http://127.0.0.1:5000", description="public URL of the HTTP API, for job_url")
-    output_url: str = Field("http://127.0.0.1:5000/output", description="public URL of OUTPUT_PATH, for file_url")
+    output_url: str = Field(
+        "http://127.0.0.1:5000/output", description="public URL of OUTPUT_PATH, for file_url"
+    )
     log_level: str = Field("INFO", description="logging level")
     log_file: Path | None = Field(None, description="log to this file as well as to stderr")
 
     max_files: int = Field(32, ge=1, description="most dataset files in one job")
-    max_geojson_bytes: int = Field(5_000_000, ge=1, description="largest GeoJSON (or zipped shapefile) accepted")
+    max_geojson_bytes: int = Field(
+        5_000_000, ge=1, description="largest GeoJSON (or zipped shapefile) accepted"
+    )
     max_geojson_vertices: int = Field(200_000, ge=4, description="most polygon vertices accepted")
     result_ttl_s: int = Field(7 * 24 * 3600, ge=1, description="how long results and job records are kept")
     job_timeout_min_s: int = Field(600, ge=10, description="shortest job timeout")
     job_timeout_s_per_gb: int = Field(900, ge=1, description="job timeout added per GB of input")
     compression_level: int = Field(5, ge=1, le=9, description="deflate level of the output files")
     worker_threads: int = Field(0, ge=0, description="threads for (de)compression, 0 = one per core")
+    job_lease_s: float = Field(
+        30,
+        ge=1,
+        description="a running job whose lease was not renewed for this long is failed as abandoned",
+    )
+    progress_interval_s: float = Field(
+        1.0, gt=0, description="how often a running job writes its progress to Redis"
+    )

@@ -10,10 +10,12 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import zipfile
 from pathlib import Path
 
+import redis
 from rq import Worker, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -22,13 +24,12 @@ from rq.timeouts import BaseTimeoutException
 from . import __version__
 from .datasets import resolve
 from .errors import IsimipMaskError
-from .jobs import output_dir
+from .jobs import lease_key, output_dir
 from .netcdf import atomic_output
 from .operations import Plan
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-META_INTERVAL_S = 1.0  # progress reaches Redis at most this often
 JOB_DIR = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -39,8 +40,9 @@ class JobFailed(IsimipMaskError):
 class ProgressMeta:
     """Keeps job.meta up to date without writing to Redis on every time step."""
 
-    def __init__(self, job: Job | None, files_total: int):
+    def __init__(self, job: Job | None, files_total: int, interval_s: float):
         self.job = job
+        self.interval_s = interval_s
         self.meta = {
             "files_total": files_total,
             "files_done": 0,
@@ -60,21 +62,61 @@ class ProgressMeta:
         self.update(steps_done=done, steps_total=total)
 
     def save(self, force: bool = False) -> None:
-        if self.job is None or (not force and time.monotonic() - self.saved_at < META_INTERVAL_S):
+        if self.job is None or (not force and time.monotonic() - self.saved_at < self.interval_s):
             return
         self.job.meta.update(self.meta)
         self.job.save_meta()
         self.saved_at = time.monotonic()
 
 
+class Lease:
+    """A Redis key with a short TTL, renewed by a thread of the process that runs the job.
+
+    While it exists, the job is being worked on. RQ notices a dead worker only when its own
+    heartbeat lapses (a minute or more); the lease lets the queue tell within ``JOB_LEASE_S``.
+    It is left to expire at the end rather than deleted, so that a job that has just finished
+    is never mistaken for an abandoned one.
+    """
+
+    def __init__(self, job: Job | None, ttl_s: float):
+        self.job = job
+        self.ttl_ms = int(ttl_s * 1000)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._renew, name="job-lease", daemon=True)
+
+    def __enter__(self):
+        if self.job is not None:
+            self._set()
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+
+    def _set(self) -> None:
+        self.job.connection.set(lease_key(self.job.id), "1", px=self.ttl_ms)
+
+    def _renew(self) -> None:
+        while not self.stopped.wait(self.ttl_ms / 3000):
+            try:
+                self._set()
+            except redis.RedisError as error:  # Redis may come back before the lease runs out
+                log.warning("job %s: could not renew its lease: %s", self.job.id, error)
+
+
 def run_job(request: dict, settings: Settings | None = None) -> dict:
     """Process every file of a canonical request (see ``JobRequest.canonical``)."""
     settings = settings or Settings()
     job = get_current_job()
+    with Lease(job, settings.job_lease_s):
+        return _run(job, request, settings)
+
+
+def _run(job: Job | None, request: dict, settings: Settings) -> dict:
     job_id = job.id if job else "local"
     plan = Plan.from_config(request["plan"])
     paths = request["paths"]
-    progress = ProgressMeta(job, len(paths))
+    progress = ProgressMeta(job, len(paths), settings.progress_interval_s)
     target_dir = output_dir(settings, job_id)
     target_dir.mkdir(parents=True, exist_ok=True)
     for leftover in target_dir.glob(".*.part"):  # from a run of this job whose worker was killed
@@ -86,7 +128,9 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
         try:
             source = resolve(settings.input_path, user_path)
             name = unique_name(plan.output_name(source.name), user_path, {p.name for p in written})
-            written.append(plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name))
+            written.append(
+                plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name)
+            )
         except BaseTimeoutException:
             raise
         except IsimipMaskError as error:
@@ -94,13 +138,17 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
         except Exception as error:  # noqa: BLE001 - one broken file must not lose the others
             log.exception("job %s: %s failed", job_id, user_path)
             errors[user_path] = f"internal error: {type(error).__name__}: {error}"
-        progress.update(force=True, files_done=number + 1, errors=errors, created_files=[p.name for p in written])
+        progress.update(
+            force=True, files_done=number + 1, errors=errors, created_files=[p.name for p in written]
+        )
     if not written:
         message = "; ".join(f"{path}: {error}" for path, error in errors.items())
         progress.update(force=True, error=f"no file could be processed: {message}")
         shutil.rmtree(target_dir, ignore_errors=True)
         raise JobFailed(message)
-    result = written[0] if len(paths) == 1 else zip_results(target_dir, job_id, request, plan, written, errors)
+    result = (
+        written[0] if len(paths) == 1 else zip_results(target_dir, job_id, request, plan, written, errors)
+    )
     return {"file_name": result.name, "created_files": [p.name for p in written], "errors": errors}
 
 
@@ -111,14 +159,20 @@ def unique_name(name: str, user_path: str, taken: set[str]) -> str:
     return "_".join(Path(user_path).parent.parts) + "_" + name
 
 
-def zip_results(target_dir: Path, job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict) -> Path:
+def zip_results(
+    target_dir: Path, job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict
+) -> Path:
     """One zip with every output and a README.txt; the separate outputs are removed."""
     target = target_dir / f"isimip-mask_{plan.region.tag}_{job_id[:8]}.zip"
     with atomic_output(target) as partial, zipfile.ZipFile(partial, "w") as archive:
-        archive.writestr("README.txt", readme_text(job_id, request, plan, written, errors), zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            "README.txt", readme_text(job_id, request, plan, written, errors), zipfile.ZIP_DEFLATED
+        )
         for path in written:
             # NetCDF outputs are deflated already; CSV compresses well
-            archive.write(path, path.name, zipfile.ZIP_DEFLATED if path.suffix == ".csv" else zipfile.ZIP_STORED)
+            archive.write(
+                path, path.name, zipfile.ZIP_DEFLATED if path.suffix == ".csv" else zipfile.ZIP_STORED
+            )
     for path in written:
         path.unlink()
     return target
@@ -138,7 +192,10 @@ def readme_text(job_id: str, request: dict, plan: Plan, written: list[Path], err
     outputs = iter(written)
     for user_path in request["paths"]:
         failed = user_path in errors
-        lines.append(f"  {user_path}\n    " + (f"FAILED: {errors[user_path]}" if failed else f"-> {next(outputs).name}"))
+        lines.append(
+            f"  {user_path}\n    "
+            + (f"FAILED: {errors[user_path]}" if failed else f"-> {next(outputs).name}")
+        )
     lines += ["", "Request:", json.dumps(request, indent=2, sort_keys=True), ""]
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ import pytest
 
 from isimip_mask.operations import Plan
 from isimip_mask.regions import BBox
-from tests.conftest import global_axes, write_netcdf
+from tests.helpers import global_axes, write_netcdf
 
 pytestmark = [
     pytest.mark.cdo,
@@ -46,7 +46,16 @@ def source(request, tmp_path_factory):
 @pytest.mark.parametrize("box", BOXES, ids=str)
 def test_masklonlatbox_gives_the_same_cells_and_values(source, tmp_path, box):
     reference = tmp_path / "cdo.nc"
-    cdo("-f", "nc4c", "-z", "zip_5", "-L", f"-masklonlatbox,{','.join(map(str, box))}", str(source), str(reference))
+    cdo(
+        "-f",
+        "nc4c",
+        "-z",
+        "zip_5",
+        "-L",
+        f"-masklonlatbox,{','.join(map(str, box))}",
+        str(source),
+        str(reference),
+    )
     ours = Plan(BBox(*box)).run(source, tmp_path)
     expected, got = values(reference), values(ours)
     np.testing.assert_array_equal(got == np.float32(1e20), expected == np.float32(1e20))

@@ -8,7 +8,7 @@ import pytest
 from isimip_mask.api import create_app, normalize
 from isimip_mask.errors import InputError
 from isimip_mask.local import free_port
-from tests.conftest import DATA, DIS_FILE
+from tests.helpers import DATA, DIS_FILE
 
 DIS = f"isimip/{DIS_FILE.name}"
 
@@ -30,8 +30,16 @@ def offline_client(settings):
 @pytest.mark.parametrize(
     ("payload", "paths", "operations"),
     [
-        ({"paths": [DIS], "operations": [{"operation": "mask_landonly"}]}, [DIS], [{"operation": "mask_landonly"}]),
-        ({"path": DIS, "bbox": [35, 70, -10, 40]}, [DIS], [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}]),
+        (
+            {"paths": [DIS], "operations": [{"operation": "mask_landonly"}]},
+            [DIS],
+            [{"operation": "mask_landonly"}],
+        ),
+        (
+            {"path": DIS, "bbox": [35, 70, -10, 40]},
+            [DIS],
+            [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}],
+        ),
         ({"path": DIS, "country": "deu"}, [DIS], [{"operation": "mask_country", "country": "deu"}]),
         ({"path": DIS, "landonly": True}, [DIS], [{"operation": "mask_landonly"}]),
         (
@@ -39,7 +47,11 @@ def offline_client(settings):
             [DIS],
             [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}],
         ),
-        ({"paths": [DIS], "task": "select_point", "point": [48, 2]}, [DIS], [{"operation": "select_point", "point": [48, 2]}]),
+        (
+            {"paths": [DIS], "task": "select_point", "point": [48, 2]},
+            [DIS],
+            [{"operation": "select_point", "point": [48, 2]}],
+        ),
         (
             {
                 "paths": [DIS],
@@ -94,7 +106,11 @@ def test_index_lists_operations_and_limits(offline_client):
         ({"data": "{}", "content_type": "text/plain"}, "request", "send JSON"),
         ({"data": "{}"}, "request", "no content type"),
         ({"data": "{not json", "content_type": "application/json"}, "request", "not valid JSON"),
-        ({"json": {"paths": ["../etc/passwd"], "operations": [{"operation": "mask_landonly"}]}}, "paths", "without '..'"),
+        (
+            {"json": {"paths": ["../etc/passwd"], "operations": [{"operation": "mask_landonly"}]}},
+            "paths",
+            "without '..'",
+        ),
         (
             {"json": {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [0, 10, 50, 40]}]}},
             "bbox",
@@ -124,12 +140,17 @@ def test_bad_requests_get_400_with_field_errors(offline_client, kwargs, field, m
 
 def test_oversized_upload_is_a_json_400(settings):
     app = create_app(settings.model_copy(update={"max_geojson_bytes": 1000}))
-    big = {"data": json.dumps({"paths": [DIS], "operations": []}), "big.json": (io.BytesIO(b"x" * 2_000_000), "big.json")}
+    big = {
+        "data": json.dumps({"paths": [DIS], "operations": []}),
+        "big.json": (io.BytesIO(b"x" * 2_000_000), "big.json"),
+    }
     answer = app.test_client().post("/", data=big, content_type="multipart/form-data")
     assert answer.status_code == 400 and "larger than the limit" in answer.get_json()["errors"]["request"][0]
 
 
-@pytest.mark.parametrize(("method", "url", "code"), [("get", "/nothing/here", 404), ("put", "/", 405), ("patch", "/abc", 405)])
+@pytest.mark.parametrize(
+    ("method", "url", "code"), [("get", "/nothing/here", 404), ("put", "/", 405), ("patch", "/abc", 405)]
+)
 def test_unknown_routes_answer_json(offline_client, method, url, code):
     answer = getattr(offline_client, method)(url)
     assert answer.status_code == code and answer.is_json
@@ -165,7 +186,14 @@ def test_multipart_upload_of_a_shape(client, service):
         "data": json.dumps(
             {
                 "paths": [DIS],
-                "operations": [{"operation": "mask_shape", "shape": "idf.geojson", "compute_mean": True, "output_csv": True}],
+                "operations": [
+                    {
+                        "operation": "mask_shape",
+                        "shape": "idf.geojson",
+                        "compute_mean": True,
+                        "output_csv": True,
+                    }
+                ],
             }
         ),
         "idf.geojson": (io.BytesIO(shape), "idf.geojson"),

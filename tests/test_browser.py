@@ -6,20 +6,17 @@ Playwright (never a browser that Playwright downloads itself).
 
 import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 import pytest
-import requests
 
 from isimip_mask.demo import write_isimip_like
-from isimip_mask.local import free_port, page_command, stop
+from isimip_mask.local import free_port, page_command
 from isimip_mask.masks import Grid, bbox_mask
 from isimip_mask.regions import BBox
-from tests.conftest import ROOT, service_env
+from tests.helpers import ROOT, serve, service_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,7 +34,9 @@ FILE = "demo_tas_global_monthly_2001.nc"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian chromium is not installed"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian chromium is not installed"
+    ),
 ]
 
 
@@ -45,18 +44,9 @@ pytestmark = [
 def page_url(service):
     write_isimip_like(service.settings.input_path / "demo" / FILE, 12, 2001, monthly=True)
     port = free_port()
-    command = page_command(port)
-    server = subprocess.Popen(command, env=service_env(service.settings), cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    yield url
-    stop([server])
+    with serve(page_command(port), f"{url}/_stcore/health", service_env(service.settings)):
+        yield url
 
 
 @pytest.fixture
@@ -84,7 +74,8 @@ def drag_box(page, start: tuple[float, float], end: tuple[float, float]) -> tupl
     corners = []
     for x, y in points:
         corner = frame.locator("#map_div").evaluate(
-            "(el, p) => { const ll = window.map.containerPointToLatLng([p[0], p[1]]); return [ll.lng, ll.lat]; }",
+            "(el, p) => { const ll = window.map.containerPointToLatLng([p[0], p[1]]);"
+            " return [ll.lng, ll.lat]; }",
             [x - area["x"], y - area["y"]],
         )
         corners.append(corner)
@@ -125,7 +116,9 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
 
     job_id = page.url.split("job=")[1].split("&")[0]
     box = BBox.from_list(service.queue.info(job_id).request["plan"]["bbox"])
-    for ours, theirs in zip((box.west, box.east, box.south, box.north), (drawn.west, drawn.east, drawn.south, drawn.north)):
+    for ours, theirs in zip(
+        (box.west, box.east, box.south, box.north), (drawn.west, drawn.east, drawn.south, drawn.north)
+    ):
         assert ours == pytest.approx(theirs, abs=tolerance)
     with netCDF4.Dataset(result) as out:
         out.set_auto_maskandscale(False)

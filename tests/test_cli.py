@@ -4,18 +4,24 @@ import netCDF4
 import pytest
 
 from isimip_mask.cli import main
-from tests.conftest import DATA, DIS_FILE
+from tests.helpers import DATA, DIS_FILE
 
 
 @pytest.mark.parametrize(
     ("args", "name"),
     [
-        (["--country", "fra"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"),
+        (
+            ["--country", "fra"],
+            "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc",
+        ),
         (
             ["--bbox", "0", "5", "44", "48", "--crop"],
             "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_lon0.0to5.0lat44.0to48.0_daily_DEMO_FR_2001_2003.nc",
         ),
-        (["--landonly"], "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_landonly_daily_DEMO_FR_2001_2003.nc"),
+        (
+            ["--landonly"],
+            "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_landonly_daily_DEMO_FR_2001_2003.nc",
+        ),
         (
             ["--geojson", str(DATA / "ile-de-france-box.geojson")],
             "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_ile-de-france-box_daily_DEMO_FR_2001_2003.nc",

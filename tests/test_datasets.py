@@ -2,9 +2,17 @@ import os
 
 import pytest
 
-from isimip_mask.datasets import FileIndex, dataset_stem, describe, list_folder, resolve, resolve_all, same_dataset
+from isimip_mask.datasets import (
+    FileIndex,
+    dataset_stem,
+    describe,
+    list_folder,
+    resolve,
+    resolve_all,
+    same_dataset,
+)
 from isimip_mask.errors import DatasetError
-from tests.conftest import DIS_FILE, YIELD_FILE
+from tests.helpers import DIS_FILE, YIELD_FILE
 
 DIS = f"isimip/{DIS_FILE.name}"
 YIELD = f"isimip/{YIELD_FILE.name}"
@@ -66,7 +74,14 @@ def test_file_index_searches_every_word(settings):
         (folder / f"model{i % 5}_tas_global_daily_{1900 + i}.nc").write_bytes(b"")
     index = FileIndex(settings.input_path)
     assert len(index.paths()) == 52
-    assert index.folders() == ["archive/model0", "archive/model1", "archive/model2", "archive/model3", "archive/model4", "isimip"]
+    assert index.folders() == [
+        "archive/model0",
+        "archive/model1",
+        "archive/model2",
+        "archive/model3",
+        "archive/model4",
+        "isimip",
+    ]
     assert index.search("MODEL3 tas 1913") == ["archive/model3/model3_tas_global_daily_1913.nc"]
     assert len(index.search("tas", limit=7)) == 7
     assert index.search("dis") == [DIS]
@@ -108,4 +123,7 @@ def test_same_dataset_finds_every_period():
         "m/x_pr_daily_2001_2010.nc",
         "n/x_tas_daily_2001_2010.nc",
     ]
-    assert same_dataset(paths, "m/x_tas_daily_2011_2020.nc") == ["m/x_tas_daily_2001_2010.nc", "m/x_tas_daily_2011_2020.nc"]
+    assert same_dataset(paths, "m/x_tas_daily_2011_2020.nc") == [
+        "m/x_tas_daily_2001_2010.nc",
+        "m/x_tas_daily_2011_2020.nc",
+    ]

@@ -10,7 +10,7 @@ from isimip_mask.masks import Grid, grid_mask
 from isimip_mask.netcdf import decode_times
 from isimip_mask.operations import Plan
 from isimip_mask.regions import BBox, Country, LandOnly, Point
-from tests.conftest import DIS_FILE, FILL, YIELD_FILE, global_axes, write_netcdf
+from tests.helpers import DIS_FILE, FILL, YIELD_FILE, global_axes, write_netcdf
 
 
 def read(path, name="tas"):
@@ -122,13 +122,21 @@ def test_every_storage_layout_gives_the_same_result(tmp_path, layout, crop):
     expected = read(engine.mask_file(reference, tmp_path / "ref_out.nc", region, crop=crop))
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
-    assert (got[0] != FILL).sum() == 7 * 16 * 18  # 16 rows from -37.5 to 37.5, 18 columns from 152.5 to -122.5
+    assert (
+        got[0] != FILL
+    ).sum() == 7 * 16 * 18  # 16 rows from -37.5 to 37.5, 18 columns from 152.5 to -122.5
 
 
 def test_chunk_path_reports_progress_per_step(tmp_path):
     source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=5, chunks=(2, 36, 72))
     seen = []
-    engine.mask_file(source, tmp_path / "out.nc", LandOnly(), progress=lambda done, total: seen.append((done, total)), threads=2)
+    engine.mask_file(
+        source,
+        tmp_path / "out.nc",
+        LandOnly(),
+        progress=lambda done, total: seen.append((done, total)),
+        threads=2,
+    )
     assert seen == [(2, 5), (4, 5), (5, 5)]
 
 
@@ -241,9 +249,17 @@ def test_annual_mean_csv_on_the_real_yield_file(tmp_path):
     ("name", "plan", "expected"),
     [
         ("a_global_daily_2001.nc", Plan(Country("DEU")), "a_deu_daily_2001.nc"),
-        ("a_global_daily_2001.nc", Plan(BBox(-10, 40, 35, 70)), "a_lon-10.0to40.0lat35.0to70.0_daily_2001.nc"),
+        (
+            "a_global_daily_2001.nc",
+            Plan(BBox(-10, 40, 35, 70)),
+            "a_lon-10.0to40.0lat35.0to70.0_daily_2001.nc",
+        ),
         ("a_global_daily_2001.nc", Plan(LandOnly()), "a_landonly_daily_2001.nc"),
-        ("a_global_daily_2001.nc", Plan(Country("DEU"), compute_mean=True, output_csv=True), "a_deu_fldmean_daily_2001.csv"),
+        (
+            "a_global_daily_2001.nc",
+            Plan(Country("DEU"), compute_mean=True, output_csv=True),
+            "a_deu_fldmean_daily_2001.csv",
+        ),
         ("regional.nc", Plan(Point(1, 2), output_csv=True), "regional_lat1.0lon2.0.csv"),
     ],
 )

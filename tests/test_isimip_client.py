@@ -1,39 +1,38 @@
 """The real isimip-client (2.x, from PyPI) against gunicorn, Redis and a worker."""
 
 import shutil
-import subprocess
 import sys
-import time
 import zipfile
 
 import netCDF4
+import numpy as np
 import pytest
-import requests
 from isimip_client.client import ISIMIPClient
 
-from isimip_mask.local import free_port, stop
-from tests.conftest import DATA, DIS_FILE, YIELD_FILE, service_env
-
-DIS = f"isimip/{DIS_FILE.name}"
-YIELD = f"isimip/{YIELD_FILE.name}"
+from isimip_mask.local import free_port
+from isimip_mask.masks import Grid, grid_mask
+from isimip_mask.regions import BBox, LandOnly
+from tests.helpers import DATA, DIS, DIS_FILE, YIELD, serve, service_env
 
 
 @pytest.fixture
 def api_url(service):
+    """gunicorn serving the API on the test's settings, stopped at the end of the test."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     service.settings = service.settings.model_copy(update={"base_url": url, "output_url": f"{url}/output"})
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "isimip_mask.api:create_app()"]
-    server = subprocess.Popen(command, env=service_env(service.settings))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    yield url + "/"
-    stop([server])
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "isimip_mask.api:create_app()",
+    ]
+    with serve(command, url, service_env(service.settings)):
+        yield url + "/"
 
 
 @pytest.fixture
@@ -46,12 +45,23 @@ def finished(job):
     return job
 
 
+def assert_masked(result, region, name="dis"):
+    """The result keeps exactly the region's cells of the input, values unchanged, 1e20 elsewhere."""
+    with netCDF4.Dataset(DIS_FILE) as source, netCDF4.Dataset(result) as out:
+        source.set_auto_maskandscale(False)
+        out.set_auto_maskandscale(False)
+        before, after = source[name][:], out[name][:]
+        mask = grid_mask(Grid.from_arrays(source["lat"][:], source["lon"][:]), region)
+    assert mask.sum() > 0
+    np.testing.assert_array_equal(after[:, mask], before[:, mask])
+    assert np.all(after[:, ~mask] == np.float32(1e20))
+
+
 def test_mask_bbox_and_download(client, tmp_path):
     job = finished(client.mask_bbox([DIS], -2, 3, 44, 48, poll=0.2))
     client.download(job["file_url"], path=tmp_path)
-    with netCDF4.Dataset(tmp_path / job["file_name"]) as out:
-        kept = (out["dis"][0].mask == False).sum()  # noqa: E712
-    assert job["file_name"].endswith("_lon-2.0to3.0lat44.0to48.0_daily_DEMO_FR_2001_2003.nc") and kept > 0
+    assert job["file_name"].endswith("_lon-2.0to3.0lat44.0to48.0_daily_DEMO_FR_2001_2003.nc")
+    assert_masked(tmp_path / job["file_name"], BBox(-2, 3, 44, 48))
 
 
 def test_mask_country_of_two_files_downloads_and_extracts_a_zip(client, service, tmp_path):
@@ -61,7 +71,9 @@ def test_mask_country_of_two_files_downloads_and_extracts_a_zip(client, service,
     client.download(job["file_url"], path=tmp_path, extract=True)
     assert zipfile.is_zipfile(tmp_path / job["file_name"])
     assert "mask to fra" in (tmp_path / "README.txt").read_text()
-    assert (tmp_path / "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc").exists()
+    assert (
+        tmp_path / "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"
+    ).exists()
     assert (tmp_path / "second_dis_fra_daily.nc").exists()
 
 
@@ -73,7 +85,8 @@ def test_a_region_outside_a_file_is_refused_before_queueing(client, caplog):
 def test_mask_landonly(client, tmp_path):
     job = finished(client.mask_landonly([DIS], poll=0.2))
     client.download(job["file_url"], path=tmp_path)
-    assert (tmp_path / job["file_name"]).stat().st_size > 0
+    assert job["file_name"].endswith("_landonly_daily_DEMO_FR_2001_2003.nc")
+    assert_masked(tmp_path / job["file_name"], LandOnly())
 
 
 def test_select_point_csv(client, tmp_path):

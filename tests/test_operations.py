@@ -2,9 +2,9 @@ import pytest
 import shapely
 
 from isimip_mask.errors import InputError
-from isimip_mask.operations import OPERATIONS, Limits, Plan, catalogue, parse_operations
+from isimip_mask.operations import Limits, Plan, catalogue, parse_operations
 from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 
 @pytest.mark.parametrize(
@@ -21,10 +21,18 @@ from tests.conftest import DATA
             Plan(Country("DEU"), compute_mean=True, output_csv=True),
         ),
         ([{"operation": "mask_landonly"}, {"operation": "crop"}], Plan(LandOnly(), crop=True)),
-        ([{"operation": "select_point", "point": [52.3, 12.8], "output_csv": True}], Plan(Point(52.3, 12.8), output_csv=True)),
+        (
+            [{"operation": "select_point", "point": [52.3, 12.8], "output_csv": True}],
+            Plan(Point(52.3, 12.8), output_csv=True),
+        ),
         ([{"operation": "cutout_point", "point": [52.3, 12.8]}], Plan(Point(52.3, 12.8))),
         (
-            [{"operation": "mask_shape", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}],
+            [
+                {
+                    "operation": "mask_shape",
+                    "shape": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+                }
+            ],
             Plan(Shape(shapely.Polygon([(0, 0), (1, 0), (1, 1)]))),
         ),
     ],
@@ -45,9 +53,17 @@ def test_uploaded_shapes_by_name():
     [
         (None, "operations", "non-empty list"),
         ([{"operation": "mask_everything"}], "operations", "'mask_everything' is not supported"),
-        ([{"operation": "mask_landonly"}, {"operation": "mask_country", "country": "DEU"}], "operations", "only one region"),
+        (
+            [{"operation": "mask_landonly"}, {"operation": "mask_country", "country": "DEU"}],
+            "operations",
+            "only one region",
+        ),
         ([{"operation": "compute_mean"}], "operations", "one region operation is needed"),
-        ([{"operation": "mask_landonly", "output_csv": True}], "operations", "output_csv needs compute_mean or a point"),
+        (
+            [{"operation": "mask_landonly", "output_csv": True}],
+            "operations",
+            "output_csv needs compute_mean or a point",
+        ),
         ([{"operation": "mask_landonly", "crop": "yes"}], "operations", "crop must be true or false"),
         ([{"operation": "mask_country", "country": 7}], "country", "ISO3 code"),
         ([{"operation": "mask_shape", "shape": "missing.json"}], "shape", "names no uploaded file"),
@@ -75,5 +91,21 @@ def test_plan_round_trips_through_its_operations(plan):
     assert Plan.from_config(plan.config()) == plan
 
 
-def test_catalogue_lists_every_operation():
-    assert [entry["operation"] for entry in catalogue()] == list(OPERATIONS)
+# what isimip-client 2.x sends for its methods (select_bbox ... mask_shape, v2)
+CLIENT_OPERATIONS = {
+    "mask_bbox": {"bbox"},
+    "select_bbox": {"bbox"},
+    "cutout_bbox": {"bbox"},
+    "mask_country": {"country"},
+    "mask_landonly": set(),
+    "mask_shape": {"shape"},
+    "select_point": {"point"},
+    "cutout_point": {"point"},
+}
+
+
+@pytest.mark.parametrize(("name", "params"), CLIENT_OPERATIONS.items())
+def test_catalogue_documents_what_the_client_sends(name, params):
+    entry = next(entry for entry in catalogue() if entry["operation"] == name)
+    assert set(entry["params"]) == params and all(entry["params"].values())
+    assert entry["help"] and entry["flags"] == ["crop", "compute_mean", "output_csv"]

@@ -5,7 +5,6 @@ it (``st.session_state["map"]``), which is what the page reads.
 """
 
 import shutil
-import time
 
 import pytest
 import streamlit as st
@@ -15,14 +14,16 @@ from isimip_mask.datasets import describe
 from isimip_mask.local import free_port
 from isimip_mask.masks import grid_mask
 from isimip_mask.regions import BBox, Country, LandOnly, Point, parse_geojson
-from tests.conftest import DATA, DIS_FILE, ROOT, corrupt_data, global_axes, write_netcdf
+from tests.helpers import DATA, DIS, DIS_FILE, ROOT, corrupt_data, global_axes, wait_for, write_netcdf
 
-DIS = f"isimip/{DIS_FILE.name}"
 IDF = DATA / "ile-de-france-box.geojson"
 RECTANGLE = {
     "type": "Feature",
     "properties": {},
-    "geometry": {"type": "Polygon", "coordinates": [[[0.1, 44.1], [0.1, 47.9], [4.9, 47.9], [4.9, 44.1], [0.1, 44.1]]]},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[0.1, 44.1], [0.1, 47.9], [4.9, 47.9], [4.9, 44.1], [0.1, 44.1]]],
+    },
 }
 TRIANGLE = {
     "type": "Feature",
@@ -40,7 +41,9 @@ def shapefile_zip(geojson_path) -> bytes:
     import shapefile
 
     streams = {ext: io.BytesIO() for ext in ("shp", "shx", "dbf")}
-    with shapefile.Writer(shp=streams["shp"], shx=streams["shx"], dbf=streams["dbf"], shapeType=shapefile.POLYGON) as writer:
+    with shapefile.Writer(
+        shp=streams["shp"], shx=streams["shx"], dbf=streams["dbf"], shapeType=shapefile.POLYGON
+    ) as writer:
         writer.field("name", "C")
         writer.poly(json.loads(geojson_path.read_text())["geometry"]["coordinates"])
         writer.record("area")
@@ -56,9 +59,12 @@ def drawn(feature):
 
 
 @pytest.fixture
-def app(service, monkeypatch):
-    """A fresh AppTest of the page, configured for the test's data root, Redis and queue."""
-    for key, value in service.settings.model_dump().items():
+def app(queue_service, monkeypatch):
+    """A fresh AppTest of the page, configured for the test's data root, Redis and queue.
+
+    No worker runs unless the test asks for ``service`` too.
+    """
+    for key, value in queue_service.settings.model_dump().items():
         if value is not None:
             monkeypatch.setenv(key.upper(), str(value))
     st.cache_resource.clear()
@@ -81,6 +87,12 @@ def kept(settings, region) -> int:
 
 def preview_text(at) -> str:
     return " ".join(s.value for s in at.success)
+
+
+def job_of(at) -> str:
+    """The job id the page put into its address."""
+    job_id = at.query_params["job"]
+    return job_id[0] if isinstance(job_id, list) else job_id
 
 
 def no_exceptions(at):
@@ -119,55 +131,69 @@ def choose(at, mode: str, country: str | None = None, upload: tuple | None = Non
             parse_geojson(IDF.read_text()),
         ),
     ],
-    ids=["drawn rectangle", "drawn polygon", "country", "land only", "typed box", "geojson upload", "point", "shapefile zip"],
+    ids=[
+        "drawn rectangle",
+        "drawn polygon",
+        "country",
+        "land only",
+        "typed box",
+        "geojson upload",
+        "point",
+        "shapefile zip",
+    ],
 )
-def test_every_way_to_choose_a_region_previews_its_cells(app, service, drawing, inputs, region):
+def test_every_way_to_choose_a_region_previews_its_cells(app, queue_service, drawing, inputs, region):
     at = app(map=drawn(drawing)) if drawing else app()
     if inputs:
         at = choose(at, **inputs)
     no_exceptions(at)
-    cells = kept(service.settings, region)
+    cells = kept(queue_service.settings, region)
     assert f"{cells:,} of 513 cells at 0.5° are kept" in preview_text(at)
     assert not at.button(key="submit").disabled
 
 
 def test_a_drawn_rectangle_fills_the_box_inputs(app):
     at = choose(app(map=drawn(RECTANGLE)), "Box")
-    assert [at.number_input(key=k).value for k in ("west", "east", "south", "north")] == [0.1, 4.9, 44.1, 47.9]
+    assert [at.number_input(key=k).value for k in ("west", "east", "south", "north")] == [
+        0.1,
+        4.9,
+        44.1,
+        47.9,
+    ]
 
 
-def test_a_map_click_sets_the_point(app, service):
+def test_a_map_click_sets_the_point(app):
     at = app(map={"all_drawings": [], "last_active_drawing": None, "last_clicked": {"lat": 48.1, "lng": 2.1}})
     at = choose(at, "Point")
     assert (at.number_input(key="lat").value, at.number_input(key="lon").value) == (48.1, 2.1)
     assert "1 of 513 cells" in preview_text(at)
 
 
-@pytest.mark.parametrize(("options", "suffix", "quick_look"), [({}, ".nc", "image"), ({"mean": True}, ".csv", "vega_lite_chart")])
+@pytest.mark.parametrize(
+    ("options", "suffix", "quick_look"), [({}, ".nc", "image"), ({"mean": True}, ".csv", "vega_lite_chart")]
+)
 def test_submit_follow_and_download(app, service, options, suffix, quick_look):
     at = app(map=drawn(RECTANGLE))
     for key, value in options.items():
         at = at.checkbox(key=key).set_value(value).run()
     at = at.button(key="submit").click().run()
     no_exceptions(at)
-    job_id = at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"]
-    info = service.wait(job_id)
+    info = service.wait(job_of(at))
     assert info.file_name.endswith(suffix)
-    for _ in range(50):
-        at = at.run()
-        if at.get("download_button"):
-            break
-        time.sleep(0.1)
+
+    def downloadable():
+        page = at.run()
+        return page if page.get("download_button") else None
+
+    at = wait_for(downloadable, 30, "a download button after the job finished")
     no_exceptions(at)
-    assert at.get("download_button"), "no download button after the job finished"
     assert any("Job finished: 1 of 1" in s.value for s in at.success)
     assert at.get(quick_look), f"no quick look ({quick_look}) of the result"
 
 
 def test_a_shared_link_shows_the_same_job(app, service):
     first = app(map=drawn(RECTANGLE)).button(key="submit").click().run()
-    job_id = first.query_params["job"]
-    job_id = job_id[0] if isinstance(job_id, list) else job_id
+    job_id = job_of(first)
     service.wait(job_id)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     at.query_params["job"] = job_id
@@ -190,7 +216,10 @@ def test_no_file_and_no_region_cannot_be_submitted(app):
     [
         ({"mode": "Country", "country": "AUS"}, "keeps no cells"),
         ({"mode": "Box", "south": 80.0}, "south=80.0 must be below north=70.0"),
-        ({"mode": "GeoJSON upload", "upload": ("bad.geojson", b"{oops", "application/json")}, "not valid JSON"),
+        (
+            {"mode": "GeoJSON upload", "upload": ("bad.geojson", b"{oops", "application/json")},
+            "not valid JSON",
+        ),
     ],
 )
 def test_bad_regions_show_a_message_and_block_submit(app, inputs, message):
@@ -213,8 +242,7 @@ def test_a_failed_job_shows_its_message(app, service):
     at = app(paths=["broken_global.nc"], map=drawn(RECTANGLE))
     corrupt_data(broken)
     at = at.button(key="submit").click().run()
-    job_id = at.query_params["job"]
-    service.wait(job_id[0] if isinstance(job_id, list) else job_id)
+    service.wait(job_of(at))
     at = at.run()
     no_exceptions(at)
     assert any("The job failed: no file could be processed" in e.value for e in at.error)
@@ -228,32 +256,31 @@ def test_an_unknown_job_link_says_so(app):
     assert any("does not exist" in w.value for w in at.warning)
 
 
-def test_the_dataset_picker_describes_and_filters(app, service):
-    shutil.copy(DIS_FILE, service.settings.input_path / "isimip" / "other_tas_global_daily.nc")
+def test_the_dataset_picker_describes_and_filters(app, queue_service):
+    shutil.copy(DIS_FILE, queue_service.settings.input_path / "isimip" / "other_tas_global_daily.nc")
     at = app()
     assert "**dis** [m3 s-1]" in " ".join(m.value for m in at.sidebar.markdown)
     assert "2001-01-01 to 2003-12-31 (1095 steps)" in " ".join(m.value for m in at.sidebar.markdown)
     at = at.text_input(key="query").set_value("other tas").run()
-    assert sorted(at.multiselect(key="paths").options) == sorted(["other_tas_global_daily.nc", DIS_FILE.name])  # labels
+    assert sorted(at.multiselect(key="paths").options) == sorted(
+        ["other_tas_global_daily.nc", DIS_FILE.name]
+    )  # labels
     no_exceptions(at)
 
 
-def test_a_queued_job_shows_its_position_and_can_be_cancelled(app, service):
-    for worker in service.workers:  # nobody takes the job: it stays queued
-        worker.terminate()
-        worker.wait()
+def test_a_queued_job_shows_its_position_and_can_be_cancelled(app, queue_service):
+    # no worker runs: the job stays queued
     at = app(map=drawn(RECTANGLE)).button(key="submit").click().run()
     no_exceptions(at)
     assert any("Queued, position 1 in the queue" in i.value for i in at.info)
     at = at.button(key="cancel").click().run()
     no_exceptions(at)
     assert any("The job was cancelled" in i.value for i in at.info)
-    job_id = at.query_params["job"]
-    assert service.queue.info(job_id[0] if isinstance(job_id, list) else job_id).status == "cancelled"
+    assert queue_service.queue.info(job_of(at)).status == "cancelled"
 
 
-def test_every_period_of_a_dataset_in_one_click(app, service):
-    folder = service.settings.input_path / "isimip"
+def test_every_period_of_a_dataset_in_one_click(app, queue_service):
+    folder = queue_service.settings.input_path / "isimip"
     for period in ("2004_2006", "2007_2009"):
         shutil.copy(DIS_FILE, folder / DIS_FILE.name.replace("2001_2003", period))
     at = app()

@@ -16,7 +16,7 @@ from isimip_mask.regions import (
     region_config,
     region_from_config,
 )
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]]}
 
@@ -76,10 +76,15 @@ def test_unknown_country_names_the_code():
         Country("XYZ")
 
 
-def test_country_names_cover_natural_earth():
-    names = dict(country_names())
-    assert len(names) == 241
-    assert names["FRA"] == "France" and names["NOR"] == "Norway"
+def test_country_names_are_sorted_codes_with_names():
+    pairs = country_names()
+    codes = [code for code, _ in pairs]
+    assert len(set(codes)) == len(codes), "a code listed twice"
+    assert all(len(code) == 3 and code.isalpha() and code.isupper() for code in codes)
+    assert [name for _, name in pairs] == sorted(name for _, name in pairs)
+    names = dict(pairs)
+    # France and Norway have ISO_A3 = -99 in Natural Earth; the bundled file fills them in
+    assert names["FRA"] == "France" and names["NOR"] == "Norway" and names["DEU"] == "Germany"
 
 
 def test_land_leaves_out_antarctica():
@@ -107,7 +112,10 @@ def test_geojson_multipolygon_parts_are_unioned():
         "type": "FeatureCollection",
         "features": [
             {"type": "Feature", "geometry": SQUARE},
-            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[5, 5], [6, 5], [6, 6], [5, 5]]]}},
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[5, 5], [6, 5], [6, 6], [5, 5]]]},
+            },
         ],
     }
     assert parse_geojson(collection).geometry.geom_type == "MultiPolygon"
@@ -155,7 +163,8 @@ def test_bad_zip_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("values", "message"), [([91, 0], "lat=91.0 is above 90"), ([0, -200], "lon=-200.0 is below -180"), ([1], r"\[lat, lon\]")]
+    ("values", "message"),
+    [([91, 0], "lat=91.0 is above 90"), ([0, -200], "lon=-200.0 is below -180"), ([1], r"\[lat, lon\]")],
 )
 def test_point_refuses_bad_values(values, message):
     with pytest.raises(RegionError, match=message):
@@ -163,7 +172,14 @@ def test_point_refuses_bad_values(values, message):
 
 
 @pytest.mark.parametrize(
-    "region", [BBox(170, -170, -10, 10), Country("FRA"), LandOnly(), Point(1.5, 2.5), Shape(shapely.box(0, 0, 2, 2), "drawn")]
+    "region",
+    [
+        BBox(170, -170, -10, 10),
+        Country("FRA"),
+        LandOnly(),
+        Point(1.5, 2.5),
+        Shape(shapely.box(0, 0, 2, 2), "drawn"),
+    ],
 )
 def test_region_config_round_trip(region):
     config = json.loads(json.dumps(region_config(region)))
