@@ -45,6 +45,11 @@ def lease_key(job_id: str) -> str:
     return f"isimip-mask:lease:{job_id}"
 
 
+def cancel_key(job_id: str) -> str:
+    """The Redis key that says a job was cancelled; a worker that picks it up does nothing."""
+    return f"isimip-mask:cancelled:{job_id}"
+
+
 @dataclass(frozen=True)
 class JobRequest:
     """Validated dataset paths (relative to the data root) and the plan for each of them."""
@@ -159,6 +164,7 @@ class JobQueue:
             if existing is not None:
                 shutil.rmtree(output_dir(self.settings, request.id), ignore_errors=True)
                 self._forget(existing)
+            self.connection.delete(cancel_key(request.id))
             paths = [self.settings.input_path / p for p in request.paths]
             try:
                 job = self.queue.enqueue_call(
@@ -193,6 +199,7 @@ class JobQueue:
         except ValueError:
             self.connection.delete(job.execution_registry.key)
             job.delete()
+        self.connection.delete(cancel_key(job.id))
 
     def _fail_if_abandoned(self, job: Job) -> None:
         """Fail a started job whose lease has lapsed: the process running it is gone.
@@ -221,6 +228,9 @@ class JobQueue:
         """Stop a queued or running job, or forget a finished one; remove everything it wrote."""
         with _redis_errors(self.settings.redis_url):
             job = self._existing(job_id)
+            # the mark comes first: a worker that takes the job from the queue at this very moment
+            # either has started it already (and is stopped below) or sees the mark and does nothing
+            self.connection.set(cancel_key(job_id), "1", ex=self.settings.result_ttl_s)
             if job.get_status().value == "started":
                 self._stop(job)
             status = job.get_status().value
@@ -270,6 +280,8 @@ class JobQueue:
 
     def _info(self, job: Job) -> JobInfo:
         status = job.get_status().value
+        if status != "finished" and self.connection.exists(cancel_key(job.id)):
+            status = "canceled"
         meta = job.meta
         result = job.return_value() if status == "finished" else None
         result = result or {}

@@ -24,7 +24,7 @@ from rq.timeouts import BaseTimeoutException
 from . import __version__
 from .datasets import resolve
 from .errors import IsimipMaskError
-from .jobs import lease_key, output_dir
+from .jobs import cancel_key, lease_key, output_dir
 from .netcdf import atomic_output
 from .operations import Plan
 from .settings import Settings
@@ -35,6 +35,10 @@ JOB_DIR = re.compile(r"^[0-9a-f]{40}$")
 
 class JobFailed(IsimipMaskError):
     """No file of the job could be processed."""
+
+
+class JobCancelled(IsimipMaskError):
+    """The job was cancelled while a worker was taking it from the queue."""
 
 
 class ProgressMeta:
@@ -114,6 +118,8 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
 
 def _run(job: Job | None, request: dict, settings: Settings) -> dict:
     job_id = job.id if job else "local"
+    if job is not None and job.connection.exists(cancel_key(job_id)):
+        raise JobCancelled("the job was cancelled before it started")
     plan = Plan.from_config(request["plan"])
     paths = request["paths"]
     progress = ProgressMeta(job, len(paths), settings.progress_interval_s)

@@ -8,6 +8,8 @@ import zipfile
 import netCDF4
 import numpy as np
 import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
 from isimip_mask.jobs import JobQueue, build_request, output_dir
@@ -162,6 +164,27 @@ def test_cancel_stops_a_running_job_and_removes_its_files(service, daily_file):
     rerun, created = service.queue.submit(request)
     assert created
     assert service.queue.cancel(rerun.id).status == "cancelled"  # not left running into teardown
+
+
+def test_a_job_cancelled_while_a_worker_takes_it_never_runs(queue_service):
+    """A worker that took the job from the queue just before the cancel must not run it."""
+    queue = queue_service.queue
+    info, _ = queue.submit(build_request(queue_service.settings, [DIS], FRANCE))  # no worker: stays queued
+    assert queue.cancel(info.id).status == "cancelled"
+    # the race, made certain: the job id is handed to a worker although it was cancelled
+    queue.connection.rpush(queue.queue.key, info.id)
+    queue_service.start_worker()
+    job = wait_for(lambda: finished_in_rq(queue, info.id), 30, "the worker taking the job")
+    assert (
+        job.get_status().value == "failed" and "cancelled before it started" in job.latest_result().exc_string
+    )
+    assert queue.info(info.id).status == "cancelled"
+    assert not output_dir(queue_service.settings, info.id).exists()
+
+
+def finished_in_rq(queue, job_id):
+    job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+    return job if job.get_status().value in ("finished", "failed") else None
 
 
 def test_results_expire_and_their_files_are_deleted(queue_service):
