@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("input", type=Path, help="input NetCDF file")
     parser.add_argument(
-        "output", type=Path, help="output file, or an existing folder for an ISIMIP-style name"
+        "output", help="output file, or a folder (existing, or ending in /) for an ISIMIP-style name"
     )
     region = parser.add_mutually_exclusive_group(required=True)
     region.add_argument(
@@ -63,6 +63,17 @@ def region_from_args(args):
     return parse_geojson(data, name=args.geojson.name)
 
 
+def output_target(output: str) -> tuple[Path, str | None]:
+    """The folder and file name OUTPUT means; None for an ISIMIP-style name in a folder.
+
+    An existing folder, or a path ending in ``/`` (created if missing), is a folder.
+    """
+    path = Path(output)
+    if output.endswith(("/", os.sep)) or path.is_dir():
+        return path, None
+    return path.parent, path.name
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -71,13 +82,13 @@ def main(argv=None) -> int:
             raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
         if not args.input.is_file():
             raise IsimipMaskError(f"input file {args.input} does not exist")
-        output_dir, name = (
-            (args.output, None) if args.output.is_dir() else (args.output.parent, args.output.name)
-        )
+        output_dir, name = output_target(args.output)
+        target = output_dir / (name or plan.output_name(args.input.name))
+        if target.exists() and target.samefile(args.input):
+            raise IsimipMaskError(f"output {target} is the input file: the input is never overwritten")
+        output_dir.mkdir(parents=True, exist_ok=True)
         with _progress_bar() as progress:
-            written = plan.run(args.input, output_dir, progress, threads=args.threads)
-        if name and written.name != name:
-            written = written.replace(output_dir / name)
+            written = plan.run(args.input, output_dir, progress, threads=args.threads, name=name)
     except IsimipMaskError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,13 +1,16 @@
-"""The queue boundary: validate a request, give it a content-hash id, queue it, report on it.
+"""The queue boundary: validate a request, give it an id, queue it, report on it.
 
-Requests become RQ jobs on Redis with JSON arguments only. The job id is a hash of the
-canonical request, so the same request (whatever its key or path order) is the same job:
-submitting it again returns that job, or re-runs it if it failed or was cancelled.
+Requests become RQ jobs on Redis with JSON arguments only. The job id is a keyed hash (HMAC) of
+the canonical request, so the same request (whatever its key or path order) is the same job:
+submitting it again returns that job, or re-runs it if it failed or was cancelled. Without the
+key nobody can compute the id of someone else's request.
 """
 
 import contextlib
 import hashlib
+import hmac
 import json
+import secrets
 import shutil
 import time
 from collections.abc import Mapping
@@ -30,6 +33,7 @@ from .netcdf import open_dataset, read_layout
 from .operations import Limits, Plan, parse_operations
 from .settings import Settings
 
+SECRET_KEY = "isimip-mask:secret"  # the generated key of the job ids (when SECRET_KEY is unset)
 REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, never hangs
 CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
 TASK = "isimip_mask.tasks.run_job"
@@ -59,11 +63,6 @@ class JobRequest:
 
     def canonical(self) -> dict:
         return {"paths": sorted(self.paths), "plan": self.plan.config()}
-
-    @property
-    def id(self) -> str:
-        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def build_request(
@@ -152,25 +151,39 @@ class JobQueue:
         self.settings = settings
         self.connection = connection or connect(settings.redis_url)
         self.queue = Queue(settings.queue_name, connection=self.connection, serializer=JSONSerializer)
+        with _redis_errors(settings.redis_url):
+            self.secret = (settings.secret_key or self._shared_secret()).encode()
+
+    def _shared_secret(self) -> str:
+        """The key of the job ids when SECRET_KEY is unset: made by whoever comes first, kept in Redis."""
+        self.connection.set(SECRET_KEY, secrets.token_hex(32), nx=True)
+        return self.connection.get(SECRET_KEY).decode()
+
+    def job_id(self, request: JobRequest) -> str:
+        """The id of a request: the same request gives the same id, but nobody can compute it
+        without the key (an HMAC of the canonical request), so ids cannot be guessed from requests."""
+        text = json.dumps(request.canonical(), sort_keys=True, separators=(",", ":"))
+        return hmac.new(self.secret, text.encode(), hashlib.sha256).hexdigest()[:40]
 
     def submit(self, request: JobRequest) -> tuple[JobInfo, bool]:
         """Queue the request unless the same one is queued, running or done; True if new."""
+        job_id = self.job_id(request)
         with _redis_errors(self.settings.redis_url):
-            existing = self._fetch(request.id)
+            existing = self._fetch(job_id)
             if existing is not None:
                 self._fail_if_abandoned(existing)
             if existing is not None and existing.get_status().value not in RERUN_STATUSES:
                 return self._info(existing), False
             if existing is not None:
-                shutil.rmtree(output_dir(self.settings, request.id), ignore_errors=True)
+                shutil.rmtree(output_dir(self.settings, job_id), ignore_errors=True)
                 self._forget(existing)
-            self.connection.delete(cancel_key(request.id))
+            self.connection.delete(cancel_key(job_id))
             paths = [self.settings.input_path / p for p in request.paths]
             try:
                 job = self.queue.enqueue_call(
                     TASK,
                     args=(request.canonical(),),
-                    job_id=request.id,
+                    job_id=job_id,
                     timeout=job_timeout_s(self.settings, paths),
                     result_ttl=self.settings.result_ttl_s,
                     failure_ttl=self.settings.result_ttl_s,
@@ -179,7 +192,7 @@ class JobQueue:
                     unique=True,
                 )
             except DuplicateJobError:  # another process queued it a moment ago
-                return self._info(self._fetch(request.id)), False
+                return self._info(self._fetch(job_id)), False
             return self._info(job), True
 
     def info(self, job_id: str) -> JobInfo:
@@ -301,14 +314,25 @@ class JobQueue:
             request=job.args[0] if job.args else {},
         )
         if status == "failed":
-            info.message = (
-                meta.get("error")
-                or "the job failed unexpectedly (the worker may have been stopped); "
-                "submit it again to re-run it"
-            )
+            info.message = meta.get("error") or _failure_reason(job)
         elif info.status == "cancelled":
             info.message = "the job was cancelled"
         return info
+
+
+def _failure_reason(job: Job) -> str:
+    """Why a job failed that could not say so itself (it never ran, or was stopped from outside)."""
+    result = job.latest_result()
+    trace = (result.exc_string or "") if result is not None else ""
+    if "DeserializationError" in trace or "UnpicklingError" in trace:
+        return (
+            "the worker that took this job could not read it: it is not isimip-mask's worker "
+            "(start workers with `python worker.py`, or `rq worker` with "
+            "RQ_WORKER_CLASS=isimip_mask.tasks.MaskWorker); submit the request again to re-run it"
+        )
+    if "JobTimeoutException" in trace:
+        return f"the job took longer than its time limit of {job.timeout} s and was stopped"
+    return "the job failed unexpectedly (the worker may have been stopped); submit it again to re-run it"
 
 
 def _ttl(connection: redis.Redis, job: Job) -> int | None:
@@ -324,11 +348,11 @@ def connect(url: str) -> redis.Redis:
         )
         connection.ping()
     except (redis.RedisError, ValueError) as error:
-        raise ServiceError(f"cannot reach Redis at {_safe_url(url)}: {error}") from error
+        raise ServiceError(f"cannot reach Redis at {safe_url(url)}: {error}") from error
     return connection
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without a password."""
     if "@" in url:
         scheme, _, rest = url.partition("://")
@@ -347,5 +371,5 @@ class _redis_errors:
 
     def __exit__(self, kind, error, traceback):
         if error is not None and isinstance(error, redis.RedisError):
-            raise ServiceError(f"cannot reach Redis at {_safe_url(self.url)}: {error}") from error
+            raise ServiceError(f"cannot reach Redis at {safe_url(self.url)}: {error}") from error
         return False

@@ -7,6 +7,7 @@ page. Ctrl-C stops all of them.
 """
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 import redis
 
 from .demo import prepare
+from .jobs import safe_url
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,11 +46,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_redis(port: int, data_dir: Path, persistent: bool = True) -> subprocess.Popen:
-    """A Redis bound to 127.0.0.1 only; returns once it answers."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+def start_redis(port: int, data_dir: Path, persistent: bool = True) -> tuple[subprocess.Popen, str]:
+    """A Redis bound to 127.0.0.1 only, with a password; returns it and its URL once it answers.
+
+    The password is generated on first use and kept in ``data_dir/redis.conf`` (mode 0600), so
+    that it is neither on a command line (``ps`` shows those to every user) nor lost on restart.
+    """
+    config = redis_config(data_dir)
+    password = config.read_text().split("requirepass ", 1)[1].split()[0]
     command = [
         redis_executable(),
+        str(config),
         "--port",
         str(port),
         "--bind",
@@ -63,12 +71,12 @@ def start_redis(port: int, data_dir: Path, persistent: bool = True) -> subproces
         "yes",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    client = redis.Redis(port=port, socket_connect_timeout=1)
+    client = redis.Redis(port=port, password=password, socket_connect_timeout=1)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
             client.ping()
-            return process
+            return process, f"redis://:{password}@127.0.0.1:{port}/0"
         except redis.ConnectionError:
             if process.poll() is not None:
                 raise SystemExit(f"redis-server exited with code {process.returncode}") from None
@@ -77,21 +85,23 @@ def start_redis(port: int, data_dir: Path, persistent: bool = True) -> subproces
     raise SystemExit("redis-server did not answer within 15 s")
 
 
+def redis_config(data_dir: Path) -> Path:
+    """``data_dir/redis.conf`` holding a generated password; made once, readable by its owner only."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "redis.conf"
+    if not config.exists():
+        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"requirepass {secrets.token_hex(24)}\n")
+    return config
+
+
 WORKER_COMMAND = [sys.executable, str(ROOT / "worker.py")]
 
 
 def api_command(port: int) -> list[str]:
-    """The Flask development server; production uses gunicorn (see the README)."""
-    return [
-        sys.executable,
-        "-m",
-        "flask",
-        "--app",
-        "isimip_mask.api:create_app()",
-        "run",
-        "--port",
-        str(port),
-    ]
+    """gunicorn, as in production; the rest of its settings come from ``gunicorn.conf.py``."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
 
 
 def page_command(port: int) -> list[str]:
@@ -137,8 +147,8 @@ def main() -> int:
     try:
         if "redis_url" not in settings.model_fields_set:
             port = free_port()
-            processes.append(start_redis(port, ROOT / "var" / "redis"))
-            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            process, env["REDIS_URL"] = start_redis(port, ROOT / "var" / "redis")
+            processes.append(process)
         api_port = int(env.get("API_PORT", 5000))
         page_port = int(env.get("PAGE_PORT", 8501))
         env.setdefault("BASE_URL", f"http://127.0.0.1:{api_port}")
@@ -146,7 +156,7 @@ def main() -> int:
         for command in (WORKER_COMMAND, api_command(api_port), page_command(page_port)):
             processes.append(subprocess.Popen(command, env=env, cwd=ROOT))
         redis_url, data_root = (
-            env.get("REDIS_URL", settings.redis_url),
+            safe_url(env.get("REDIS_URL", settings.redis_url)),
             env.get("INPUT_PATH", settings.input_path),
         )
         print(

@@ -33,10 +33,13 @@ class Settings(BaseSettings):
     )
     max_geojson_vertices: int = Field(200_000, ge=4, description="most polygon vertices accepted")
     result_ttl_s: int = Field(7 * 24 * 3600, ge=1, description="how long results and job records are kept")
-    job_timeout_min_s: int = Field(600, ge=10, description="shortest job timeout")
+    job_timeout_min_s: int = Field(600, ge=1, description="shortest job timeout")
     job_timeout_s_per_gb: int = Field(900, ge=1, description="job timeout added per GB of input")
     compression_level: int = Field(5, ge=1, le=9, description="deflate level of the output files")
     worker_threads: int = Field(0, ge=0, description="threads for (de)compression, 0 = one per core")
+    secret_key: str | None = Field(
+        None, description="key of the job ids (HMAC); unset: one is generated once and kept in Redis"
+    )
     job_lease_s: float = Field(
         30,
         ge=1,

@@ -16,17 +16,19 @@ import zipfile
 from pathlib import Path
 
 import redis
-from rq import Worker, get_current_job
+from rq import Queue, Worker, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import BaseTimeoutException
+from rq.worker import WorkerStatus
 
-from . import __version__
+from . import __version__, logs
 from .datasets import resolve
 from .errors import IsimipMaskError
-from .jobs import cancel_key, lease_key, output_dir
+from .jobs import TASK, cancel_key, lease_key, output_dir
 from .netcdf import atomic_output
 from .operations import Plan
+from .regions import land_geometry
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
                 plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name)
             )
         except BaseTimeoutException:
+            shutil.rmtree(target_dir, ignore_errors=True)  # nothing half-written is left behind
             raise
         except IsimipMaskError as error:
             errors[user_path] = str(error)
@@ -221,16 +224,45 @@ def cleanup_expired(settings: Settings, connection) -> list[str]:
 
 
 class MaskWorker(Worker):
-    """An RQ worker that also deletes expired results during its maintenance runs.
+    """The RQ worker of isimip-mask: ``python worker.py``, or ``rq worker`` with
+    ``RQ_WORKER_CLASS=isimip_mask.tasks.MaskWorker`` in the environment (as in ``.env.sample``).
 
-    Use it as ``python worker.py`` or ``rq worker -w isimip_mask.tasks.MaskWorker``.
+    Whatever the command line says, jobs are read as JSON (never pickle: see the README); a
+    worker started without queue names listens on ``QUEUE_NAME``. The package and the country
+    outlines are loaded here, in the parent, so that every forked job starts with them. During
+    its maintenance runs the worker also deletes the results of expired jobs.
     """
 
-    def __init__(self, *args, settings: Settings | None = None, **kwargs):
+    def __init__(self, queues=None, *args, settings: Settings | None = None, **kwargs):
         self.settings = settings or Settings()
-        kwargs.setdefault("serializer", JSONSerializer)
+        logs.configure(self.settings)
+        land_geometry()  # loads the country catalogue too
+        queues = [] if queues is None else queues if isinstance(queues, list | tuple) else [queues]
+        names = [queue.name if isinstance(queue, Queue) else queue for queue in queues]
+        if names in ([], ["default"]):  # what `rq worker` passes when given no queue names
+            names = [self.settings.queue_name]
+        kwargs["serializer"] = JSONSerializer
         kwargs.setdefault("maintenance_interval", max(1, min(600, self.settings.result_ttl_s // 2)))
-        super().__init__(*args, **kwargs)
+        super().__init__(names, *args, **kwargs)
+
+    def execute_job(self, job: Job, queue: Queue):
+        """Run only isimip-mask's own task; refuse anything else before it is imported or forked.
+
+        Whoever can write to Redis can put any function name into a job record: without this
+        check the worker would run it (``os.system`` included).
+        """
+        try:
+            function = job.func_name
+        except Exception as error:  # noqa: BLE001 - an unreadable record is refused like a foreign one
+            function = f"<unreadable: {type(error).__name__}>"
+        if function == TASK:
+            return super().execute_job(job, queue)
+        log.error("job %s: refused to run %r: only %s runs here", job.id, function, TASK)
+        execution = self.prepare_execution(job)
+        self.handle_job_failure(
+            job, queue, exc_string=f"refused: {function!r} is not isimip-mask's task", execution=execution
+        )
+        self.set_state(WorkerStatus.IDLE)
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from isimip_mask.jobs import JobInfo, JobQueue
+from isimip_mask.jobs import JobInfo, JobQueue, connect
 from isimip_mask.local import free_port, start_redis
 from isimip_mask.settings import Settings
 from tests.helpers import (
@@ -83,9 +83,8 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real redis-server on a free port for the whole test session."""
-    port = free_port()
-    process = start_redis(port, tmp_path_factory.mktemp("redis"), persistent=False)
-    yield f"redis://127.0.0.1:{port}/0"
+    process, url = start_redis(free_port(), tmp_path_factory.mktemp("redis"), persistent=False)
+    yield url
     stop(process)
 
 
@@ -94,8 +93,9 @@ class Service:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.queue = JobQueue(settings)
-        self.queue.connection.flushdb()  # job ids are content hashes: every test starts afresh
+        connection = connect(settings.redis_url)
+        connection.flushdb()  # the same request is the same job: every test starts afresh
+        self.queue = JobQueue(settings, connection)
         self.workers: list[subprocess.Popen] = []
 
     def start_worker(self) -> subprocess.Popen:

@@ -113,9 +113,9 @@ def answers(url: str, process: subprocess.Popen) -> bool:
 
 
 @contextmanager
-def serve(command: list[str], url: str, env: dict, timeout: float = 60):
+def serve(command: list[str], url: str, env: dict, timeout: float = 60, cwd: Path = ROOT):
     """Run a server until the block ends; yields once ``url`` answers."""
-    process = start(command, env)
+    process = start(command, env, cwd)
     try:
         wait_for(lambda: answers(url, process), timeout, f"{url} answering")
         yield process

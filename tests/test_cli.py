@@ -1,4 +1,6 @@
 import csv
+import hashlib
+from pathlib import Path
 
 import netCDF4
 import pytest
@@ -83,3 +85,20 @@ def test_cli_refuses_a_text_file_and_a_missing_file(tmp_path, capsys):
     assert main([str(tmp_path / "none.nc"), str(tmp_path / "o.nc"), "--landonly"]) == 1
     err = capsys.readouterr().err
     assert "fake.nc is not a NetCDF file" in err and "does not exist" in err
+
+
+def test_cli_never_overwrites_its_input(tmp_path, capsys):
+    source = tmp_path / DIS_FILE.name
+    source.write_bytes(DIS_FILE.read_bytes())
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    for output in (source, tmp_path / "." / source.name):
+        assert main([str(source), str(output), "--country", "FRA"]) == 1
+        assert "is the input file: the input is never overwritten" in capsys.readouterr().err
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    assert [p.name for p in tmp_path.iterdir()] == [source.name]
+
+
+def test_cli_output_ending_in_a_slash_is_a_new_folder(tmp_path, capsys):
+    assert main([str(DIS_FILE), f"{tmp_path}/results/", "--country", "FRA"]) == 0
+    written = Path(capsys.readouterr().out.strip())
+    assert written.parent == tmp_path / "results" and written.name.endswith("_fra_daily_DEMO_FR_2001_2003.nc")

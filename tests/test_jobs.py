@@ -1,5 +1,7 @@
 """The queue against a real redis-server and real worker processes (``python worker.py``)."""
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -49,7 +51,8 @@ def test_requests_are_validated_before_queueing(settings, paths, operations, fie
     assert set(error.value.errors) == fields
 
 
-def test_job_id_ignores_key_and_path_order(settings):
+def test_job_id_ignores_key_and_path_order(queue_service):
+    settings, job_id = queue_service.settings, queue_service.queue.job_id
     a = build_request(
         settings,
         [DIS, YIELD],
@@ -66,7 +69,16 @@ def test_job_id_ignores_key_and_path_order(settings):
         [f"./{YIELD}", DIS.replace("/", "//")],
         [{"operation": "mask_bbox", "bbox": [-10, 120, 30, 60]}],
     )
-    assert a.id == b.id == d.id != c.id
+    assert job_id(a) == job_id(b) == job_id(d) != job_id(c)
+
+
+def test_job_ids_need_the_key(queue_service):
+    request = build_request(queue_service.settings, [DIS], FRANCE)
+    again = JobQueue(queue_service.settings)  # another process of the same service: the key kept in Redis
+    other = JobQueue(queue_service.settings.model_copy(update={"secret_key": "another key"}))
+    assert queue_service.queue.job_id(request) == again.job_id(request) != other.job_id(request)
+    canonical = json.dumps(request.canonical(), sort_keys=True, separators=(",", ":")).encode()
+    assert queue_service.queue.job_id(request) != hashlib.sha256(canonical).hexdigest()[:40]
 
 
 def test_submit_progress_finish_and_correct_output(service, daily_file):
@@ -75,7 +87,7 @@ def test_submit_progress_finish_and_correct_output(service, daily_file):
         service.settings, [daily_file.name], [{"operation": "mask_country", "country": "BRA"}]
     )
     info, created = service.queue.submit(request)
-    assert created and info.status in ("queued", "started") and info.id == request.id
+    assert created and info.status in ("queued", "started") and info.id == service.queue.job_id(request)
     seen = []
 
     def finished():
@@ -185,6 +197,31 @@ def test_a_job_cancelled_while_a_worker_takes_it_never_runs(queue_service):
 def finished_in_rq(queue, job_id):
     job = Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
     return job if job.get_status().value in ("finished", "failed") else None
+
+
+def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_service, daily_file):
+    settings = queue_service.settings.model_copy(update={"job_timeout_min_s": 1, "job_timeout_s_per_gb": 1})
+    queue_service.settings, queue_service.queue = settings, JobQueue(settings)
+    shutil.copy(daily_file, settings.input_path / daily_file.name)
+    queue_service.start_worker()
+    request = build_request(settings, [daily_file.name], [{"operation": "mask_landonly"}])
+    failed = queue_service.wait(queue_service.queue.submit(request)[0].id)  # the job takes seconds
+    assert failed.status == "failed"
+    assert failed.message == "the job took longer than its time limit of 1 s and was stopped"
+    assert not output_dir(settings, failed.id).exists()
+
+
+def test_the_worker_runs_no_function_but_its_own_task(service, tmp_path):
+    """A job record written straight into Redis cannot make the worker run ``os.system``."""
+    witness = tmp_path / "ran"
+    job = service.queue.queue.enqueue_call("os.system", args=(f"touch {witness}",))
+    failed = wait_for(lambda: finished_in_rq(service.queue, job.id), 30, "the worker taking the job")
+    assert failed.get_status().value == "failed"
+    assert "refused: 'os.system' is not isimip-mask's task" in failed.latest_result().exc_string
+    assert not witness.exists()
+    assert service.workers[0].poll() is None  # and the worker goes on
+    info = service.queue.submit(build_request(service.settings, [DIS], FRANCE))[0]
+    assert service.wait(info.id).status == "finished"
 
 
 def test_results_expire_and_their_files_are_deleted(queue_service):

