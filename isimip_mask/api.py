@@ -7,6 +7,7 @@ in production. Routes only parse, validate, queue and answer; the work is in
 
 import json
 import logging
+import re
 
 from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -21,30 +22,49 @@ log = logging.getLogger(__name__)
 UPLOAD_OVERHEAD_BYTES = 1_000_000  # room for the JSON part and multipart framing
 
 
+# v1 tasks and the original service's keys, as v2 operations (select_* of v1 gave a field-mean CSV)
+LEGACY = {
+    "bbox": [{"operation": "mask_bbox"}],
+    "country": [{"operation": "mask_country"}],
+    "landonly": [{"operation": "mask_landonly"}],
+    "point": [{"operation": "select_point"}],
+    "mask_bbox": [{"operation": "mask_bbox"}],
+    "mask_country": [{"operation": "mask_country"}],
+    "mask_landonly": [{"operation": "mask_landonly"}],
+    "cutout_bbox": [{"operation": "cutout_bbox"}],
+    "select_bbox": [{"operation": "mask_bbox", "compute_mean": True, "output_csv": True}],
+    "select_country": [{"operation": "mask_country", "compute_mean": True, "output_csv": True}],
+    "select_point": [{"operation": "select_point", "output_csv": True}],
+}
+LAYER_VAR = re.compile(r"^m_(\d{1,6})$")
+
+
 def normalize(payload: dict) -> tuple[list, list]:
     """Paths and v2 operations from any request form ISIMIP clients send.
 
     - v2: ``{"paths": [...], "operations": [...]}``; ``create_mask`` + ``mask_mask`` (the v2
-      client's ``mask_shape``) become one ``mask_shape`` on the uploaded shape;
+      client's ``mask_shape``) become one ``mask_shape`` on the uploaded shape, of the feature
+      that ``var`` (``m_<i>``) names;
     - v1: ``{"paths": [...], "task": "mask_bbox", "bbox": [S, N, W, E], ...}``;
     - the original service: ``{"path": "...", "bbox": [S, N, W, E]}``, ``{"path": ..., "country": "deu"}``
       or ``{"path": ..., "landonly": true}``.
     """
     if not isinstance(payload, dict):
-        raise InputError("the request body must be a JSON object", "request")
+        raise InputError("the request body must be a JSON object", "data")
     paths = payload.get("paths", [payload["path"]] if "path" in payload else None)
     if "operations" in payload:
         return paths, _merge_shape_operations(payload["operations"])
     task = payload.get("task") or next(
         (key for key in ("bbox", "country", "landonly", "point") if key in payload), None
     )
-    legacy = {
-        "bbox": "mask_bbox",
-        "country": "mask_country",
-        "landonly": "mask_landonly",
-        "point": "select_point",
-    }
-    operation = {"operation": legacy.get(task, task)}
+    if task is None:
+        raise InputError("give 'operations' (v2), or one of 'bbox', 'country', 'landonly'", "operations")
+    if not isinstance(task, str) or task not in LEGACY:
+        raise InputError(
+            f"task {str(task)[:100]!r} is not supported; choose one of {', '.join(sorted(LEGACY))}",
+            "operations",
+        )
+    operation = dict(LEGACY[task][0])
     for key in ("bbox", "country", "point"):
         if key in payload:
             operation[key] = payload[key]
@@ -52,8 +72,6 @@ def normalize(payload: dict) -> tuple[list, list]:
     if isinstance(bbox, list) and len(bbox) == 4:
         south, north, west, east = bbox  # the order of the original service and of v1
         operation["bbox"] = [west, east, south, north]
-    if operation["operation"] is None:
-        raise InputError("give 'operations' (v2), or one of 'bbox', 'country', 'landonly'", "operations")
     return paths, [operation]
 
 
@@ -70,19 +88,21 @@ def _merge_shape_operations(operations) -> list:
         if not isinstance(op, dict) or op.get("operation") not in ("create_mask", "mask_mask"):
             merged.append(op)
         elif op["operation"] == "mask_mask":
-            if op.get("mask") not in shapes:
+            mask = op.get("mask")
+            if not isinstance(mask, str) or mask not in shapes:
                 raise InputError(
-                    f"mask_mask needs a create_mask of {op.get('mask')!r} before it "
-                    "(uploaded NetCDF masks are not supported)",
-                    "operations",
+                    f"mask_mask needs a create_mask of {str(mask)[:100]!r} before it "
+                    "(uploaded NetCDF masks are not supported yet)",
+                    "mask",
                 )
-            merged.append(
-                {
-                    "operation": "mask_shape",
-                    "shape": shapes[op["mask"]],
-                    **{f: op[f] for f in FLAGS if f in op},
-                }
-            )
+            var = op.get("var", "m_0")
+            layer = LAYER_VAR.match(var) if isinstance(var, str) else None
+            if layer is None:
+                raise InputError(
+                    f"var must name a layer of the mask, m_0, m_1, ..., got {str(var)[:100]!r}", "var"
+                )
+            shape = {"operation": "mask_shape", "shape": shapes[mask], "layer": int(layer.group(1))}
+            merged.append({**shape, **{f: op[f] for f in FLAGS if f in op}})
     return merged
 
 
@@ -123,16 +143,45 @@ def job_json(info: JobInfo, settings: Settings) -> dict:
             "errors": info.errors,
         },
         "status": info.status,
-        "ttl": info.ttl,
+        # before a job ends Redis keeps its record without expiry: say how long the result will be kept
+        "ttl": info.ttl if info.ttl is not None else settings.result_ttl_s,
     }
     if info.position is not None:
         answer["meta"]["position"] = info.position
     if info.message:
         answer["meta"]["message"] = info.message
+        if info.status == "failed":
+            answer["meta"]["error"] = info.message  # what the ISIMIP portal shows
     if info.status == "finished" and info.file_name:
         answer["file_name"] = info.file_name
         answer["file_url"] = f"{settings.output_url.rstrip('/')}/{info.id}/{info.file_name}"
     return answer
+
+
+# the keys the ISIMIP portal shows under its form; other fields are reported under the nearest one
+PORTAL_KEYS = {
+    "paths",
+    "operations",
+    "uploads",
+    "data",
+    "bbox",
+    "point",
+    "country",
+    "mask",
+    "shape",
+    "var",
+    "layer",
+}
+NEAREST_KEY = {"request": "data", "region": "paths", "grid": "paths", "folder": "paths", "upload": "uploads"}
+
+
+def portal_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors keyed as the ISIMIP portal reads them; each message still names its field and value."""
+    keyed: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        key = field if field in PORTAL_KEYS else NEAREST_KEY.get(field, "data")
+        keyed.setdefault(key, []).extend(messages)
+    return keyed
 
 
 def error_json(errors: dict, status: int = 400):
@@ -182,9 +231,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(job_json(queue().info(job_id), settings))
 
     @app.delete("/<job_id>")
-    def cancel(job_id):
-        queue().cancel(job_id)
+    def delete(job_id):
+        queue().delete(job_id)
         return "", 204
+
+    if settings.cors:
+
+        @app.after_request
+        def cross_origin(response):
+            """CORS on every answer (preflight OPTIONS included): the portal calls from its own origin."""
+            origin = request.headers.get("Origin")
+            allowed = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+            if "*" in allowed:
+                response.headers["Access-Control-Allow-Origin"] = "*"
+            elif origin in allowed:
+                response.headers["Access-Control-Allow-Origin"] = origin
+                response.headers.add("Vary", "Origin")
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+            response.headers["Access-Control-Max-Age"] = "86400"
+            return response
 
     @app.get("/output/<job_id>/<name>")
     def output(job_id, name):
@@ -195,7 +261,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(InputError)
     def input_error(error):
-        return error_json(error.errors)
+        return error_json(portal_errors(error.errors))
 
     @app.errorhandler(JobNotFound)
     def not_found(error):

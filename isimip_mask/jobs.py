@@ -78,20 +78,39 @@ def build_request(
         resolved = resolve_all(settings.input_path, paths, settings.max_files)
     except DatasetError as error:
         problems.extend(error)
-    limits = Limits(settings.max_geojson_bytes, settings.max_geojson_vertices, uploads or {})
+    limits = Limits(
+        settings.max_geojson_bytes, settings.max_geojson_vertices, settings.max_operations, uploads or {}
+    )
     try:
         plan = parse_operations(operations, limits)
     except InputError as error:
         problems.extend(error)
-    if plan is not None:
+    if plan is not None and resolved:
+        misses = {}
         for user_path, path in zip(paths, resolved):
             try:
                 with open_dataset(path) as dataset:
-                    grid_mask(read_layout(dataset, path.name).grid, plan.region)
-            except (DatasetError, RegionError) as error:
-                for messages in error.errors.values():
-                    for message in messages:
-                        problems.add("paths", f"{user_path}: {message}")
+                    layout = read_layout(dataset, path.name)
+                kept = grid_mask(layout.grid, plan.region)
+            except RegionError as error:  # that file fails in the job, the others go on
+                misses[user_path] = str(error)
+                continue
+            except DatasetError as error:
+                problems.add("paths", f"{user_path}: {error}")
+                continue
+            if plan.output_csv and not plan.is_series:
+                rows = int(kept.sum()) * max(1, layout.n_times)
+                if rows > settings.max_csv_rows:
+                    problems.add(
+                        "operations",
+                        f"{user_path}: output_csv without compute_mean writes a row per kept cell and "
+                        f"time step: {int(kept.sum()):,} cells x {layout.n_times:,} steps = {rows:,} rows, "
+                        f"more than the limit of {settings.max_csv_rows:,}; add compute_mean, or choose a "
+                        "smaller region",
+                    )
+        if len(misses) == len(paths):
+            for user_path, message in misses.items():
+                problems.add("paths", f"{user_path}: {message}")
     problems.raise_if_any(InputError)
     return JobRequest(tuple(normalize_path(p) for p in paths), plan)
 
@@ -201,7 +220,7 @@ class JobQueue:
             self._fail_if_abandoned(job)
             return self._info(job)
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: Job, keep_mark: bool = False) -> None:
         """Delete a job record, also one whose worker died.
 
         RQ keeps the id of a dead worker's execution in a registry for a minute after the
@@ -212,7 +231,8 @@ class JobQueue:
         except ValueError:
             self.connection.delete(job.execution_registry.key)
             job.delete()
-        self.connection.delete(cancel_key(job.id))
+        if not keep_mark:  # a deleted job keeps its cancel mark: a worker taking it now must not run it
+            self.connection.delete(cancel_key(job.id))
 
     def _fail_if_abandoned(self, job: Job) -> None:
         """Fail a started job whose lease has lapsed: the process running it is gone.
@@ -254,6 +274,14 @@ class JobQueue:
                 self._forget(job)
             shutil.rmtree(output_dir(self.settings, job_id), ignore_errors=True)
             return info
+
+    def delete(self, job_id: str) -> None:
+        """Stop the job if it runs, and remove its files and its record (it is then unknown)."""
+        self.cancel(job_id)
+        with _redis_errors(self.settings.redis_url):
+            job = self._fetch(job_id)
+            if job is not None:
+                self._forget(job, keep_mark=True)
 
     def result_path(self, info: JobInfo) -> Path | None:
         """The result file of a finished job, if it is still there."""

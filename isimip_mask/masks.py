@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 
 from .errors import RegionError
-from .regions import BBox, Point, Region
+from .regions import BBox, Intersection, Point, Region
 
 # tolerance in degrees for coordinates that should sit exactly on an edge
 EPS_DEG = 1e-6
@@ -63,7 +63,8 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
     grid : Grid
         Cell centres of the file, any order, longitudes in -180..180 or 0..360.
     region : Region
-        Any region from :mod:`isimip_mask.regions`.
+        Any region from :mod:`isimip_mask.regions`; an intersection keeps the cells that every
+        one of its parts keeps.
 
     Raises
     ------
@@ -72,17 +73,19 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
     """
     if isinstance(region, Point):
         mask = point_mask(grid, region)
-    elif isinstance(region, BBox):
-        mask = bbox_mask(grid, region)
-        if not mask.any():
-            mask = overlap_mask(grid, region.geometry)
+    elif isinstance(region, Intersection):
+        mask = np.logical_and.reduce([area_mask(grid, part) for part in region.parts])
     else:
-        mask = centre_mask(grid, region.geometry)
-        if not mask.any():
-            mask = overlap_mask(grid, region.geometry)
+        mask = area_mask(grid, region)
     if not mask.any():
         raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
     return mask
+
+
+def area_mask(grid: Grid, region: Region) -> np.ndarray:
+    """The cells of one area: by centre, or the cells it overlaps where no centre lies inside."""
+    mask = bbox_mask(grid, region) if isinstance(region, BBox) else centre_mask(grid, region.geometry)
+    return mask if mask.any() else overlap_mask(grid, region.geometry)
 
 
 def _wrap(lon: np.ndarray, start: float) -> np.ndarray:

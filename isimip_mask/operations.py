@@ -17,15 +17,17 @@ from .errors import InputError, Problems, RegionError
 from .regions import (
     BBox,
     Country,
+    Intersection,
     LandOnly,
     Point,
     Region,
+    intersect,
     parse_geojson,
     parse_shapefile_zip,
     region_config,
     region_from_config,
 )
-from .series import read_series, write_series_csv, write_series_netcdf
+from .series import read_cells, read_series, write_cells_csv, write_series_csv, write_series_netcdf
 
 FLAGS = ("crop", "compute_mean", "output_csv")
 
@@ -36,6 +38,7 @@ class Limits:
 
     max_geojson_bytes: int = 5_000_000
     max_geojson_vertices: int = 200_000
+    max_operations: int = 4
     uploads: Mapping[str, bytes] = field(default_factory=dict)
 
 
@@ -99,12 +102,17 @@ class MaskLandonly(Operation):
 
 class MaskShape(Operation):
     name = "mask_shape"
-    params = {"shape": "GeoJSON object, or the name of an uploaded .geojson/.json or zipped shapefile"}
+    params = {
+        "shape": "GeoJSON object, or the name of an uploaded .geojson/.json or zipped shapefile",
+        "layer": "optional: keep feature number `layer` only (0, 1, ...: create_mask's m_0, m_1, ...)",
+    }
     help = "keep the cells of a polygon or multipolygon"
 
     @classmethod
     def region(cls, config, limits):
-        shape = config.get("shape")
+        shape, layer = config.get("shape"), config.get("layer")
+        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 0):
+            raise RegionError(f"layer must be a feature number 0, 1, ..., got {layer!r}", "layer")
         if isinstance(shape, str):
             if shape not in limits.uploads:
                 raise RegionError(
@@ -113,12 +121,11 @@ class MaskShape(Operation):
                 )
             data = limits.uploads[shape]
             if shape.lower().endswith(".zip"):
-                return parse_shapefile_zip(data, shape, limits.max_geojson_vertices)
-            return parse_geojson(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices)
+                return parse_shapefile_zip(data, shape, limits.max_geojson_vertices, layer)
+            return parse_geojson(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices, layer)
         if isinstance(shape, dict):
-            return parse_geojson(
-                shape, config.get("name", "shape"), limits.max_geojson_bytes, limits.max_geojson_vertices
-            )
+            name = config.get("name", "shape")
+            return parse_geojson(shape, name, limits.max_geojson_bytes, limits.max_geojson_vertices, layer)
         raise RegionError("shape must be a GeoJSON object or the name of an uploaded file", "shape")
 
 
@@ -184,17 +191,10 @@ class Plan:
 
     def operations(self) -> list[dict]:
         """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
-        name = {
-            BBox: "mask_bbox",
-            Country: "mask_country",
-            LandOnly: "mask_landonly",
-            Point: "select_point",
-        }.get(type(self.region), "mask_shape")
-        config = {key: value for key, value in self.region.config().items() if key != "name"}
-        if name == "mask_shape":
-            config["name"] = self.region.name
-        flags = {flag: getattr(self, flag) for flag in FLAGS if getattr(self, flag)}
-        return [{"operation": name, **config, **flags}]
+        parts = self.region.parts if isinstance(self.region, Intersection) else (self.region,)
+        operations = [_operation(part) for part in parts]
+        operations[-1].update({flag: True for flag in FLAGS if getattr(self, flag)})
+        return operations
 
     def describe(self) -> str:
         what = (
@@ -222,6 +222,9 @@ class Plan:
     ) -> Path:
         """Process one file into ``output_dir`` (as ``name``, default the ISIMIP-style name)."""
         target = output_dir / (name or self.output_name(source.name))
+        if self.output_csv and not self.is_series:
+            write_cells_csv(target, read_cells(source, self.region, progress, threads))
+            return target
         if not self.is_series:
             return mask_file(source, target, self.region, self.crop, compression, progress, threads)
         layout, series, times = read_series(source, self.region, self.compute_mean, progress, threads)
@@ -230,6 +233,20 @@ class Plan:
         else:
             write_series_netcdf(target, source, layout, series, self.describe())
         return target
+
+
+REQUEST_NAMES = {
+    "bbox": "mask_bbox",
+    "country": "mask_country",
+    "landonly": "mask_landonly",
+    "point": "select_point",
+    "shape": "mask_shape",
+}
+
+
+def _operation(region) -> dict:
+    config = {key: value for key, value in region.config().items() if key != "name" or region.kind == "shape"}
+    return {"operation": REQUEST_NAMES[region.kind], **config}
 
 
 def _flag(problems: Problems, config: dict, name: str) -> bool:
@@ -247,7 +264,11 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
         raise InputError(
             "operations must be a non-empty list of objects with an 'operation' key", "operations"
         )
-    regions, flags, attempted = [], dict.fromkeys(FLAGS, False), 0
+    if len(operations) > limits.max_operations:
+        problems.add(
+            "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
+        )
+    regions, flags = [], dict.fromkeys(FLAGS, False)
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
         if name in FLAGS:
@@ -260,7 +281,6 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
             )
             continue
         op = OPERATIONS[name]
-        attempted += 1
         try:
             regions.append(op.region(config, limits))
         except InputError as error:
@@ -268,14 +288,14 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
         for flag in FLAGS:
             flags[flag] |= _flag(problems, config, flag)
         flags["crop"] |= op.crop
-    if attempted > 1:
-        problems.add("operations", "only one region operation per request is supported")
-    if not attempted:
+    if not regions and not problems.errors:
         problems.add("operations", f"one region operation is needed: {', '.join(sorted(OPERATIONS))}")
-    if regions and flags["output_csv"] and not (flags["compute_mean"] or isinstance(regions[0], Point)):
-        problems.add("operations", "output_csv needs compute_mean or a point: a masked field has no CSV form")
+    if len(regions) > 1 and any(isinstance(region, Point) for region in regions):
+        problems.add(
+            "operations", "select_point and cutout_point cannot be chained with other region operations"
+        )
     problems.raise_if_any(InputError)
-    return Plan(regions[0], flags["crop"], flags["compute_mean"], flags["output_csv"])
+    return Plan(intersect(regions), flags["crop"], flags["compute_mean"], flags["output_csv"])
 
 
 def catalogue() -> list[dict]:

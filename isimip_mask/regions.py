@@ -1,7 +1,8 @@
-"""Region types: a box, a polygon, a country, land only and a point.
+"""Region types: a box, a polygon, a country, land only, a point, and the intersection of several.
 
 Each region is a small frozen dataclass that validates itself on construction, knows a short
-``tag`` for output file names and round-trips through a JSON-able ``config`` dict.
+``tag`` for output file names and round-trips through a JSON-able ``config`` dict; its ``kind``
+names it in that dict (see :data:`REGION_KINDS`).
 """
 
 import io
@@ -11,6 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import ClassVar
 
 import shapely
 from shapely.geometry import mapping, shape
@@ -41,7 +43,8 @@ def _number(problems: Problems, field_name: str, label: str, value, low: float, 
 
 
 def _fmt(value: float) -> str:
-    return f"{float(value):g}" if float(value) != int(value) else f"{float(value):.1f}"
+    """A number as upstream writes it into file names: Python's own float repr (-10.0, -23.43651)."""
+    return str(float(value))
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class BBox:
     east: float
     south: float
     north: float
+    kind: ClassVar[str] = "bbox"
 
     def __post_init__(self):
         problems = Problems()
@@ -94,6 +98,10 @@ class BBox:
     def config(self) -> dict:
         return {"bbox": [self.west, self.east, self.south, self.north]}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "BBox":
+        return cls.from_list(config["bbox"])
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -102,6 +110,7 @@ class Shape:
     geometry: shapely.Geometry = field(compare=False)
     name: str = "shape"
     wkb: bytes = field(init=False, repr=False)
+    kind: ClassVar[str] = "shape"
 
     def __post_init__(self):
         object.__setattr__(self, "wkb", shapely.to_wkb(shapely.normalize(self.geometry)))
@@ -113,12 +122,17 @@ class Shape:
     def config(self) -> dict:
         return {"shape": mapping(self.geometry), "name": self.name}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Shape":
+        return cls(shape(config["shape"]), name=config.get("name", "shape"))
+
 
 @dataclass(frozen=True)
 class Country:
     """A country by ISO 3166-1 alpha-3 code, outlined by Natural Earth 1:50m."""
 
     iso3: str
+    kind: ClassVar[str] = "country"
 
     def __post_init__(self):
         code = str(self.iso3).strip().upper()
@@ -146,12 +160,17 @@ class Country:
     def config(self) -> dict:
         return {"country": self.iso3}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Country":
+        return cls(config["country"])
+
 
 @dataclass(frozen=True)
 class LandOnly:
     """All land cells: Natural Earth countries except Antarctica (the ISIMIP convention)."""
 
-    tag = "landonly"
+    tag: ClassVar[str] = "landonly"
+    kind: ClassVar[str] = "landonly"
 
     @property
     def geometry(self):
@@ -160,6 +179,10 @@ class LandOnly:
     def config(self) -> dict:
         return {}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "LandOnly":
+        return cls()
+
 
 @dataclass(frozen=True)
 class Point:
@@ -167,6 +190,7 @@ class Point:
 
     lat: float
     lon: float
+    kind: ClassVar[str] = "point"
 
     def __post_init__(self):
         problems = Problems()
@@ -188,8 +212,47 @@ class Point:
     def config(self) -> dict:
         return {"point": [self.lat, self.lon]}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Point":
+        return cls.from_list(config["point"])
 
-Region = BBox | Shape | Country | LandOnly | Point
+
+@dataclass(frozen=True)
+class Intersection:
+    """Several regions at once (a chain of mask operations): a cell is kept when each keeps it."""
+
+    parts: tuple
+    kind: ClassVar[str] = "intersection"
+
+    def __post_init__(self):
+        if len(self.parts) < 2 or any(isinstance(part, Point | Intersection) for part in self.parts):
+            raise RegionError("an intersection needs two or more areas (no points)", "operations")
+
+    @property
+    def tag(self) -> str:
+        return "+".join(part.tag for part in self.parts)
+
+    @property
+    def geometry(self):
+        return shapely.intersection_all([part.geometry for part in self.parts])
+
+    def config(self) -> dict:
+        return {"parts": [region_config(part) for part in self.parts]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Intersection":
+        return cls(tuple(region_from_config(part) for part in config["parts"]))
+
+
+Region = BBox | Shape | Country | LandOnly | Point | Intersection
+REGION_KINDS: dict[str, type] = {
+    kind.kind: kind for kind in (BBox, Shape, Country, LandOnly, Point, Intersection)
+}
+
+
+def intersect(regions: list) -> "Region":
+    """One region for a chain of masks: the region itself, or the intersection of all of them."""
+    return regions[0] if len(regions) == 1 else Intersection(tuple(regions))
 
 
 @lru_cache(maxsize=1)
@@ -245,12 +308,18 @@ def _polygonal(geometries, name: str) -> shapely.Geometry:
 
 
 def parse_geojson(
-    data, name: str = "shape", max_bytes: int = 5_000_000, max_vertices: int = 200_000
+    data,
+    name: str = "shape",
+    max_bytes: int = 5_000_000,
+    max_vertices: int = 200_000,
+    layer: int | None = None,
 ) -> Shape:
     """Build a Shape from GeoJSON text, bytes or a parsed dict.
 
     Accepts a Geometry, a Feature or a FeatureCollection; polygons are unioned, invalid
-    rings repaired where possible. Raises RegionError naming the problem otherwise.
+    rings repaired where possible. ``layer`` keeps only that feature of a FeatureCollection
+    (the ``m_<layer>`` variable of the ISIMIP files API's ``create_mask``). Raises RegionError
+    naming the problem otherwise.
     """
     if isinstance(data, bytes | str):
         if len(data) > max_bytes:
@@ -268,6 +337,14 @@ def parse_geojson(
         raw = [data.get("geometry")]
     else:
         raw = [data]
+    if layer is not None:
+        if layer >= len(raw):
+            raise RegionError(
+                f"layer {layer} (m_{layer}) names no feature: "
+                f"{name} has {len(raw)} (m_0 to m_{len(raw) - 1})",
+                "layer",
+            )
+        raw = [raw[layer]]
     try:
         geometries = [shape(item) for item in raw if item]
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as error:
@@ -278,7 +355,9 @@ def parse_geojson(
     return Shape(_polygonal(geometries, name), name=_slug(name))
 
 
-def parse_shapefile_zip(data: bytes, name: str = "shape", max_vertices: int = 200_000) -> Shape:
+def parse_shapefile_zip(
+    data: bytes, name: str = "shape", max_vertices: int = 200_000, layer: int | None = None
+) -> Shape:
     """Build a Shape from a zipped ESRI shapefile (.shp + .shx + .dbf) in lon/lat."""
     import shapefile  # pyshp: only needed for this upload format
 
@@ -299,7 +378,7 @@ def parse_shapefile_zip(data: bytes, name: str = "shape", max_vertices: int = 20
         raise RegionError(f"shape is not a valid zip file: {error}", "shape") from error
     except shapefile.ShapefileException as error:
         raise RegionError(f"shape zip is not a readable shapefile: {error}", "shape") from error
-    return parse_geojson(geojson, name=name, max_bytes=len(data) + 1, max_vertices=max_vertices)
+    return parse_geojson(geojson, name, len(data) + 1, max_vertices, layer)
 
 
 def _slug(name: str) -> str:
@@ -310,19 +389,11 @@ def _slug(name: str) -> str:
 
 def region_config(region: Region) -> dict:
     """A JSON-able dict that ``region_from_config`` turns back into the same region."""
-    return {"region": type(region).__name__.lower(), **region.config()}
+    return {"region": region.kind, **region.config()}
 
 
 def region_from_config(config: dict) -> Region:
-    kind = config.get("region")
-    if kind == "bbox":
-        return BBox.from_list(config["bbox"])
-    if kind == "country":
-        return Country(config["country"])
-    if kind == "landonly":
-        return LandOnly()
-    if kind == "point":
-        return Point.from_list(config["point"])
-    if kind == "shape":
-        return Shape(shape(config["shape"]), name=config.get("name", "shape"))
-    raise RegionError(f"unknown region kind {kind!r}", "region")
+    kind = REGION_KINDS.get(config.get("region"))
+    if kind is None:
+        raise RegionError(f"unknown region kind {config.get('region')!r}", "region")
+    return kind.from_config(config)

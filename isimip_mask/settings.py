@@ -24,14 +24,20 @@ class Settings(BaseSettings):
     output_url: str = Field(
         "http://127.0.0.1:5000/output", description="public URL of OUTPUT_PATH, for file_url"
     )
+    cors: bool = Field(
+        True, description="answer cross-origin requests (the ISIMIP portal calls from its own origin)"
+    )
+    cors_origins: str = Field("*", description="comma-separated origins allowed by CORS, * for any")
     log_level: str = Field("INFO", description="logging level")
     log_file: Path | None = Field(None, description="log to this file as well as to stderr")
 
     max_files: int = Field(32, ge=1, description="most dataset files in one job")
+    max_operations: int = Field(4, ge=1, description="most operations in one request (a chain)")
     max_geojson_bytes: int = Field(
         5_000_000, ge=1, description="largest GeoJSON (or zipped shapefile) accepted"
     )
     max_geojson_vertices: int = Field(200_000, ge=4, description="most polygon vertices accepted")
+    max_csv_rows: int = Field(5_000_000, ge=1, description="most rows of a CSV of every kept cell (no mean)")
     result_ttl_s: int = Field(7 * 24 * 3600, ge=1, description="how long results and job records are kept")
     job_timeout_min_s: int = Field(600, ge=1, description="shortest job timeout")
     job_timeout_s_per_gb: int = Field(900, ge=1, description="job timeout added per GB of input")

@@ -1,16 +1,19 @@
 """The HTTP API with Flask's test client, against a real Redis and worker."""
 
+import csv
 import io
 import json
 
+import netCDF4
+import numpy as np
 import pytest
 
 from isimip_mask.api import create_app, normalize
 from isimip_mask.errors import InputError
 from isimip_mask.local import free_port
-from tests.helpers import DATA, DIS_FILE
-
-DIS = f"isimip/{DIS_FILE.name}"
+from isimip_mask.masks import Grid, bbox_mask
+from isimip_mask.regions import BBox
+from tests.helpers import DATA, DIS, DIS_FILE, YIELD, corrupt_data, global_axes, write_netcdf
 
 
 @pytest.fixture
@@ -50,7 +53,17 @@ def offline_client(settings):
         (
             {"paths": [DIS], "task": "select_point", "point": [48, 2]},
             [DIS],
-            [{"operation": "select_point", "point": [48, 2]}],
+            [{"operation": "select_point", "output_csv": True, "point": [48, 2]}],
+        ),
+        (
+            {"paths": [DIS], "task": "select_country", "country": "fra"},
+            [DIS],
+            [{"operation": "mask_country", "compute_mean": True, "output_csv": True, "country": "fra"}],
+        ),
+        (
+            {"paths": [DIS], "task": "select_bbox", "bbox": [35, 70, -10, 40]},
+            [DIS],
+            [{"operation": "mask_bbox", "compute_mean": True, "output_csv": True, "bbox": [-10, 40, 35, 70]}],
         ),
         (
             {
@@ -61,7 +74,7 @@ def offline_client(settings):
                 ],
             },
             [DIS],
-            [{"operation": "mask_shape", "shape": "pm.json", "compute_mean": True}],
+            [{"operation": "mask_shape", "shape": "pm.json", "layer": 0, "compute_mean": True}],
         ),
     ],
 )
@@ -75,6 +88,17 @@ def test_every_request_form_becomes_v2_operations(payload, paths, operations):
         ([1, 2], "must be a JSON object"),
         ({"paths": [DIS]}, "give 'operations'"),
         ({"paths": [DIS], "operations": [{"operation": "mask_mask", "mask": "x.nc"}]}, "needs a create_mask"),
+        ({"paths": [DIS], "task": {"nested": 1}}, "is not supported"),
+        (
+            {
+                "paths": [DIS],
+                "operations": [
+                    {"operation": "create_mask", "shape": "a.json", "mask": "a.nc"},
+                    {"operation": "mask_mask", "mask": "a.nc", "var": "tas"},
+                ],
+            },
+            "var must name a layer",
+        ),
     ],
 )
 def test_normalize_refuses(payload, message):
@@ -103,9 +127,9 @@ def test_index_lists_operations_and_limits(offline_client):
 @pytest.mark.parametrize(
     ("kwargs", "field", "message"),
     [
-        ({"data": "{}", "content_type": "text/plain"}, "request", "send JSON"),
-        ({"data": "{}"}, "request", "no content type"),
-        ({"data": "{not json", "content_type": "application/json"}, "request", "not valid JSON"),
+        ({"data": "{}", "content_type": "text/plain"}, "data", "send JSON"),
+        ({"data": "{}"}, "data", "no content type"),
+        ({"data": "{not json", "content_type": "application/json"}, "data", "not valid JSON"),
         (
             {"json": {"paths": ["../etc/passwd"], "operations": [{"operation": "mask_landonly"}]}},
             "paths",
@@ -128,7 +152,7 @@ def test_index_lists_operations_and_limits(offline_client):
             "names no uploaded file",
         ),
         ({"json": {"path": DIS, "bbox": [70, 35, -10, 40]}}, "bbox", "south=70.0 must be below north=35.0"),
-        ({"data": {"nodata": "x"}, "content_type": "multipart/form-data"}, "request", "part named 'data'"),
+        ({"data": {"nodata": "x"}, "content_type": "multipart/form-data"}, "data", "part named 'data'"),
     ],
 )
 def test_bad_requests_get_400_with_field_errors(offline_client, kwargs, field, message):
@@ -214,3 +238,103 @@ def test_delete_forgets_a_finished_job_and_unknown_ids_are_404(client, service):
         answer = getattr(client, method)("/" + "0" * 40)
         assert answer.status_code == 404 and answer.get_json() == {"status": "not found"}
     assert client.get("/output/../etc").status_code == 404
+
+
+def test_delete_of_a_queued_job_forgets_it_and_no_worker_runs_it(queue_service):
+    client = create_app(queue_service.settings).test_client()  # no worker yet: the job stays queued
+    job = client.post("/", json={"paths": [DIS], "operations": [{"operation": "mask_landonly"}]}).get_json()
+    assert job["status"] == "queued" and job["ttl"] == queue_service.settings.result_ttl_s
+    assert client.delete(f"/{job['id']}").status_code == 204
+    assert client.get(f"/{job['id']}").status_code == 404
+    queue_service.start_worker()
+    again = client.post("/", json={"paths": [DIS], "operations": [{"operation": "mask_landonly"}]})
+    assert again.status_code == 201 and queue_service.wait(job["id"]).status == "finished"
+
+
+PORTAL_ORIGIN = "https://data.isimip.org"
+
+
+def test_the_portal_requests_as_it_sends_them(client, service):
+    """Preflight, a multipart POST with the JSON in a part named ``data``, polling, what it reads."""
+    preflight = client.options(
+        "/", headers={"Origin": PORTAL_ORIGIN, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    data = {
+        "paths": [DIS],
+        "operations": [
+            {"operation": "create_mask", "shape": "idf.geojson", "mask": "idf.nc"},
+            {"operation": "mask_mask", "mask": "idf.nc", "var": "m_0"},
+            {"operation": "compute_mean"},
+            {"operation": "output_csv"},
+        ],
+    }
+    shape = (DATA / "ile-de-france-box.geojson").read_bytes()
+    answer = client.post(
+        "/",
+        data={"data": json.dumps(data), "idf.geojson": (io.BytesIO(shape), "idf.geojson")},
+        headers={"Origin": PORTAL_ORIGIN},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 201 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    job = answer.get_json()
+    while job["status"] in ("queued", "started", "scheduled"):  # the portal polls; the worker ends it
+        service.wait(job["id"])
+        job = client.get(job["job_url"].rsplit("/", 1)[1], headers={"Origin": PORTAL_ORIGIN}).get_json()
+    assert job["status"] == "finished" and isinstance(job["ttl"], int) and job["ttl"] > 0
+    assert job["meta"]["created_files"] == job["meta"]["total_files"] == 1
+    assert job["file_name"].endswith("_idf_fldmean_daily_DEMO_FR_2001_2003.csv")
+
+
+def test_a_failed_job_says_why_in_meta_error(client, service):
+    broken = write_netcdf(service.settings.input_path / "broken_global.nc", *global_axes(5.0))
+    job = client.post("/", json={"paths": [broken.name], "operations": [{"operation": "mask_landonly"}]})
+    corrupt_data(broken)
+    service.wait(job.get_json()["id"])
+    answer = client.get(f"/{job.get_json()['id']}").get_json()
+    assert answer["status"] == "failed" and answer["meta"]["error"].startswith("no file could be processed")
+
+
+def test_a_file_the_region_misses_is_an_error_of_that_file_only(client, service):
+    job = client.post(
+        "/", json={"paths": [DIS, YIELD], "operations": [{"operation": "mask_country", "country": "fra"}]}
+    )
+    assert job.status_code == 201
+    info = service.wait(job.get_json()["id"])
+    answer = client.get(f"/{info.id}").get_json()
+    assert answer["status"] == "finished" and answer["meta"]["created_files"] == 1
+    assert list(answer["meta"]["errors"]) == [YIELD] and "does not overlap" in answer["meta"]["errors"][YIELD]
+    only_misses = client.post(
+        "/", json={"paths": [YIELD], "operations": [{"operation": "mask_country", "country": "fra"}]}
+    )
+    assert (
+        only_misses.status_code == 400 and "does not overlap" in only_misses.get_json()["errors"]["paths"][0]
+    )
+
+
+def test_output_csv_without_a_mean_has_a_row_per_cell_and_step(client, service):
+    job = client.post(
+        "/",
+        json={
+            "paths": [DIS],
+            "operations": [{"operation": "mask_bbox", "bbox": [2, 3, 48, 49], "output_csv": True}],
+        },
+    )
+    info = service.wait(job.get_json()["id"])
+    rows = list(csv.reader(service.queue.result_path(info).open()))
+    assert rows[0] == ["time", "lat", "lon", "dis [m3 s-1]"]
+    with netCDF4.Dataset(DIS_FILE) as source:
+        source.set_auto_maskandscale(False)
+        lat, lon, values = source["lat"][:], source["lon"][:], source["dis"][:]
+    mask = bbox_mask(Grid.from_arrays(lat, lon), BBox(2, 3, 48, 49))
+    r, c = np.nonzero(mask)
+    assert len(rows) == 1 + 1095 * len(r)
+    expected = [[f"{float(lat[i])!r}", f"{float(lon[j])!r}"] for i, j in zip(r, c)]
+    assert [row[1:3] for row in rows[1 : 1 + len(r)]] == expected
+    for step in (0, 500, 1094):
+        for k, (i, j) in enumerate(zip(r, c)):
+            row = rows[1 + step * len(r) + k]
+            assert row[3] == ("" if values[step, i, j] == np.float32(1e20) else str(values[step, i, j]))
+    assert rows[1][0] == "2001-01-01" and rows[-1][0] == "2003-12-31"

@@ -77,9 +77,14 @@ def test_mask_country_of_two_files_downloads_and_extracts_a_zip(client, service,
     assert (tmp_path / "second_dis_fra_daily.nc").exists()
 
 
-def test_a_region_outside_a_file_is_refused_before_queueing(client, caplog):
-    assert client.mask_country([DIS, YIELD], "fra") is None
+def test_a_region_outside_every_file_is_refused_before_queueing(client, caplog):
+    assert client.mask_country([YIELD], "fra") is None
     assert "the region fra does not overlap the grid of this file" in caplog.text
+
+
+def test_a_file_outside_the_region_is_an_error_of_that_file(client):
+    job = finished(client.mask_country([DIS, YIELD], "fra", poll=0.2))
+    assert job["meta"]["created_files"] == 1 and list(job["meta"]["errors"]) == [YIELD]
 
 
 def test_mask_landonly(client, tmp_path):

@@ -39,7 +39,7 @@ def values(path, name, steps=slice(None)):
         ([DIS], [{"operation": "mask_country", "country": "XYZ"}], {"country"}),
         (["nope.nc"], [{"operation": "explode"}], {"paths", "operations"}),
         ([DIS], [{"operation": "select_point", "point": [10, 100]}], {"paths"}),  # outside the file's grid
-        ([DIS], [{"operation": "mask_landonly", "output_csv": True}], {"operations"}),
+        ([DIS], [{"operation": "mask_landonly"}] * 5, {"operations"}),
         ([DIS], [{"operation": "mask_bbox", "bbox": [0, 1, 2]}], {"bbox"}),
         ([], FRANCE, {"paths"}),
         ([DIS], [], {"operations"}),
@@ -49,6 +49,14 @@ def test_requests_are_validated_before_queueing(settings, paths, operations, fie
     with pytest.raises(InputError) as error:
         build_request(settings, paths, operations)
     assert set(error.value.errors) == fields
+
+
+def test_a_csv_of_every_cell_is_refused_past_the_row_limit(settings):
+    small = settings.model_copy(update={"max_csv_rows": 1000})
+    operations = [{"operation": "mask_country", "country": "FRA", "output_csv": True}]
+    with pytest.raises(InputError, match=r"cells x 1,095 steps = [\d,]+ rows, more than the limit of 1,000"):
+        build_request(small, [DIS], operations)
+    assert build_request(settings, [DIS], operations).plan.output_csv
 
 
 def test_job_id_ignores_key_and_path_order(queue_service):

@@ -1,9 +1,11 @@
+import json
+
 import pytest
 import shapely
 
 from isimip_mask.errors import InputError
 from isimip_mask.operations import Limits, Plan, catalogue, parse_operations
-from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape
+from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Shape
 from tests.helpers import DATA
 
 
@@ -41,6 +43,44 @@ def test_operations_become_plans(operations, plan):
     assert parse_operations(operations) == plan
 
 
+SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+
+
+def test_a_chain_of_masks_is_one_intersection_with_the_flags_of_every_step():
+    plan = parse_operations(
+        [
+            {"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]},
+            {"operation": "mask_country", "country": "fra", "compute_mean": True},
+            {"operation": "mask_landonly"},
+            {"operation": "output_csv"},
+        ]
+    )
+    assert plan == Plan(Intersection((BBox(-10, 40, 35, 70), Country("FRA"), LandOnly())), False, True, True)
+    assert plan.region.tag == "lon-10.0to40.0lat35.0to70.0+fra+landonly"
+    assert parse_operations(plan.operations()) == plan
+    assert Plan.from_config(plan.config()) == plan
+
+
+def test_a_layer_of_an_upload_is_one_feature():
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {**SQUARE, "coordinates": [[[x + d for d in c] for c in SQUARE["coordinates"][0]]]},
+        }
+        for x in (0, 10)
+    ]
+    uploads = {"two.geojson": json.dumps({"type": "FeatureCollection", "features": features}).encode()}
+    for layer, west in ((0, 0.0), (1, 10.0), (None, 0.0)):
+        config = {
+            "operation": "mask_shape",
+            "shape": "two.geojson",
+            **({"layer": layer} if layer is not None else {}),
+        }
+        region = parse_operations([config], Limits(uploads=uploads)).region
+        assert region.geometry.bounds[0] == west and region.tag == "two"
+        assert region.geometry.bounds[2] == (11.0 if layer is None else west + 1)
+
+
 def test_uploaded_shapes_by_name():
     uploads = {"pm.json": (DATA / "pm.json").read_bytes(), "pm.zip": (DATA / "pm.zip").read_bytes()}
     for name in uploads:
@@ -54,16 +94,25 @@ def test_uploaded_shapes_by_name():
         (None, "operations", "non-empty list"),
         ([{"operation": "mask_everything"}], "operations", "'mask_everything' is not supported"),
         (
-            [{"operation": "mask_landonly"}, {"operation": "mask_country", "country": "DEU"}],
+            [
+                {"operation": "select_point", "point": [52, 13]},
+                {"operation": "mask_country", "country": "DEU"},
+            ],
             "operations",
-            "only one region",
+            "select_point and cutout_point cannot be chained",
+        ),
+        ([{"operation": "mask_landonly"}] * 5, "operations", "5 operations, more than the limit of 4"),
+        (
+            [{"operation": "mask_shape", "shape": SQUARE, "layer": 1}],
+            "layer",
+            "layer 1 (m_1) names no feature",
+        ),
+        (
+            [{"operation": "mask_shape", "shape": SQUARE, "layer": -1}],
+            "layer",
+            "layer must be a feature number",
         ),
         ([{"operation": "compute_mean"}], "operations", "one region operation is needed"),
-        (
-            [{"operation": "mask_landonly", "output_csv": True}],
-            "operations",
-            "output_csv needs compute_mean or a point",
-        ),
         ([{"operation": "mask_landonly", "crop": "yes"}], "operations", "crop must be true or false"),
         ([{"operation": "mask_country", "country": 7}], "country", "ISO3 code"),
         ([{"operation": "mask_shape", "shape": "missing.json"}], "shape", "names no uploaded file"),
@@ -107,5 +156,6 @@ CLIENT_OPERATIONS = {
 @pytest.mark.parametrize(("name", "params"), CLIENT_OPERATIONS.items())
 def test_catalogue_documents_what_the_client_sends(name, params):
     entry = next(entry for entry in catalogue() if entry["operation"] == name)
-    assert set(entry["params"]) == params and all(entry["params"].values())
+    required = {key for key, text in entry["params"].items() if not text.startswith("optional")}
+    assert required == params and all(entry["params"].values())
     assert entry["help"] and entry["flags"] == ["crop", "compute_mean", "output_csv"]
