@@ -174,9 +174,7 @@ def test_mask_shape_keeps_the_layer_asked_for(client, tmp_path):
         "geometry": {"type": "Polygon", "coordinates": [[[0, 43], [4, 43], [4, 45], [0, 45], [0, 43]]]},
     }
     shape = tmp_path / "two.geojson"
-    shape.write_text(
-        f'{{"type": "FeatureCollection", "features": [{__import__("json").dumps(feature)}, {__import__("json").dumps(south)}]}}'
-    )
+    shape.write_text(json.dumps({"type": "FeatureCollection", "features": [feature, south]}))
     job = finished(client.mask_shape([DIS], shape, layer=1, poll=0.1))
     assert job["file_name"].endswith("_two_daily_DEMO_FR_2001_2003.nc")
     assert_masked(download(client, job, tmp_path), grid_mask(source_values()[1], parse_geojson(south)))
