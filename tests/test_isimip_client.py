@@ -5,6 +5,7 @@ v2 method of the client and the v1 methods run, and their outputs are checked ce
 """
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
