@@ -90,11 +90,8 @@ def _merge_shape_operations(operations) -> list:
         elif op["operation"] == "mask_mask":
             mask = op.get("mask")
             if not isinstance(mask, str) or mask not in shapes:
-                raise InputError(
-                    f"mask_mask needs a create_mask of {str(mask)[:100]!r} before it "
-                    "(uploaded NetCDF masks are not supported yet)",
-                    "mask",
-                )
+                merged.append(op)  # a mask uploaded as NetCDF
+                continue
             var = op.get("var", "m_0")
             layer = LAYER_VAR.match(var) if isinstance(var, str) else None
             if layer is None:

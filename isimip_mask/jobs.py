@@ -79,7 +79,13 @@ def build_request(
     except DatasetError as error:
         problems.extend(error)
     limits = Limits(
-        settings.max_geojson_bytes, settings.max_geojson_vertices, settings.max_operations, uploads or {}
+        settings.max_geojson_bytes,
+        settings.max_geojson_vertices,
+        settings.max_operations,
+        uploads or {},
+        settings.countrymasks_file_path,
+        settings.landseamask_file_path,
+        upload_dir(settings),
     )
     try:
         plan = parse_operations(operations, limits)
@@ -161,6 +167,11 @@ class JobInfo:
 
 def output_dir(settings: Settings, job_id: str) -> Path:
     return settings.output_path / job_id
+
+
+def upload_dir(settings: Settings) -> Path:
+    """Uploaded NetCDF masks, kept where every worker can read them (beside the results)."""
+    return settings.output_path / "uploads"
 
 
 class JobQueue:

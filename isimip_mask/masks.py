@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 
 from .errors import RegionError
-from .regions import BBox, Intersection, Point, Region
+from .regions import BBox, Intersection, MaskFile, Point, Region
 
 # tolerance in degrees for coordinates that should sit exactly on an edge
 EPS_DEG = 1e-6
@@ -84,8 +84,41 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
 
 def area_mask(grid: Grid, region: Region) -> np.ndarray:
     """The cells of one area: by centre, or the cells it overlaps where no centre lies inside."""
+    if isinstance(region, MaskFile):
+        return file_mask(grid, *region.cells(), region.tag)
     mask = bbox_mask(grid, region) if isinstance(region, BBox) else centre_mask(grid, region.geometry)
     return mask if mask.any() else overlap_mask(grid, region.geometry)
+
+
+def file_mask(grid: Grid, mask_grid: Grid, keep: np.ndarray, label: str) -> np.ndarray:
+    """The cells a mask file keeps, on ``grid``: any grid whose cells are among the file's.
+
+    Cells are matched by their coordinates, so a regional cut-out or a 0..360 file takes the
+    right part of a global mask. RegionError if some cell of ``grid`` is not on the mask's grid.
+    """
+    tolerance = min(mask_grid.dlat, mask_grid.dlon) / 100
+    rows = _match(grid.lat, mask_grid.lat, tolerance)
+    cols = _match(_wrap(grid.lon, -180.0), _wrap(mask_grid.lon, -180.0), tolerance)
+    if rows is None or cols is None:
+        raise RegionError(
+            f"the mask {label} is on another grid ({mask_grid.dlat:g}° x {mask_grid.dlon:g}°, "
+            f"{mask_grid.lat.size} x {mask_grid.lon.size} cells) than this file "
+            f"({grid.dlat:g}° x {grid.dlon:g}°, {grid.lat.size} x {grid.lon.size} cells)",
+            "mask",
+        )
+    return keep[np.ix_(rows, cols)]
+
+
+def _match(values: np.ndarray, reference: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """For each value, the index of the equal one in ``reference``; None if one has none."""
+    order = np.argsort(reference)
+    ordered = reference[order]
+    right = np.clip(np.searchsorted(ordered, values), 0, ordered.size - 1)
+    left = np.maximum(right - 1, 0)
+    nearest = np.where(np.abs(ordered[left] - values) <= np.abs(ordered[right] - values), left, right)
+    if np.any(np.abs(ordered[nearest] - values) > tolerance):
+        return None
+    return order[nearest]
 
 
 def _wrap(lon: np.ndarray, start: float) -> np.ndarray:

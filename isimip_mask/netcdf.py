@@ -11,6 +11,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import cftime
@@ -18,7 +19,7 @@ import netCDF4
 import numpy as np
 
 from . import __version__
-from .errors import DatasetError
+from .errors import DatasetError, RegionError
 from .masks import Grid
 
 NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
@@ -247,3 +248,34 @@ def first_field(path: Path) -> tuple[np.ndarray, Grid, str, str]:
         field = np.asarray(variable[(0,) * (variable.ndim - 2)], dtype="f8")
         field[(field == fill_value(variable)) | ~np.isfinite(field)] = np.nan
         return field, layout.grid, name, str(variable.__dict__.get("units", ""))
+
+
+def read_mask(path: str, var: str | None, label: str) -> tuple[Grid, np.ndarray]:
+    """The grid of a mask file and where ``var`` (None: its first gridded variable) keeps cells.
+
+    A cell is kept where the value is neither zero nor missing (ISIMIP's masks hold 1 and 0 or
+    missing). Read once per file, variable and modification time.
+    """
+    return _read_mask(path, Path(path).stat().st_mtime_ns, var, label)
+
+
+@lru_cache(maxsize=16)
+def _read_mask(path: str, mtime_ns: int, var: str | None, label: str) -> tuple[Grid, np.ndarray]:
+    with open_dataset(Path(path)) as dataset:
+        layout = read_layout(dataset, label)
+        name = var or layout.data_vars[0]
+        if name not in layout.data_vars:
+            listed = ", ".join(layout.data_vars[:8]) + (", ..." if len(layout.data_vars) > 8 else "")
+            raise RegionError(
+                f"the mask {label} has no variable {name!r} on its grid (it has {listed})", "var"
+            )
+        variable = dataset.variables[name]
+        values = np.asarray(variable[(0,) * (variable.ndim - 2)])
+        keep = (values != 0) & (values != fill_value(variable)) & np.isfinite(values)
+    return layout.grid, keep
+
+
+def mask_variables(path: str) -> tuple[str, ...]:
+    """The gridded variables of a mask file (``m_DEU``, ...), for checking a request."""
+    with open_dataset(Path(path)) as dataset:
+        return read_layout(dataset, Path(path).name).data_vars

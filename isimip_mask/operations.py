@@ -1,12 +1,16 @@
 """The operation registry: what a request may ask for, and the plan it becomes.
 
-A request carries a list of operations in the ISIMIP files API v2 form, e.g.
-``[{"operation": "mask_bbox", "bbox": [W, E, S, N], "compute_mean": true, "output_csv": true}]``.
-Exactly one of them selects a region; ``crop``, ``compute_mean`` and ``output_csv`` are flags
-on it (or standalone operations of those names). Adding an operation is one class and one
-entry in ``OPERATIONS``.
+A request carries a chain of operations in the ISIMIP files API v2 form, e.g.
+``[{"operation": "mask_bbox", "bbox": [W, E, S, N]}, {"operation": "mask_country", "country":
+"fra", "compute_mean": true, "output_csv": true}]``. The region operations of a chain become
+one region (a cell is kept when every one keeps it); ``crop``, ``compute_mean`` and
+``output_csv`` are flags on any of them (or standalone operations of those names). Adding an
+operation is one class and one entry in ``OPERATIONS``.
 """
 
+import hashlib
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +18,13 @@ from typing import ClassVar
 
 from .engine import Progress, mask_file, output_name
 from .errors import InputError, Problems, RegionError
+from .netcdf import NETCDF_MAGIC, atomic_output, mask_variables
 from .regions import (
     BBox,
     Country,
     Intersection,
     LandOnly,
+    MaskFile,
     Point,
     Region,
     intersect,
@@ -26,10 +32,12 @@ from .regions import (
     parse_shapefile_zip,
     region_config,
     region_from_config,
+    slug,
 )
 from .series import read_cells, read_series, write_cells_csv, write_series_csv, write_series_netcdf
 
 FLAGS = ("crop", "compute_mean", "output_csv")
+VARIABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,19 @@ class Limits:
     max_geojson_vertices: int = 200_000
     max_operations: int = 4
     uploads: Mapping[str, bytes] = field(default_factory=dict)
+    countrymasks: Path | None = None  # ISIMIP's countrymasks.nc, else Natural Earth outlines
+    landseamask: Path | None = None  # ISIMIP's land-sea mask, else Natural Earth land
+    upload_dir: Path | None = None  # where uploaded NetCDF masks are kept for the workers
+
+
+def store_upload(folder: Path, data: bytes) -> Path:
+    """Keep an uploaded file under its content hash (the same upload is the same file, and job)."""
+    target = folder / f"{hashlib.sha256(data).hexdigest()}.nc"
+    if not target.exists():
+        with atomic_output(target) as partial:
+            partial.write_bytes(data)
+    os.utime(target)  # kept as long as it is used: see tasks.cleanup_expired
+    return target
 
 
 class Operation:
@@ -84,20 +105,60 @@ class MaskCountry(Operation):
 
     @classmethod
     def region(cls, config, limits):
-        if not isinstance(config.get("country"), str):
+        code = config.get("country")
+        if not isinstance(code, str) or not code.strip().isalpha() or len(code.strip()) > 5:
             raise RegionError(
-                f"country must be an ISO3 code such as 'DEU', got {config.get('country')!r}", "country"
+                f"country must be an ISO3 code such as 'DEU', got {str(code)[:50]!r}", "country"
             )
-        return Country(config["country"])
+        code = code.strip().upper()
+        if limits.countrymasks is None:
+            return Country(code)
+        if f"m_{code}" not in mask_variables(str(limits.countrymasks)):
+            raise RegionError(f"country {code!r} is not in the country masks (e.g. DEU, FRA, USA)", "country")
+        return MaskFile(str(limits.countrymasks), f"m_{code}", code.lower())
 
 
 class MaskLandonly(Operation):
     name = "mask_landonly"
-    help = "keep land cells (Natural Earth countries, Antarctica excluded)"
+    help = "keep land cells (ISIMIP's land-sea mask if set, else Natural Earth countries but Antarctica)"
 
     @classmethod
     def region(cls, config, limits):
-        return LandOnly()
+        if limits.landseamask is None:
+            return LandOnly()
+        return MaskFile(str(limits.landseamask), None, "landonly")
+
+
+class MaskMask(Operation):
+    name = "mask_mask"
+    params = {
+        "mask": "the name of an uploaded NetCDF mask file (multipart/form-data)",
+        "var": "optional: its variable, default m_0; cells where it is neither 0 nor missing are kept",
+    }
+    help = "keep the cells of an uploaded NetCDF mask (on the file's grid, or a grid it contains)"
+
+    @classmethod
+    def region(cls, config, limits):
+        name, var = config.get("mask"), config.get("var", "m_0")
+        if not isinstance(name, str) or name not in limits.uploads:
+            uploaded = sorted(limits.uploads) or "none"
+            raise RegionError(
+                f"mask {str(name)[:100]!r} names no uploaded file (uploaded: {uploaded})", "mask"
+            )
+        if not isinstance(var, str) or not VARIABLE.match(var):
+            raise RegionError(
+                f"var must be a variable name (letters, digits, _), got {str(var)[:100]!r}", "var"
+            )
+        data = limits.uploads[name]
+        if len(data) > limits.max_geojson_bytes:
+            raise RegionError(
+                f"mask {name} is {len(data)} bytes, more than the limit of {limits.max_geojson_bytes}"
+            )
+        if not data.startswith(NETCDF_MAGIC) or limits.upload_dir is None:
+            raise RegionError(f"mask {name} is not a NetCDF file", "mask")
+        region = MaskFile(str(store_upload(limits.upload_dir, data)), var, slug(name))
+        region.cells()  # a missing variable or a broken file is reported now, not in the job
+        return region
 
 
 class MaskShape(Operation):
@@ -153,6 +214,7 @@ OPERATIONS: dict[str, type[Operation]] = {
         MaskCountry,
         MaskLandonly,
         MaskShape,
+        MaskMask,
         SelectPoint,
         CutoutPoint,
     )

@@ -21,6 +21,11 @@ from shapely.validation import explain_validity, make_valid
 from .errors import Problems, RegionError
 
 COUNTRIES_FILE = "ne_50m_admin_0_countries_iso3.geojson"
+# codes of ISIMIP's country masks that Natural Earth has no outline of (overseas departments,
+# Antarctica, small island groups): they need COUNTRYMASKS_FILE_PATH
+ISIMIP_ONLY_COUNTRIES = frozenset(
+    {"REU", "MTQ", "GLP", "GUF", "MYT", "SJM", "ANT", "CSID", "IOSID", "PSID", "JKX"}
+)
 LAND_EXCLUDED_ISO3 = frozenset({"ATA"})  # ISIMIP land masks leave out Antarctica
 
 
@@ -137,6 +142,12 @@ class Country:
     def __post_init__(self):
         code = str(self.iso3).strip().upper()
         catalogue = country_catalogue()
+        if code in ISIMIP_ONLY_COUNTRIES and code not in catalogue:
+            raise RegionError(
+                f"country {code} is in ISIMIP's country masks but has no Natural Earth outline: "
+                "set COUNTRYMASKS_FILE_PATH to ISIMIP's countrymasks.nc to use it",
+                "country",
+            )
         if code not in catalogue:
             raise RegionError(
                 f"country {self.iso3!r} is not a known ISO3 code (e.g. DEU, FRA, USA; "
@@ -218,6 +229,37 @@ class Point:
 
 
 @dataclass(frozen=True)
+class MaskFile:
+    """The cells where a variable of a NetCDF mask file is neither zero nor missing.
+
+    ISIMIP's country masks (``m_DEU``, ...) and land-sea mask, or a mask uploaded with a
+    request. ``path`` is a server path; ``var`` None means the file's first gridded variable.
+    """
+
+    path: str
+    var: str | None
+    tag: str
+    kind: ClassVar[str] = "maskfile"
+
+    def cells(self):
+        """The mask file's grid and its kept cells (read once per file and variable)."""
+        from .netcdf import read_mask  # the NetCDF boundary; regions themselves open no file
+
+        return read_mask(self.path, self.var, self.tag)
+
+    @property
+    def geometry(self):
+        return None  # cells, not an outline
+
+    def config(self) -> dict:
+        return {"path": self.path, "var": self.var, "tag": self.tag}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "MaskFile":
+        return cls(config["path"], config.get("var"), config["tag"])
+
+
+@dataclass(frozen=True)
 class Intersection:
     """Several regions at once (a chain of mask operations): a cell is kept when each keeps it."""
 
@@ -234,7 +276,9 @@ class Intersection:
 
     @property
     def geometry(self):
-        return shapely.intersection_all([part.geometry for part in self.parts])
+        """The common outline of the parts that have one (mask files have none)."""
+        outlines = [part.geometry for part in self.parts if part.geometry is not None]
+        return shapely.intersection_all(outlines) if outlines else None
 
     def config(self) -> dict:
         return {"parts": [region_config(part) for part in self.parts]}
@@ -244,9 +288,9 @@ class Intersection:
         return cls(tuple(region_from_config(part) for part in config["parts"]))
 
 
-Region = BBox | Shape | Country | LandOnly | Point | Intersection
+Region = BBox | Shape | Country | LandOnly | Point | MaskFile | Intersection
 REGION_KINDS: dict[str, type] = {
-    kind.kind: kind for kind in (BBox, Shape, Country, LandOnly, Point, Intersection)
+    kind.kind: kind for kind in (BBox, Shape, Country, LandOnly, Point, MaskFile, Intersection)
 }
 
 
@@ -352,7 +396,7 @@ def parse_geojson(
     vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
     if vertices > max_vertices:
         raise RegionError(f"shape has {vertices} vertices, more than the limit of {max_vertices}", "shape")
-    return Shape(_polygonal(geometries, name), name=_slug(name))
+    return Shape(_polygonal(geometries, name), name=slug(name))
 
 
 def parse_shapefile_zip(
@@ -381,7 +425,7 @@ def parse_shapefile_zip(
     return parse_geojson(geojson, name, len(data) + 1, max_vertices, layer)
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
     slug = "".join(c if c.isalnum() or c == "-" else "-" for c in stem).strip("-")
     return slug[:40] or "shape"

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         True, description="answer cross-origin requests (the ISIMIP portal calls from its own origin)"
     )
     cors_origins: str = Field("*", description="comma-separated origins allowed by CORS, * for any")
+    countrymasks_file_path: Path | None = Field(
+        None, description="ISIMIP's countrymasks.nc (m_<CODE> variables); unset: Natural Earth outlines"
+    )
+    landseamask_file_path: Path | None = Field(
+        None, description="ISIMIP's land-sea mask file; unset: Natural Earth land without Antarctica"
+    )
     log_level: str = Field("INFO", description="logging level")
     log_file: Path | None = Field(None, description="log to this file as well as to stderr")
 

@@ -25,7 +25,7 @@ from rq.worker import WorkerStatus
 from . import __version__, logs
 from .datasets import resolve
 from .errors import IsimipMaskError
-from .jobs import TASK, cancel_key, lease_key, output_dir
+from .jobs import TASK, cancel_key, lease_key, output_dir, upload_dir
 from .netcdf import atomic_output
 from .operations import Plan
 from .regions import land_geometry
@@ -210,10 +210,16 @@ def readme_text(job_id: str, request: dict, plan: Plan, written: list[Path], err
 
 
 def cleanup_expired(settings: Settings, connection) -> list[str]:
-    """Delete the output folders of jobs whose record has expired from Redis."""
+    """Delete the output folders of jobs whose record has expired from Redis, and uploaded masks
+    that no request has used for as long as results are kept."""
     removed = []
     if not settings.output_path.is_dir():
         return removed
+    oldest = time.time() - settings.result_ttl_s
+    uploads = upload_dir(settings)
+    for upload in uploads.glob("*.nc") if uploads.is_dir() else []:
+        if upload.stat().st_mtime < oldest:
+            upload.unlink(missing_ok=True)
     for folder in settings.output_path.iterdir():
         if folder.is_dir() and JOB_DIR.match(folder.name) and not connection.exists(Job.key_for(folder.name)):
             shutil.rmtree(folder, ignore_errors=True)

@@ -266,6 +266,22 @@ def write_long_file(path: Path, n_steps: int, distinct: int = 8) -> Path:
     return path
 
 
+def write_mask_file(path: Path, variables: dict, lat, lon) -> Path:
+    """A mask file in the layout of ISIMIP's countrymasks.nc: float ``m_<NAME>(lat, lon)`` holding
+    1 inside and 0 outside (or missing outside, for names ending in ``_missing``)."""
+    with netCDF4.Dataset(path, "w", format="NETCDF4_CLASSIC") as out:
+        out.createDimension("lat", len(lat))
+        out.createDimension("lon", len(lon))
+        out.createVariable("lat", "f8", ("lat",))[:] = lat
+        out.createVariable("lon", "f8", ("lon",))[:] = lon
+        out["lat"].setncatts({"standard_name": "latitude", "units": "degrees_north", "axis": "Y"})
+        out["lon"].setncatts({"standard_name": "longitude", "units": "degrees_east", "axis": "X"})
+        for name, keep in variables.items():
+            variable = out.createVariable(name, "f4", ("lat", "lon"), fill_value=np.float32(FILL), zlib=True)
+            variable[:] = np.where(keep, 1.0, FILL if name.endswith("_missing") else 0.0)
+    return path
+
+
 def corrupt_data(path: Path) -> Path:
     """Overwrite the first stored data chunk: the header stays readable, the data does not."""
     with h5py.File(path, "r") as handle:

@@ -87,7 +87,6 @@ def test_every_request_form_becomes_v2_operations(payload, paths, operations):
     [
         ([1, 2], "must be a JSON object"),
         ({"paths": [DIS]}, "give 'operations'"),
-        ({"paths": [DIS], "operations": [{"operation": "mask_mask", "mask": "x.nc"}]}, "needs a create_mask"),
         ({"paths": [DIS], "task": {"nested": 1}}, "is not supported"),
         (
             {

@@ -17,11 +17,21 @@ import pytest
 from isimip_client.client import ISIMIPClient
 
 from isimip_mask.local import free_port
-from isimip_mask.masks import Grid, grid_mask, nearest_cell
+from isimip_mask.masks import Grid, bbox_mask, grid_mask, nearest_cell
 from isimip_mask.regions import BBox, Country, LandOnly, Point, parse_geojson
 from isimip_mask.settings import Settings
 from tests.conftest import FAST_WORKER, Service
-from tests.helpers import DATA, DIS, DIS_FILE, YIELD, YIELD_FILE, serve, service_env
+from tests.helpers import (
+    DATA,
+    DIS,
+    DIS_FILE,
+    YIELD,
+    YIELD_FILE,
+    global_axes,
+    serve,
+    service_env,
+    write_mask_file,
+)
 
 pytestmark = pytest.mark.redis
 FILL = np.float32(1e20)
@@ -179,6 +189,23 @@ def test_mask_shape_keeps_the_layer_asked_for(client, tmp_path):
     job = finished(client.mask_shape([DIS], shape, layer=1, poll=0.1))
     assert job["file_name"].endswith("_two_daily_DEMO_FR_2001_2003.nc")
     assert_masked(download(client, job, tmp_path), grid_mask(source_values()[1], parse_geojson(south)))
+
+
+def test_mask_mask_uploads_a_netcdf_mask(client, tmp_path):
+    lat, lon = global_axes()
+    box = BBox(0, 4, 45, 48)
+    mask = write_mask_file(
+        tmp_path / "areas.nc",
+        {
+            "m_0": ~bbox_mask(Grid.from_arrays(lat, lon), box),
+            "m_1": bbox_mask(Grid.from_arrays(lat, lon), box),
+        },
+        lat,
+        lon,
+    )
+    job = finished(client.mask_mask([DIS], mask, "m_1", poll=0.1))
+    assert job["file_name"].endswith("_areas_daily_DEMO_FR_2001_2003.nc")
+    assert_masked(download(client, job, tmp_path), grid_mask(source_values()[1], box))
 
 
 def test_a_four_operation_chain_is_one_pass_and_equals_cdo(client, tmp_path):
