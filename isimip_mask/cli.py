@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import IsimipMaskError
 from .operations import Plan
-from .regions import BBox, Country, LandOnly, Point, parse_geojson
+from .regions import BBox, Country, LandOnly, Point, Touching, parse_geojson
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     region.add_argument("--geojson", type=Path, metavar="FILE", help="polygon(s) from a GeoJSON file")
     region.add_argument(
         "--point", nargs=2, type=float, metavar=("LAT", "LON"), help="time series of the nearest cell"
+    )
+    parser.add_argument(
+        "--touch",
+        action="store_true",
+        help="keep every cell the region overlaps (ISIMIP's mask rule), not only those whose centre is inside",
     )
     parser.add_argument("--crop", action="store_true", help="cut the output to the region's bounding box")
     parser.add_argument("--mean", action="store_true", help="area-weighted field mean per time step")
@@ -77,7 +82,14 @@ def output_target(output: str) -> tuple[Path, str | None]:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        plan = Plan(region_from_args(args), args.crop, args.mean, args.csv)
+        region = region_from_args(args)
+        if args.touch:
+            if isinstance(region, Point):
+                raise IsimipMaskError(
+                    "--touch applies to areas (a box, a country, land, a GeoJSON), not to a point"
+                )
+            region = Touching(region)
+        plan = Plan(region, args.crop, args.mean, args.csv)
         if args.csv and not plan.is_series:
             raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
         if not args.input.is_file():

@@ -3,7 +3,8 @@
 The rule: a cell belongs to a region when its centre lies inside it (edges included, as
 ``cdo masklonlatbox`` does). Where no centre falls inside (small countries, islands, small
 drawn polygons), the cells the region overlaps are used instead, so that a valid region never
-yields an empty mask. Points keep the single nearest cell.
+yields an empty mask. A region marked ``Touching`` keeps every cell it overlaps (the rule of
+ISIMIP's own masks); a mask file keeps the cells it marks. Points keep the single nearest cell.
 """
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 import shapely
 
 from .errors import RegionError
-from .regions import BBox, Intersection, MaskFile, Point, Region
+from .regions import BBox, Intersection, MaskFile, Point, Region, Touching
 
 # tolerance in degrees for coordinates that should sit exactly on an edge
 EPS_DEG = 1e-6
@@ -86,6 +87,8 @@ def area_mask(grid: Grid, region: Region) -> np.ndarray:
     """The cells of one area: by centre, or the cells it overlaps where no centre lies inside."""
     if isinstance(region, MaskFile):
         return file_mask(grid, *region.cells(), region.tag)
+    if isinstance(region, Touching):
+        return touch_mask(grid, region.geometry)
     mask = bbox_mask(grid, region) if isinstance(region, BBox) else centre_mask(grid, region.geometry)
     return mask if mask.any() else overlap_mask(grid, region.geometry)
 
@@ -171,6 +174,42 @@ def overlap_mask(grid: Grid, geometry) -> np.ndarray:
         hits = shapely.intersects(part, cells) & ~shapely.touches(part, cells)
         mask[np.ix_(rows, cols)] |= hits
     return mask
+
+
+def touch_mask(grid: Grid, geometry) -> np.ndarray:
+    """Cells whose area overlaps the (multi)polygon: the rule of ISIMIP's own country masks.
+
+    The same cells as :func:`overlap_mask`, found faster: every cell whose centre is inside,
+    plus the cells that the outline's segments cross (an STR-tree of the cells in the part's
+    window), each of those tested exactly (touching an edge or a corner is not overlapping).
+    """
+    mask = centre_mask(grid, geometry)
+    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
+    for part in shapely.get_parts(geometry):
+        west, south, east, north = part.bounds
+        rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
+        lon = _wrap(grid.lon, west - half_lon)
+        cols = np.flatnonzero(lon - half_lon < east)
+        if rows.size == 0 or cols.size == 0:
+            continue
+        x, y = np.meshgrid(lon[cols], grid.lat[rows])
+        cells = shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat).ravel()
+        outline = np.concatenate([_segments(ring) for ring in (part.exterior, *part.interiors)])
+        _, crossed = shapely.STRtree(cells).query(shapely.linestrings(outline), predicate="intersects")
+        window = mask[np.ix_(rows, cols)].ravel()
+        crossed = np.unique(crossed)
+        crossed = crossed[~window[crossed]]
+        if crossed.size:
+            shapely.prepare(part)
+            hits = shapely.intersects(part, cells[crossed]) & ~shapely.touches(part, cells[crossed])
+            window[crossed[hits]] = True
+            mask[np.ix_(rows, cols)] = window.reshape(rows.size, cols.size)
+    return mask
+
+
+def _segments(ring) -> np.ndarray:
+    points = shapely.get_coordinates(ring)
+    return np.stack([points[:-1], points[1:]], axis=1)
 
 
 def nearest_cell(grid: Grid, point: Point) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from .regions import (
     MaskFile,
     Point,
     Region,
+    Touching,
     intersect,
     parse_geojson,
     parse_shapefile_zip,
@@ -70,6 +71,7 @@ class Operation:
     params: ClassVar[dict[str, str]] = {}
     crop: ClassVar[bool] = False  # operations that cut out always crop
     help: ClassVar[str] = ""
+    takes_rule: ClassVar[bool] = True  # the cell rule (see _with_rule) applies to its region
 
     @classmethod
     def region(cls, config: dict, limits: Limits) -> Region:
@@ -131,6 +133,7 @@ class MaskLandonly(Operation):
 
 class MaskMask(Operation):
     name = "mask_mask"
+    takes_rule = False
     params = {
         "mask": "the name of an uploaded NetCDF mask file (multipart/form-data)",
         "var": "optional: its variable, default m_0; cells where it is neither 0 nor missing are kept",
@@ -192,6 +195,7 @@ class MaskShape(Operation):
 
 class SelectPoint(Operation):
     name = "select_point"
+    takes_rule = False
     params = {"point": "[lat, lon] in degrees (the order the ISIMIP client sends)"}
     help = "time series of the grid cell nearest to the point"
 
@@ -307,8 +311,25 @@ REQUEST_NAMES = {
 
 
 def _operation(region) -> dict:
+    if isinstance(region, Touching):
+        return {**_operation(region.area), "rule": "touch"}
     config = {key: value for key, value in region.config().items() if key != "name" or region.kind == "shape"}
     return {"operation": REQUEST_NAMES[region.kind], **config}
+
+
+RULES = ("centre", "touch")
+
+
+def _with_rule(region, rule):
+    """The region with the cell rule asked for: ``centre`` (as CDO) or ``touch`` (as ISIMIP's masks).
+
+    A mask file's cells are given by the file, and a point keeps its cell, whatever the rule.
+    """
+    if rule not in RULES:
+        raise InputError(f"rule must be one of {', '.join(RULES)}, not {str(rule)[:50]!r}", "operations")
+    if rule == "touch" and not isinstance(region, MaskFile | Point):
+        return Touching(region)
+    return region
 
 
 def _flag(problems: Problems, config: dict, name: str) -> bool:
@@ -344,7 +365,7 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
             continue
         op = OPERATIONS[name]
         try:
-            regions.append(op.region(config, limits))
+            regions.append(_with_rule(op.region(config, limits), config.get("rule", "centre")))
         except InputError as error:
             problems.extend(error)
         for flag in FLAGS:
@@ -360,9 +381,20 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
     return Plan(intersect(regions), flags["crop"], flags["compute_mean"], flags["output_csv"])
 
 
+RULE_PARAM = {
+    "rule": "optional: 'centre' (default: cells whose centre is inside, as CDO) or 'touch' "
+    "(every cell the region overlaps, as ISIMIP's own masks)"
+}
+
+
 def catalogue() -> list[dict]:
     """Every operation with its parameters and flags, for ``GET /`` and the docs."""
     return [
-        {"operation": op.name, "help": op.help, "params": op.params, "flags": list(FLAGS)}
+        {
+            "operation": op.name,
+            "help": op.help,
+            "params": {**op.params, **(RULE_PARAM if op.takes_rule else {})},
+            "flags": list(FLAGS),
+        }
         for op in OPERATIONS.values()
     ]

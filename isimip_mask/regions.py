@@ -260,6 +260,34 @@ class MaskFile:
 
 
 @dataclass(frozen=True)
+class Touching:
+    """An area by the rule of ISIMIP's own masks: every cell it overlaps, not only the cells
+    whose centre lies inside (the default, as CDO)."""
+
+    area: BBox | Shape | Country | LandOnly
+    kind: ClassVar[str] = "touch"
+
+    def __post_init__(self):
+        if not isinstance(self.area, BBox | Shape | Country | LandOnly):
+            raise RegionError("rule 'touch' applies to boxes, countries, land and shapes", "operations")
+
+    @property
+    def tag(self) -> str:
+        return self.area.tag
+
+    @property
+    def geometry(self):
+        return self.area.geometry
+
+    def config(self) -> dict:
+        return {"area": region_config(self.area)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Touching":
+        return cls(region_from_config(config["area"]))
+
+
+@dataclass(frozen=True)
 class Intersection:
     """Several regions at once (a chain of mask operations): a cell is kept when each keeps it."""
 
@@ -288,9 +316,9 @@ class Intersection:
         return cls(tuple(region_from_config(part) for part in config["parts"]))
 
 
-Region = BBox | Shape | Country | LandOnly | Point | MaskFile | Intersection
+Region = BBox | Shape | Country | LandOnly | Point | MaskFile | Touching | Intersection
 REGION_KINDS: dict[str, type] = {
-    kind.kind: kind for kind in (BBox, Shape, Country, LandOnly, Point, MaskFile, Intersection)
+    kind.kind: kind for kind in (BBox, Shape, Country, LandOnly, Point, MaskFile, Touching, Intersection)
 }
 
 

@@ -102,3 +102,12 @@ def test_cli_output_ending_in_a_slash_is_a_new_folder(tmp_path, capsys):
     assert main([str(DIS_FILE), f"{tmp_path}/results/", "--country", "FRA"]) == 0
     written = Path(capsys.readouterr().out.strip())
     assert written.parent == tmp_path / "results" and written.name.endswith("_fra_daily_DEMO_FR_2001_2003.nc")
+
+
+def test_cli_touch_keeps_every_cell_the_country_overlaps(tmp_path):
+    centre, touch = tmp_path / "centre.nc", tmp_path / "touch.nc"
+    assert main([str(DIS_FILE), str(centre), "--country", "FRA"]) == 0
+    assert main([str(DIS_FILE), str(touch), "--country", "FRA", "--touch"]) == 0
+    with netCDF4.Dataset(centre) as a, netCDF4.Dataset(touch) as b:
+        kept_centre, kept_touch = (a["dis"][0].mask == False), (b["dis"][0].mask == False)  # noqa: E712
+    assert (kept_centre & ~kept_touch).sum() == 0 and kept_touch.sum() > kept_centre.sum()

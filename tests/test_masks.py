@@ -4,7 +4,7 @@ import shapely
 
 from isimip_mask.errors import RegionError
 from isimip_mask.masks import Grid, grid_mask, mask_bounds, nearest_cell
-from isimip_mask.regions import BBox, Country, LandOnly, Point, country_names, parse_geojson
+from isimip_mask.regions import BBox, Country, LandOnly, Point, Touching, country_names, parse_geojson
 from tests.helpers import DATA, global_axes
 
 GRID = Grid.from_arrays(*global_axes())
@@ -128,3 +128,35 @@ def test_mask_bounds_take_the_short_way_round(box, cols):
     rows, columns = mask_bounds(mask, circular=True)
     assert mask[rows][:, columns].sum() == mask.sum()
     assert (columns[0], (columns[-1] + 1) % 720) == cols
+
+
+@pytest.mark.parametrize(
+    "region",
+    [Country("DEU"), Country("FJI"), Country("MLT"), BBox(170, -170, -10, 10), BBox(-10.1, 40.1, 35.1, 69.9)],
+    ids=str,
+)
+@pytest.mark.parametrize("lon0360", [False, True], ids=["lon-180..180", "lon0..360"])
+def test_the_touch_rule_keeps_every_cell_the_region_overlaps(region, lon0360):
+    """Compared with a brute-force test of every cell box (shapely), on both longitude conventions."""
+    grid = Grid.from_arrays(*global_axes(lon0360=lon0360))
+    mask = grid_mask(grid, Touching(region))
+    x, y = np.meshgrid(grid.lon, grid.lat)
+    east = region.geometry.bounds[2]
+    x = np.where(x < region.geometry.bounds[0] - 0.25, x + 360, x) if east > 180 or lon0360 else x
+    geometry = region.geometry
+    boxes = shapely.box(x - 0.25, y - 0.25, x + 0.25, y + 0.25)
+    brute = shapely.intersects(geometry, boxes) & ~shapely.touches(geometry, boxes)
+    if lon0360 and east <= 180:  # the outline is in -180..180: compare in that frame
+        shifted = shapely.box(x - 360 - 0.25, y - 0.25, x - 360 + 0.25, y + 0.25)
+        brute |= shapely.intersects(geometry, shifted) & ~shapely.touches(geometry, shifted)
+    np.testing.assert_array_equal(mask, brute)
+    assert mask.sum() >= grid_mask(grid, region).sum()
+
+
+def test_the_two_rules_on_germany_and_land():
+    """The numbers the README gives: ISIMIP's masks count every touched cell."""
+    assert (grid_mask(GRID, Country("DEU")).sum(), grid_mask(GRID, Touching(Country("DEU"))).sum()) == (
+        188,
+        230,
+    )
+    assert (grid_mask(GRID, LandOnly()).sum(), grid_mask(GRID, Touching(LandOnly())).sum()) == (61534, 68257)

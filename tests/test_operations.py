@@ -5,7 +5,7 @@ import shapely
 
 from isimip_mask.errors import InputError
 from isimip_mask.operations import Limits, Plan, catalogue, parse_operations
-from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Shape
+from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Shape, Touching
 from tests.helpers import DATA
 
 
@@ -59,6 +59,23 @@ def test_a_chain_of_masks_is_one_intersection_with_the_flags_of_every_step():
     assert plan.region.tag == "lon-10.0to40.0lat35.0to70.0+fra+landonly"
     assert parse_operations(plan.operations()) == plan
     assert Plan.from_config(plan.config()) == plan
+
+
+def test_the_touch_rule_is_asked_for_per_operation_and_round_trips():
+    plan = parse_operations(
+        [
+            {"operation": "mask_country", "country": "DEU", "rule": "touch"},
+            {"operation": "mask_bbox", "bbox": [5, 10, 47, 55]},
+        ]
+    )
+    assert plan.region == Intersection((Touching(Country("DEU")), BBox(5, 10, 47, 55)))
+    assert plan.region.tag == "deu+lon5.0to10.0lat47.0to55.0"
+    assert parse_operations(plan.operations()) == plan and Plan.from_config(plan.config()) == plan
+    assert parse_operations(
+        [{"operation": "select_point", "point": [52, 13], "rule": "touch"}]
+    ).region == Point(52, 13)
+    with pytest.raises(InputError, match="rule must be one of centre, touch"):
+        parse_operations([{"operation": "mask_landonly", "rule": "all"}])
 
 
 def test_a_layer_of_an_upload_is_one_feature():
