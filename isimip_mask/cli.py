@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--touch",
         action="store_true",
-        help="keep every cell the region overlaps (ISIMIP's mask rule), not only those whose centre is inside",
+        help="keep every cell the region overlaps (ISIMIP's mask rule), not only centres inside",
     )
     parser.add_argument("--crop", action="store_true", help="cut the output to the region's bounding box")
     parser.add_argument("--mean", action="store_true", help="area-weighted field mean per time step")
