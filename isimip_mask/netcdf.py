@@ -279,3 +279,20 @@ def mask_variables(path: str) -> tuple[str, ...]:
     """The gridded variables of a mask file (``m_DEU``, ...), for checking a request."""
     with open_dataset(Path(path)) as dataset:
         return read_layout(dataset, Path(path).name).data_vars
+
+
+def write_mask(target: Path, grid: Grid, cells: np.ndarray, name: str = "mask") -> Path:
+    """A mask file for ``cdo -ifthen``: ``name(lat, lon)`` 1 where kept, missing elsewhere."""
+    with atomic_output(target) as partial, netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
+        out.createDimension("lat", grid.lat.size)
+        out.createDimension("lon", grid.lon.size)
+        for axis, values, units in (("lat", grid.lat, "degrees_north"), ("lon", grid.lon, "degrees_east")):
+            variable = out.createVariable(axis, "f8", (axis,))
+            variable[:] = values
+            variable.setncatts(
+                {"standard_name": "latitude" if axis == "lat" else "longitude", "units": units}
+            )
+        mask = out.createVariable(name, "f4", ("lat", "lon"), fill_value=np.float32(DEFAULT_FILL), zlib=True)
+        mask.setncattr("missing_value", np.float32(DEFAULT_FILL))
+        mask[:] = np.where(cells, 1.0, DEFAULT_FILL).astype("f4")
+    return target

@@ -5,14 +5,12 @@ result as it is, several are zipped with a README.txt. A file that fails is reco
 others go on; the job fails only when no file could be processed.
 """
 
-import json
 import logging
 import os
 import re
 import shutil
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import redis
@@ -22,11 +20,11 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import BaseTimeoutException
 from rq.worker import WorkerStatus
 
-from . import __version__, logs
+from . import logs
+from .bundle import Output, zip_results
 from .datasets import resolve
 from .errors import IsimipMaskError
 from .jobs import TASK, cancel_key, lease_key, output_dir, upload_dir
-from .netcdf import atomic_output
 from .operations import Plan
 from .regions import land_geometry
 from .settings import Settings
@@ -135,10 +133,9 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
         progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
         try:
             source = resolve(settings.input_path, user_path)
-            name = unique_name(plan.output_name(source.name), user_path, {p.name for p in written})
-            written.append(
-                plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name)
-            )
+            name = unique_name(plan.output_name(source.name), user_path, {o.path.name for o in written})
+            made = plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name)
+            written.append(Output(user_path, source, made))
         except BaseTimeoutException:
             shutil.rmtree(target_dir, ignore_errors=True)  # nothing half-written is left behind
             raise
@@ -147,18 +144,19 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
         except Exception as error:  # noqa: BLE001 - one broken file must not lose the others
             log.exception("job %s: %s failed", job_id, user_path)
             errors[user_path] = f"internal error: {type(error).__name__}: {error}"
-        progress.update(
-            force=True, files_done=number + 1, errors=errors, created_files=[p.name for p in written]
-        )
+        created = [output.path.name for output in written]
+        progress.update(force=True, files_done=number + 1, errors=errors, created_files=created)
     if not written:
         message = "; ".join(f"{path}: {error}" for path, error in errors.items())
         progress.update(force=True, error=f"no file could be processed: {message}")
         shutil.rmtree(target_dir, ignore_errors=True)
         raise JobFailed(message)
     result = (
-        written[0] if len(paths) == 1 else zip_results(target_dir, job_id, request, plan, written, errors)
+        written[0].path
+        if len(paths) == 1
+        else zip_results(target_dir, job_id, request, plan, written, errors)
     )
-    return {"file_name": result.name, "created_files": [p.name for p in written], "errors": errors}
+    return {"file_name": result.name, "created_files": [o.path.name for o in written], "errors": errors}
 
 
 def unique_name(name: str, user_path: str, taken: set[str]) -> str:
@@ -166,47 +164,6 @@ def unique_name(name: str, user_path: str, taken: set[str]) -> str:
     if name not in taken:
         return name
     return "_".join(Path(user_path).parent.parts) + "_" + name
-
-
-def zip_results(
-    target_dir: Path, job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict
-) -> Path:
-    """One zip with every output and a README.txt; the separate outputs are removed."""
-    target = target_dir / f"isimip-mask_{plan.region.tag}_{job_id[:8]}.zip"
-    with atomic_output(target) as partial, zipfile.ZipFile(partial, "w") as archive:
-        archive.writestr(
-            "README.txt", readme_text(job_id, request, plan, written, errors), zipfile.ZIP_DEFLATED
-        )
-        for path in written:
-            # NetCDF outputs are deflated already; CSV compresses well
-            archive.write(
-                path, path.name, zipfile.ZIP_DEFLATED if path.suffix == ".csv" else zipfile.ZIP_STORED
-            )
-    for path in written:
-        path.unlink()
-    return target
-
-
-def readme_text(job_id: str, request: dict, plan: Plan, written: list[Path], errors: dict) -> str:
-    lines = [
-        f"isimip-mask {__version__}, job {job_id}",
-        "",
-        f"Operation: {plan.describe()}",
-        f"Region: {plan.region.tag} ({type(plan.region).__name__})",
-        "Rule: a cell belongs to the region when its centre lies inside it (edges included);",
-        "      where no centre does, the cells the region overlaps. Other cells are missing values.",
-        "",
-        "Files:",
-    ]
-    outputs = iter(written)
-    for user_path in request["paths"]:
-        failed = user_path in errors
-        lines.append(
-            f"  {user_path}\n    "
-            + (f"FAILED: {errors[user_path]}" if failed else f"-> {next(outputs).name}")
-        )
-    lines += ["", "Request:", json.dumps(request, indent=2, sort_keys=True), ""]
-    return "\n".join(lines)
 
 
 def cleanup_expired(settings: Settings, connection) -> list[str]:

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import zipfile
 
 import netCDF4
@@ -161,7 +162,7 @@ def test_mixed_files_finish_with_errors_and_a_readme(service):
     with zipfile.ZipFile(service.queue.result_path(info)) as archive:
         names = archive.namelist()
         readme = archive.read("README.txt").decode()
-    assert sorted(names) == sorted(["README.txt", *info.created_files])
+    assert sorted(names) == sorted(["README.txt", "errors.json", "mask_fra_19x27.nc", *info.created_files])
     assert "FAILED" in readme and "broken_global_daily.nc" in readme and "mask to fra" in readme
 
 
@@ -278,7 +279,9 @@ def test_files_of_the_same_name_in_two_folders_both_reach_the_zip(service):
     name = "h08_gfdl-esm2m_ewembi_historical_histsoc_co2_dis_fra_daily_DEMO_FR_2001_2003.nc"
     assert info.created_files == [name, f"other_{name}"]
     with zipfile.ZipFile(service.queue.result_path(info)) as archive:
-        assert sorted(archive.namelist()) == sorted(["README.txt", name, f"other_{name}"])
+        assert sorted(archive.namelist()) == sorted(
+            ["README.txt", "mask_fra_19x27.nc", name, f"other_{name}"]
+        )
         assert f"-> other_{name}" in archive.read("README.txt").decode()
 
 
@@ -322,3 +325,56 @@ def test_two_workers_share_the_queue_without_clobbering(service):
     assert len(set(names)) == 4 and all(service.queue.result_path(d).stat().st_size > 0 for d in done)
     for d in done:  # one folder per job, nothing else in it
         assert [p.name for p in output_dir(service.settings, d.id).iterdir()] == [d.file_name]
+
+
+@pytest.mark.cdo
+@pytest.mark.skipif(shutil.which("cdo") is None, reason="cdo is not installed (apt-get install cdo)")
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [
+            {"operation": "mask_country", "country": "FRA"},
+            {"operation": "mask_bbox", "bbox": [-2, 8, 42, 51]},
+        ],
+        [{"operation": "select_bbox", "bbox": [-1.5, 3.5, 43.5, 48.5]}],
+        [
+            {
+                "operation": "mask_country",
+                "country": "FRA",
+                "rule": "touch",
+                "compute_mean": True,
+                "output_csv": True,
+            }
+        ],
+    ],
+    ids=["chain with a mask", "box cut", "touch mean csv"],
+)
+def test_the_readme_of_a_zip_redoes_every_output_with_cdo(service, tmp_path, operations):
+    (service.settings.input_path / "other").mkdir()
+    shutil.copy(DIS_FILE, service.settings.input_path / "other" / "second_dis_global_daily.nc")
+    paths = [DIS, "other/second_dis_global_daily.nc", YIELD]  # the last one fails: the region misses it
+    info = service.wait(service.queue.submit(build_request(service.settings, paths, operations))[0].id)
+    assert info.status == "finished" and list(info.errors) == [YIELD]
+    ours = tmp_path / "ours"
+    with zipfile.ZipFile(service.queue.result_path(info)) as archive:
+        archive.extractall(ours)
+    readme = (ours / "README.txt").read_text()
+    assert json.loads((ours / "errors.json").read_text()) == info.errors
+    assert str(service.settings.input_path) not in readme  # no server path
+    redo = tmp_path / "redo"
+    redo.mkdir()
+    for mask in ours.glob("mask_*.nc"):
+        shutil.copy(mask, redo)
+    for name, source in zip(info.created_files, (DIS_FILE, DIS_FILE)):
+        command = readme.split(f"-> {name}\n", 1)[1].splitlines()[0].strip()
+        words = command.split()
+        shutil.copy(source, redo / words[words.index(name) - (2 if ">" in words else 1)])
+        subprocess.run(["sh", "-c", command], cwd=redo, check=True, capture_output=True)
+        if name.endswith(".csv"):  # cdo's layout: date value; ours: time,value with a header
+            theirs = [float(line.split()[-1]) for line in (redo / name).read_text().splitlines()]
+            mine = [float(row.split(",")[1]) for row in (ours / name).read_text().splitlines()[1:]]
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5)
+        else:
+            mine, _ = values(ours / name, "dis")
+            theirs, _ = values(redo / name, "dis")
+            np.testing.assert_array_equal(mine, theirs)
