@@ -28,12 +28,13 @@ from rq.serializers import JSONSerializer
 
 from .datasets import normalize_path, resolve_all
 from .errors import DatasetError, InputError, JobNotFound, Problems, RegionError, ServiceError
-from .masks import grid_mask
+from .masks import grid_mask, overlaps
 from .netcdf import open_dataset, read_layout
 from .operations import Limits, Plan, parse_operations
 from .settings import Settings
 
 SECRET_KEY = "isimip-mask:secret"  # the generated key of the job ids (when SECRET_KEY is unset)
+CSV_GRID_CELLS = 4_000_000  # a CSV of every cell is counted at submit; on finer grids it is refused
 REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, never hangs
 CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
 TASK = "isimip_mask.tasks.run_job"
@@ -97,7 +98,8 @@ def build_request(
             try:
                 with open_dataset(path) as dataset:
                     layout = read_layout(dataset, path.name)
-                kept = grid_mask(layout.grid, plan.region)
+                if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
+                    raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
             except RegionError as error:  # that file fails in the job, the others go on
                 misses[user_path] = str(error)
                 continue
@@ -105,6 +107,15 @@ def build_request(
                 problems.add("paths", f"{user_path}: {error}")
                 continue
             if plan.output_csv and not plan.is_series:
+                cells = layout.grid.lat.size * layout.grid.lon.size
+                if cells > CSV_GRID_CELLS:
+                    problems.add(
+                        "operations",
+                        f"{user_path}: output_csv without compute_mean is offered on grids of up to "
+                        f"{CSV_GRID_CELLS:,} cells (this one has {cells:,}); add compute_mean, or use NetCDF",
+                    )
+                    continue
+                kept = grid_mask(layout.grid, plan.region)
                 rows = int(kept.sum()) * max(1, layout.n_times)
                 if rows > settings.max_csv_rows:
                     problems.add(

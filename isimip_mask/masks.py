@@ -83,6 +83,42 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
     return mask
 
 
+def overlaps(grid: Grid, region: Region) -> bool:
+    """Whether the region keeps any cell of the grid, without building a mask (cheap on any grid).
+
+    An area keeps a cell exactly when it overlaps the grid's extent with some area (the cell
+    its centre rule misses, the overlap rule finds); an intersection needs every part to (and
+    may still keep no cell in common: that shows when the file is masked). Points and mask files
+    raise RegionError with the reason when they miss the grid.
+    """
+    if isinstance(region, Point):
+        nearest_cell(grid, region)
+        return True
+    if isinstance(region, MaskFile):
+        return bool(area_mask(grid, region).any())
+    if isinstance(region, Intersection):
+        return all(overlaps(grid, part) for part in region.parts)
+    south, north = grid.lat.min() - grid.dlat / 2, grid.lat.max() + grid.dlat / 2
+    if grid.is_global:
+        extent = shapely.box(-540, south, 540, north)
+    else:
+        west, east = lon_extent(grid)
+        boxes = [shapely.box(west + shift, south, east + shift, north) for shift in (-720, -360, 0, 360)]
+        extent = shapely.MultiPolygon(boxes)
+    return bool(shapely.intersection(region.geometry, extent).area > 0)
+
+
+def lon_extent(grid: Grid) -> tuple[float, float]:
+    """West and east edge of a regional grid's longitudes, taken round the globe the short way
+    (a grid across 0 in 0..360, or across 180 in -180..180, is one piece)."""
+    lon = np.sort(np.mod(grid.lon, 360.0))
+    gaps = np.diff(np.concatenate([lon, lon[:1] + 360.0]))
+    last = int(np.argmax(gaps))  # the widest gap follows the easternmost cell
+    west = lon[(last + 1) % lon.size]
+    east = lon[last] + (360.0 if last + 1 < lon.size else 0.0)
+    return west - grid.dlon / 2, east + grid.dlon / 2
+
+
 def area_mask(grid: Grid, region: Region) -> np.ndarray:
     """The cells of one area: by centre, or the cells it overlaps where no centre lies inside."""
     if isinstance(region, MaskFile):

@@ -3,8 +3,17 @@ import pytest
 import shapely
 
 from isimip_mask.errors import RegionError
-from isimip_mask.masks import Grid, grid_mask, mask_bounds, nearest_cell
-from isimip_mask.regions import BBox, Country, LandOnly, Point, Touching, country_names, parse_geojson
+from isimip_mask.masks import Grid, grid_mask, mask_bounds, nearest_cell, overlaps
+from isimip_mask.regions import (
+    BBox,
+    Country,
+    Intersection,
+    LandOnly,
+    Point,
+    Touching,
+    country_names,
+    parse_geojson,
+)
 from tests.helpers import DATA, global_axes
 
 GRID = Grid.from_arrays(*global_axes())
@@ -160,3 +169,33 @@ def test_the_two_rules_on_germany_and_land():
         230,
     )
     assert (grid_mask(GRID, LandOnly()).sum(), grid_mask(GRID, Touching(LandOnly())).sum()) == (61534, 68257)
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        Country("FRA"),
+        Country("AUS"),
+        Country("MLT"),
+        LandOnly(),
+        BBox(170, -170, -10, 10),
+        BBox(-4.7, -4.6, 43.1, 43.2),  # between cell centres: the overlap rule keeps a cell
+        Touching(Country("ITA")),
+        Intersection((Country("FRA"), BBox(0, 5, 44, 48))),
+        Intersection((Country("FRA"), Country("AUS"))),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("lon0360", [False, True], ids=["lon-180..180", "lon0..360"])
+def test_overlaps_answers_what_the_mask_would(region, lon0360):
+    """The cheap check at submit time agrees with building the mask (a regional and a global grid)."""
+    lon = np.arange(-4.75, 8.5, 0.5)  # across 0: in 0..360 it starts at 355.25 and wraps
+    regional = Grid.from_arrays(np.arange(51.25, 42, -0.5), lon % 360 if lon0360 else lon)
+    for grid in (regional, Grid.from_arrays(*global_axes(lon0360=lon0360))):
+        try:
+            kept = bool(grid_mask(grid, region).any())
+        except RegionError:
+            kept = False
+        if isinstance(region, Intersection) and not kept:  # parts may each touch the grid, not in common
+            continue
+        assert overlaps(grid, region) == kept
