@@ -1,5 +1,6 @@
 """isimip-mask: the page. Layout, widgets and session state; the work happens in ``isimip_mask``."""
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +12,17 @@ from isimip_mask import datasets, mapview, quicklook
 from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.jobs import JobInfo, JobQueue, build_request
 from isimip_mask.masks import grid_mask
-from isimip_mask.operations import Plan
+from isimip_mask.operations import Plan, apply_rule
 from isimip_mask.regions import (
     BBox,
     Country,
     LandOnly,
     Point,
-    Shape,
     country_names,
+    intersect,
     parse_geojson,
     parse_shapefile_zip,
+    region_config,
 )
 from isimip_mask.settings import Settings
 
@@ -58,9 +60,10 @@ class Preview:
     image: tuple[str, list]
 
 
-@st.cache_data(max_entries=64, show_spinner=False, hash_funcs={Shape: lambda shape: shape.wkb})
-def preview(grid, region) -> Preview:
-    mask = grid_mask(grid, region)
+@st.cache_data(max_entries=64, show_spinner=False)
+def preview(grid, region_key: str, _region) -> Preview:
+    """Cached by the region's canonical config (``region_key``); the region itself is not hashed."""
+    mask = grid_mask(grid, _region)
     return Preview(mask, mapview.kept_cells_image(grid, mask))
 
 
@@ -211,21 +214,9 @@ def show_region_inputs(settings: Settings):
         )
         return LandOnly()
     if mode == MODES[3]:
-        columns = st.columns(4)
-        limits = {
-            "west": (-180.0, 360.0, -10.0),
-            "east": (-180.0, 360.0, 40.0),
-            "south": (-90.0, 90.0, 35.0),
-            "north": (-90.0, 90.0, 70.0),
-        }
-        values = {
-            name: column.number_input(
-                name, low, high, st.session_state.get(name, default), step=0.5, key=name
-            )
-            for column, (name, (low, high, default)) in zip(columns, limits.items())
-        }
+        box = show_box_inputs()
         st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
-        return BBox(values["west"], values["east"], values["south"], values["north"])
+        return box
     if mode == MODES[4]:
         upload = st.file_uploader(
             "GeoJSON file, or a zipped shapefile (polygons in lon/lat)",
@@ -248,11 +239,50 @@ def show_region_inputs(settings: Settings):
     return Point(lat, lon)
 
 
+BOX_INPUTS = {  # name: (lowest, highest, default)
+    "west": (-180.0, 360.0, -10.0),
+    "east": (-180.0, 360.0, 40.0),
+    "south": (-90.0, 90.0, 35.0),
+    "north": (-90.0, 90.0, 70.0),
+}
+CELL_RULES = {
+    "centre": "whose centre is inside (as CDO)",
+    "touch": "that the region touches (as ISIMIP's country masks)",
+}
+COMBINATIONS = ("nothing else", "land only", "a box")
+
+
+def show_box_inputs(prefix: str = "") -> BBox:
+    """Four number inputs, west, east, south, north (keys ``prefix + name``)."""
+    values = {}
+    for column, (name, (low, high, default)) in zip(st.columns(4), BOX_INPUTS.items()):
+        key = prefix + name
+        values[name] = column.number_input(
+            name, low, high, st.session_state.get(key, default), step=0.5, key=key
+        )
+    return BBox(values["west"], values["east"], values["south"], values["north"])
+
+
+def show_combination():
+    """A second region the first is combined with (a cell is kept when both keep it), or None."""
+    choice = st.selectbox("Keep only the cells that are also in", COMBINATIONS, key="combine")
+    if choice == "land only":
+        return LandOnly()
+    if choice == "a box":
+        return show_box_inputs("combine_")
+    return None
+
+
 def show_options(region) -> Plan:
     st.markdown("**3 · Options**")
     if isinstance(region, Point):
         as_csv = st.checkbox("CSV time series (else NetCDF)", value=True, key="point_csv")
         return Plan(region, output_csv=as_csv)
+    rule = st.radio(
+        "Keep the cells", list(CELL_RULES), format_func=CELL_RULES.get, key="rule", horizontal=True
+    )
+    also = show_combination()
+    region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
     crop = st.checkbox("Crop to the region's bounding box", key="crop")
     mean = st.checkbox("Field mean time series (area-weighted, CSV)", key="mean")
     return Plan(region, crop=crop, compute_mean=mean, output_csv=mean)
@@ -264,7 +294,7 @@ def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Previe
         return None
     info = infos[0]
     try:
-        kept = preview(info.grid, plan.region)
+        kept = preview(info.grid, json.dumps(region_config(plan.region), sort_keys=True), plan.region)
     except IsimipMaskError as error:
         st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
         return None

@@ -320,7 +320,7 @@ def _operation(region) -> dict:
 RULES = ("centre", "touch")
 
 
-def _with_rule(region, rule):
+def apply_rule(region, rule: str):
     """The region with the cell rule asked for: ``centre`` (as CDO) or ``touch`` (as ISIMIP's masks).
 
     A mask file's cells are given by the file, and a point keeps its cell, whatever the rule.
@@ -365,7 +365,7 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
             continue
         op = OPERATIONS[name]
         try:
-            regions.append(_with_rule(op.region(config, limits), config.get("rule", "centre")))
+            regions.append(apply_rule(op.region(config, limits), config.get("rule", "centre")))
         except InputError as error:
             problems.extend(error)
         for flag in FLAGS:

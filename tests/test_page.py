@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 from isimip_mask.datasets import describe
 from isimip_mask.local import free_port
 from isimip_mask.masks import grid_mask
-from isimip_mask.regions import BBox, Country, LandOnly, Point, parse_geojson
+from isimip_mask.operations import Plan
+from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Touching, parse_geojson
 from tests.helpers import DATA, DIS, DIS_FILE, ROOT, corrupt_data, global_axes, wait_for, write_netcdf
 
 IDF = DATA / "ile-de-france-box.geojson"
@@ -291,3 +292,51 @@ def test_every_period_of_a_dataset_in_one_click(app, queue_service):
         DIS.replace("2001_2003", "2004_2006"),
         DIS.replace("2001_2003", "2007_2009"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("drawing", "inputs", "options", "region"),
+    [
+        (
+            None,
+            {"mode": "Country", "country": "FRA"},
+            {
+                "combine": "a box",
+                "combine_west": 0.0,
+                "combine_east": 5.0,
+                "combine_south": 44.0,
+                "combine_north": 48.0,
+            },
+            Intersection((Country("FRA"), BBox(0, 5, 44, 48))),
+        ),
+        (
+            TRIANGLE,
+            None,
+            {"combine": "land only"},
+            Intersection((parse_geojson(TRIANGLE, "drawn"), LandOnly())),
+        ),
+        (None, {"mode": "Country", "country": "FRA"}, {"rule": "touch"}, Touching(Country("FRA"))),
+        (
+            None,
+            {"mode": "Country", "country": "FRA"},
+            {"rule": "touch", "combine": "land only"},
+            Intersection((Touching(Country("FRA")), Touching(LandOnly()))),
+        ),
+    ],
+    ids=["country and a box", "drawn polygon on land", "touch rule", "touch rule, country on land"],
+)
+def test_chains_and_the_touch_rule_preview_exactly_what_the_job_keeps(
+    app, queue_service, drawing, inputs, options, region
+):
+    at = app(map=drawn(drawing)) if drawing else app()
+    if inputs:
+        at = choose(at, **inputs)
+    for key, value in options.items():
+        widget = {"rule": at.radio, "combine": at.selectbox}.get(key, at.number_input)
+        at = widget(key=key).set_value(value).run()
+    no_exceptions(at)
+    cells = kept(queue_service.settings, region)
+    assert f"{cells:,} of 513 cells at 0.5° are kept" in preview_text(at)
+    at = at.button(key="submit").click().run()
+    queued = Plan.from_config(queue_service.queue.info(job_of(at)).request["plan"]).region
+    assert queued.kind == region.kind and kept(queue_service.settings, queued) == cells
