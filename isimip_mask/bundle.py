@@ -2,7 +2,8 @@
 
 It holds every output, a ``README.txt`` that gives for each output the ``cdo`` command that
 makes it from the input file, the masks those commands use (``mask_<region>_<grid>.nc``: 1 where
-a cell is kept), and ``errors.json`` naming the files that failed and why. Paths in it are the
+a cell is kept), the polygons of the region as GeoJSON (an uploaded shape, a drawing), and
+``errors.json`` naming the files that failed and why. Paths in it are the
 request's own (relative to the data root): no server path is written.
 """
 
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from shapely.geometry import mapping
 
 from . import __version__
 from .masks import Grid, grid_mask, mask_bounds, nearest_cell
 from .netcdf import atomic_output, open_dataset, read_layout, temporary_path, write_mask
 from .operations import Plan
-from .regions import BBox, Point, slug
+from .regions import BBox, Point, Shape, Touching, slug
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,14 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str) -> Recipe:
     return Recipe(" ".join(command), recipe.mask_name, recipe.grid, recipe.cells)
 
 
+def shapes(region) -> list[Shape]:
+    """The polygons a region is made of (a shape, or the shapes of a chain)."""
+    if isinstance(region, Shape):
+        return [region]
+    parts = getattr(region, "parts", None) or ([region.area] if isinstance(region, Touching) else [])
+    return [shape for part in parts for shape in shapes(part)]
+
+
 def zip_results(
     target_dir: Path, job_id: str, request: dict, plan: Plan, outputs: list[Output], errors: dict
 ) -> Path:
@@ -81,6 +91,10 @@ def zip_results(
         if errors:
             archive.writestr(
                 "errors.json", json.dumps(errors, indent=2, sort_keys=True), zipfile.ZIP_DEFLATED
+            )
+        for shape in shapes(plan.region):  # the polygons used, as GeoJSON (an upload, a drawing)
+            archive.writestr(
+                f"{shape.name}.geojson", json.dumps(mapping(shape.geometry)), zipfile.ZIP_DEFLATED
             )
         for recipe in {r.mask_name: r for r in recipes.values() if r.mask_name}.values():
             mask = write_mask(temporary_path(target_dir / recipe.mask_name), recipe.grid, recipe.cells)

@@ -189,6 +189,12 @@ def test_mask_shape_keeps_the_layer_asked_for(client, tmp_path):
     job = finished(client.mask_shape([DIS], shape, layer=1, poll=0.1))
     assert job["file_name"].endswith("_two_daily_DEMO_FR_2001_2003.nc")
     assert_masked(download(client, job, tmp_path), grid_mask(source_values()[1], parse_geojson(south)))
+    two_files = finished(
+        client.mask_shape([DIS, "isimip/second_dis_global_daily.nc"], shape, layer=1, poll=0.1)
+    )
+    client.download(two_files["file_url"], path=tmp_path / "zip", extract=True)
+    used = parse_geojson((tmp_path / "zip" / "two.geojson").read_text())  # the zip holds the shape used
+    assert used.geometry.equals(parse_geojson(south).geometry)
 
 
 def test_mask_mask_uploads_a_netcdf_mask(client, tmp_path):
