@@ -38,8 +38,13 @@ FAST_WORKER = {"job_lease_s": 3, "progress_interval_s": 0.1}
 
 
 def pytest_configure(config):
-    # every process started from here on inherits the mark (see pytest_sessionfinish)
-    os.environ.setdefault(RUN_MARK, uuid.uuid4().hex)
+    # every process started from here on inherits the mark (see pytest_sessionfinish); each
+    # pytest-xdist worker has its own, so that it checks only what it started itself
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ[RUN_MARK] = f"{os.environ.get(RUN_MARK, uuid.uuid4().hex)}-{worker}"
+    else:
+        os.environ.setdefault(RUN_MARK, uuid.uuid4().hex)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -137,6 +142,6 @@ def service(queue_service):
 
 @pytest.fixture(scope="session")
 def daily_file(tmp_path_factory) -> Path:
-    """A global 0.5° daily file of two years: masking it takes seconds, long enough to watch
-    progress, cancel or kill a worker in the middle of a job (writing it takes one)."""
-    return write_long_file(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001.nc", 730)
+    """A global 0.5° daily file of a year: masking it takes seconds, long enough to watch
+    progress, cancel or kill a worker in the middle of a job (writing it takes a fraction)."""
+    return write_long_file(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001.nc", 365)
