@@ -126,7 +126,7 @@ def area_mask(grid: Grid, region: Region) -> np.ndarray:
     if isinstance(region, Touching):
         return touch_mask(grid, region.geometry)
     mask = bbox_mask(grid, region) if isinstance(region, BBox) else centre_mask(grid, region.geometry)
-    return mask if mask.any() else overlap_mask(grid, region.geometry)
+    return mask if mask.any() else touch_mask(grid, region.geometry)
 
 
 def file_mask(grid: Grid, mask_grid: Grid, keep: np.ndarray, label: str) -> np.ndarray:
@@ -194,30 +194,13 @@ def centre_mask(grid: Grid, geometry) -> np.ndarray:
     return mask
 
 
-def overlap_mask(grid: Grid, geometry) -> np.ndarray:
-    """Cells whose area overlaps the (multi)polygon (touching an edge is not enough)."""
-    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
-    mask = np.zeros(grid.shape, dtype=bool)
-    for part in shapely.get_parts(geometry):
-        west, south, east, north = part.bounds
-        rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
-        lon = _wrap(grid.lon, west - half_lon)
-        cols = np.flatnonzero(lon - half_lon < east)
-        if rows.size == 0 or cols.size == 0:
-            continue
-        x, y = np.meshgrid(lon[cols], grid.lat[rows])
-        cells = shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat)
-        hits = shapely.intersects(part, cells) & ~shapely.touches(part, cells)
-        mask[np.ix_(rows, cols)] |= hits
-    return mask
-
-
 def touch_mask(grid: Grid, geometry) -> np.ndarray:
     """Cells whose area overlaps the (multi)polygon: the rule of ISIMIP's own country masks.
 
-    The same cells as :func:`overlap_mask`, found faster: every cell whose centre is inside,
-    plus the cells that the outline's segments cross (an STR-tree of the cells in the part's
-    window), each of those tested exactly (touching an edge or a corner is not overlapping).
+    Found without testing every cell's box: every cell whose centre is inside, plus the cells
+    that the outline's segments cross (an STR-tree of the cells in the part's window), each of
+    those tested exactly (touching an edge or a corner is not overlapping). Also the fallback
+    of the centre rule for regions that contain no cell centre.
     """
     mask = centre_mask(grid, geometry)
     half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
