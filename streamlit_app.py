@@ -226,7 +226,8 @@ def show_region_inputs(settings: Settings):
         if upload is None:
             return None
         if upload.name.lower().endswith(".zip"):
-            return parse_shapefile_zip(upload.getvalue(), upload.name, settings.max_geojson_vertices)
+            vertices, inflated = settings.max_geojson_vertices, 10 * settings.max_geojson_bytes
+            return parse_shapefile_zip(upload.getvalue(), upload.name, vertices, max_inflated=inflated)
         return parse_geojson(
             upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices
         )

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import __version__
 from .errors import InputError, JobNotFound, ServiceError
-from .jobs import JobInfo, JobQueue, build_request
+from .jobs import JOB_ID, JobInfo, JobQueue, build_request
 from .operations import FLAGS, catalogue
 from .settings import Settings
 
@@ -122,8 +122,8 @@ def read_payload() -> tuple[dict, dict[str, bytes]]:
         )
     try:
         return json.loads(raw), uploads
-    except json.JSONDecodeError as error:
-        raise InputError(f"the request body is not valid JSON: {error}", "request") from error
+    except (ValueError, RecursionError) as error:  # also numbers of 4300+ digits, nesting too deep
+        raise InputError(f"the request body is not valid JSON: {str(error)[:200]}", "request") from error
 
 
 def job_json(info: JobInfo, settings: Settings) -> dict:
@@ -225,10 +225,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/<job_id>")
     def status(job_id):
+        if not JOB_ID.match(job_id):  # no job can have that id: no need to ask Redis
+            raise JobNotFound(job_id)
         return jsonify(job_json(queue().info(job_id), settings))
 
     @app.delete("/<job_id>")
     def delete(job_id):
+        if not JOB_ID.match(job_id):
+            raise JobNotFound(job_id)
         queue().delete(job_id)
         return "", 204
 
@@ -252,7 +256,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/output/<job_id>/<name>")
     def output(job_id, name):
         """Result files, for development; nginx serves OUTPUT_PATH in production."""
-        if not job_id.isalnum():
+        if not JOB_ID.match(job_id):
             return jsonify({"status": "not found"}), 404
         return send_from_directory(settings.output_path.resolve() / job_id, name, as_attachment=True)
 

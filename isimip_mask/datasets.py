@@ -20,7 +20,8 @@ from .netcdf import check_magic, decode_times, open_dataset, read_layout
 NETCDF_SUFFIXES = (".nc", ".nc4")
 # ISIMIP names end in the period they cover: ..._daily_2001_2010.nc, ..._monthly_185001_189912.nc
 PERIOD = re.compile(r"_\d{4}(?:\d{2}){0,2}_\d{4}(?:\d{2}){0,2}$")
-INDEX_MAX_AGE_S = 300  # a search index older than this is rebuilt on the next search
+INDEX_MAX_AGE_S = 300
+MAX_PATH_CHARS = 1024  # a search index older than this is rebuilt on the next search
 
 
 def normalize_path(user_path: str) -> str:
@@ -36,7 +37,11 @@ def resolve(root: Path, user_path: str) -> Path:
     """
     if not isinstance(user_path, str) or not user_path.strip():
         raise DatasetError(
-            f"path must be a non-empty string relative to the data root, got {user_path!r}", "paths"
+            f"path must be a non-empty string relative to the data root, got {str(user_path)[:80]!r}", "paths"
+        )
+    if len(user_path) > MAX_PATH_CHARS or "\0" in user_path:
+        raise DatasetError(
+            f"path {user_path[:80]!r}... is not a path (too long, or a NUL character)", "paths"
         )
     pure = PurePosixPath(user_path.strip())
     if pure.is_absolute() or ".." in pure.parts or "\\" in user_path:
@@ -45,7 +50,7 @@ def resolve(root: Path, user_path: str) -> Path:
     candidate = root.joinpath(*pure.parts)
     try:
         real = candidate.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
+    except (OSError, RuntimeError):  # missing, a name too long for the file system, a link loop
         raise DatasetError(f"path {user_path!r} does not exist under the data root", "paths") from None
     if not real.is_relative_to(root):
         raise DatasetError(f"path {user_path!r} leads outside the data root", "paths")

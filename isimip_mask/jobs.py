@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import shutil
 import time
@@ -35,6 +36,7 @@ from .settings import Settings
 
 SECRET_KEY = "isimip-mask:secret"  # the generated key of the job ids (when SECRET_KEY is unset)
 CSV_GRID_CELLS = 4_000_000  # a CSV of every cell is counted at submit; on finer grids it is refused
+JOB_ID = re.compile(r"^[0-9a-f]{40}$")  # what job_id() makes: anything else is no job
 REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, never hangs
 CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
 TASK = "isimip_mask.tasks.run_job"
@@ -334,7 +336,7 @@ class JobQueue:
         return job
 
     def _fetch(self, job_id: str) -> Job | None:
-        if not isinstance(job_id, str) or not job_id.isalnum():
+        if not isinstance(job_id, str) or not JOB_ID.match(job_id):
             return None
         try:
             return Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)

@@ -185,7 +185,9 @@ class MaskShape(Operation):
                 )
             data = limits.uploads[shape]
             if shape.lower().endswith(".zip"):
-                return parse_shapefile_zip(data, shape, limits.max_geojson_vertices, layer)
+                return parse_shapefile_zip(
+                    data, shape, limits.max_geojson_vertices, layer, 10 * limits.max_geojson_bytes
+                )
             return parse_geojson(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices, layer)
         if isinstance(shape, dict):
             name = config.get("name", "shape")
@@ -354,6 +356,9 @@ def parse_operations(operations, limits: Limits = Limits()) -> Plan:
     regions, flags = [], dict.fromkeys(FLAGS, False)
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
+        if not isinstance(name, str):
+            problems.add("operations", f"every operation needs an 'operation' name, got {str(config)[:80]!r}")
+            continue
         if name in FLAGS:
             flags[name] = True
             continue

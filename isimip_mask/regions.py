@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import ClassVar
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity, make_valid
@@ -27,14 +28,18 @@ ISIMIP_ONLY_COUNTRIES = frozenset(
     {"REU", "MTQ", "GLP", "GUF", "MYT", "SJM", "ANT", "CSID", "IOSID", "PSID", "JKX"}
 )
 LAND_EXCLUDED_ISO3 = frozenset({"ATA"})  # ISIMIP land masks leave out Antarctica
+MAX_ZIP_MEMBERS = 32  # a zipped shapefile has a handful (.shp .shx .dbf .prj .cpg ...)
 
 
 def _number(problems: Problems, field_name: str, label: str, value, low: float, high: float):
     """Return value as a float inside [low, high], or None after adding a problem."""
+    if isinstance(value, bool):  # JSON true/false are not numbers (float(True) would be 1.0)
+        problems.add(field_name, f"{field_name} {label}={value!r} is not a number")
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        problems.add(field_name, f"{field_name} {label}={value!r} is not a number")
+    except (TypeError, ValueError, OverflowError):
+        problems.add(field_name, f"{field_name} {label}={str(value)[:40]!r} is not a number")
         return None
     if not math.isfinite(number):
         problems.add(field_name, f"{field_name} {label}={value!r} is not a finite number")
@@ -404,7 +409,10 @@ def parse_geojson(
         raise RegionError("shape must be a GeoJSON object with a 'type'", "shape")
     kind = data["type"]
     if kind == "FeatureCollection":
-        raw = [feature.get("geometry") for feature in data.get("features") or [] if isinstance(feature, dict)]
+        features = data.get("features") or []
+        if not isinstance(features, list):
+            raise RegionError("shape FeatureCollection 'features' must be a list of Features", "shape")
+        raw = [feature.get("geometry") for feature in features if isinstance(feature, dict)]
     elif kind == "Feature":
         raw = [data.get("geometry")]
     else:
@@ -424,20 +432,37 @@ def parse_geojson(
     vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
     if vertices > max_vertices:
         raise RegionError(f"shape has {vertices} vertices, more than the limit of {max_vertices}", "shape")
+    if geometries and not np.isfinite(shapely.get_coordinates(geometries)).all():
+        raise RegionError("shape has coordinates that are not finite numbers (NaN or infinity)", "shape")
     return Shape(_polygonal(geometries, name), name=slug(name))
 
 
 def parse_shapefile_zip(
-    data: bytes, name: str = "shape", max_vertices: int = 200_000, layer: int | None = None
+    data: bytes,
+    name: str = "shape",
+    max_vertices: int = 200_000,
+    layer: int | None = None,
+    max_inflated: int = 50_000_000,
 ) -> Shape:
     """Build a Shape from a zipped ESRI shapefile (.shp + .shx + .dbf) in lon/lat."""
     import shapefile  # pyshp: only needed for this upload format
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if len(archive.infolist()) > MAX_ZIP_MEMBERS:
+                raise RegionError(f"shape zip holds more than {MAX_ZIP_MEMBERS} files", "shape")
             members = {n.rsplit(".", 1)[-1].lower(): n for n in archive.namelist() if "." in n}
             if "shp" not in members:
                 raise RegionError("shape zip holds no .shp file", "shape")
+            # sizes as the zip declares them, checked before anything is inflated (zip bombs);
+            # zipfile never returns more than a member's declared size
+            inflated = sum(
+                archive.getinfo(members[ext]).file_size for ext in ("shp", "shx", "dbf") if ext in members
+            )
+            if inflated > max_inflated:
+                raise RegionError(
+                    f"shape zip inflates to {inflated} bytes, more than the limit of {max_inflated}", "shape"
+                )
             streams = {
                 ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members
             }

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import zipfile
 
 import netCDF4
 import numpy as np
@@ -337,3 +338,112 @@ def test_output_csv_without_a_mean_has_a_row_per_cell_and_step(client, service):
             row = rows[1 + step * len(r) + k]
             assert row[3] == ("" if values[step, i, j] == np.float32(1e20) else str(values[step, i, j]))
     assert rows[1][0] == "2001-01-01" and rows[-1][0] == "2003-12-31"
+
+
+def _zip_bomb(inflated: int) -> bytes:
+    """A 'shapefile' zip whose .shp inflates to ``inflated`` bytes of zeros (a few kB zipped)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for ext, size in (("shp", inflated), ("shx", 100), ("dbf", 100)):
+            zipped.writestr(f"bomb.{ext}", b"\0" * size)
+    return archive.getvalue()
+
+
+BBOX_OF = f'{{"paths": ["{DIS}"], "operations": [{{"operation": "mask_bbox", "bbox": [%s, 1, 2, 3]}}]}}'
+SQUARE_WITH_NAN = '{"type": "Polygon", "coordinates": [[[0, 0], [NaN, 0], [1, 1], [0, 0]]]}'
+HOSTILE = {
+    "NUL in a path": ({"paths": ["isimip/a\0b.nc"], "operations": [{"operation": "mask_landonly"}]}, "paths"),
+    "5000-character path": ({"paths": ["a" * 5000], "operations": [{"operation": "mask_landonly"}]}, "paths"),
+    "400-digit number": (BBOX_OF % ("9" * 400), "bbox"),
+    "5000-digit number": (
+        BBOX_OF % ("9" * 5000),
+        "data",
+    ),
+    "JSON nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "data"),
+    "features is a number": (
+        {
+            "paths": [DIS],
+            "operations": [
+                {"operation": "mask_shape", "shape": {"type": "FeatureCollection", "features": 5}}
+            ],
+        },
+        "shape",
+    ),
+    "NaN in a polygon": (
+        f'{{"paths": ["{DIS}"], "operations": [{{"operation": "mask_shape", "shape": {SQUARE_WITH_NAN}}}]}}',
+        "shape",
+    ),
+    "operation is a list": ({"paths": [DIS], "operations": [{"operation": ["mask_bbox"]}]}, "operations"),
+    "mask name is a list": (
+        {"paths": [DIS], "operations": [{"operation": "mask_mask", "mask": ["a"]}]},
+        "mask",
+    ),
+    "task is an object": ({"paths": [DIS], "task": {"a": 1}}, "operations"),
+    "booleans in a bbox": (
+        {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [True, False, 35, 70]}]},
+        "bbox",
+    ),
+    "paths is a string": ({"paths": DIS, "operations": [{"operation": "mask_landonly"}]}, "paths"),
+    "operations is an object": ({"paths": [DIS], "operations": {"operation": "mask_landonly"}}, "operations"),
+    "point of words": (
+        {"paths": [DIS], "operations": [{"operation": "select_point", "point": ["a", "b"]}]},
+        "point",
+    ),
+    "layer 10**30": (
+        {
+            "paths": [DIS],
+            "operations": [
+                {
+                    "operation": "mask_shape",
+                    "shape": json.loads(SQUARE_WITH_NAN.replace("NaN", "1")),
+                    "layer": 10**30,
+                }
+            ],
+        },
+        "layer",
+    ),
+    "rule unknown": (
+        {"paths": [DIS], "operations": [{"operation": "mask_landonly", "rule": ["touch"]}]},
+        "operations",
+    ),
+    "five operations": ({"paths": [DIS], "operations": [{"operation": "mask_landonly"}] * 5}, "operations"),
+    "a body that is a list": ([1, 2, 3], "data"),
+    "a body that is a number": ("5", "data"),
+}
+
+
+@pytest.mark.parametrize(("body", "key"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_json_gets_a_400_naming_the_field_never_a_500(offline_client, body, key):
+    answer = offline_client.post(
+        "/", data=body if isinstance(body, str) else json.dumps(body), content_type="application/json"
+    )
+    assert answer.status_code == 400, answer.get_json()
+    errors = answer.get_json()["errors"]
+    assert key in errors and all(isinstance(m, str) and "Traceback" not in m for m in errors[key]), errors
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(settings):
+    small = settings.model_copy(
+        update={"redis_url": f"redis://127.0.0.1:{free_port()}/0", "max_geojson_bytes": 100_000}
+    )
+    data = {"paths": [DIS], "operations": [{"operation": "mask_shape", "shape": "bomb.zip"}]}
+    answer = (
+        create_app(small)
+        .test_client()
+        .post(
+            "/",
+            data={"data": json.dumps(data), "bomb.zip": (io.BytesIO(_zip_bomb(20_000_000)), "bomb.zip")},
+            content_type="multipart/form-data",
+        )
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"]["shape"] == [
+        "shape zip inflates to 20000200 bytes, more than the limit of 1000000"
+    ]
+
+
+@pytest.mark.parametrize(
+    "url", ["/%C2%B2%C2%B3", "/" + "a" * 5000, "/output/%C2%B2/x.nc", "/ABCDEF" + "0" * 34]
+)
+def test_ids_that_no_job_can_have_are_404_without_asking_redis(offline_client, url):
+    assert offline_client.get(url).status_code == 404 and offline_client.delete(url).status_code in (404, 405)
