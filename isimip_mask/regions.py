@@ -8,6 +8,7 @@ names it in that dict (see :data:`REGION_KINDS`).
 import io
 import json
 import math
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -426,7 +427,9 @@ def parse_geojson(
             )
         raw = [raw[layer]]
     try:
-        geometries = [shape(item) for item in raw if item]
+        with warnings.catch_warnings():  # NaN coordinates warn here; they are refused just below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geometries = [shape(item) for item in raw if item]
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as error:
         raise RegionError(f"shape has a malformed GeoJSON geometry: {error}", "shape") from error
     vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
