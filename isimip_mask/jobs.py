@@ -211,7 +211,7 @@ class JobQueue:
     def submit(self, request: JobRequest) -> tuple[JobInfo, bool]:
         """Queue the request unless the same one is queued, running or done; True if new."""
         job_id = self.job_id(request)
-        with _redis_errors(self.settings.redis_url):
+        with _redis_errors(self.settings.redis_url), self._lock(job_id):
             existing = self._fetch(job_id)
             if existing is not None:
                 self._fail_if_abandoned(existing)
@@ -258,6 +258,16 @@ class JobQueue:
         if not keep_mark:  # a deleted job keeps its cancel mark: a worker taking it now must not run it
             self.connection.delete(cancel_key(job.id))
 
+    def _lock(self, job_id: str):
+        """One submit, cancel or delete of a job at a time, across every API and page process.
+
+        Without it, concurrent resubmits of a failed job each forget and queue it (two 201s,
+        two runs, or a 500 from RQ); the lock expires by itself should its holder die.
+        """
+        return self.connection.lock(
+            f"isimip-mask:lock:{job_id}", timeout=CANCEL_WAIT_S + 20, blocking_timeout=CANCEL_WAIT_S + 25
+        )
+
     def _fail_if_abandoned(self, job: Job) -> None:
         """Fail a started job whose lease has lapsed: the process running it is gone.
 
@@ -283,7 +293,7 @@ class JobQueue:
 
     def cancel(self, job_id: str) -> JobInfo:
         """Stop a queued or running job, or forget a finished one; remove everything it wrote."""
-        with _redis_errors(self.settings.redis_url):
+        with _redis_errors(self.settings.redis_url), self._lock(job_id):
             job = self._existing(job_id)
             # the mark comes first: a worker that takes the job from the queue at this very moment
             # either has started it already (and is stopped below) or sees the mark and does nothing
@@ -302,7 +312,7 @@ class JobQueue:
     def delete(self, job_id: str) -> None:
         """Stop the job if it runs, and remove its files and its record (it is then unknown)."""
         self.cancel(job_id)
-        with _redis_errors(self.settings.redis_url):
+        with _redis_errors(self.settings.redis_url), self._lock(job_id):
             job = self._fetch(job_id)
             if job is not None:
                 self._forget(job, keep_mark=True)

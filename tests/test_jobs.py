@@ -377,3 +377,43 @@ def test_the_readme_of_a_zip_redoes_every_output_with_cdo(service, tmp_path, ope
             mine, _ = values(ours / name, "dis")
             theirs, _ = values(redo / name, "dis")
             np.testing.assert_array_equal(mine, theirs)
+
+
+def test_twenty_concurrent_resubmits_of_a_failed_job_run_it_once(service, tmp_path):
+    """Through the HTTP API in two gunicorn processes, as 20 clients at once would."""
+    import concurrent.futures
+    import sys
+
+    import requests
+
+    from isimip_mask.local import free_port
+    from tests.helpers import serve, service_env
+
+    broken = write_netcdf(service.settings.input_path / "broken_global.nc", *global_axes(5.0))
+    body = {"paths": [broken.name], "operations": [{"operation": "mask_country", "country": "FRA"}]}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+    ]
+    corrupt_data(broken)  # the header stays readable: submitting works, the job fails
+    with serve(command, url, service_env(service.settings)):
+        first = requests.post(url, json=body, timeout=30).json()
+        assert service.wait(first["id"]).status == "failed"
+        write_netcdf(broken, *global_axes(5.0))  # repaired: every resubmit asks for a re-run
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda _: requests.post(url, json=body, timeout=60), range(20)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [200] * 19 + [201], codes
+    assert {answer.json()["id"] for answer in answers} == {first["id"]}
+    assert service.wait(first["id"]).status == "finished"
+    job = Job.fetch(first["id"], connection=service.queue.connection, serializer=JSONSerializer)
+    assert len(job.results()) == 1, "the job ran more than once"
