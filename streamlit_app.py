@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 from streamlit_folium import st_folium
 
-from isimip_mask import datasets, mapview, quicklook
+from isimip_mask import datasets, logs, mapview, quicklook
 from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.jobs import JobInfo, JobQueue, build_request
 from isimip_mask.masks import grid_mask
@@ -34,7 +34,9 @@ MAP_KEY = "map"
 
 @st.cache_resource
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    logs.configure(settings, force=False)  # LOG_LEVEL and LOG_FILE, as for the worker and the API
+    return settings
 
 
 @st.cache_resource

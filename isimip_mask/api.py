@@ -12,7 +12,7 @@ import re
 from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import __version__
+from . import __version__, logs
 from .errors import InputError, JobNotFound, ServiceError
 from .jobs import JOB_ID, JobInfo, JobQueue, build_request
 from .operations import FLAGS, catalogue
@@ -188,6 +188,7 @@ def error_json(errors: dict, status: int = 400):
 def create_app(settings: Settings | None = None) -> Flask:
     """The Flask application; ``settings`` default to the environment and ``.env``."""
     settings = settings or Settings()
+    logs.configure(settings, force=False)  # LOG_LEVEL and LOG_FILE, as for the worker
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_geojson_bytes + UPLOAD_OVERHEAD_BYTES
     app.json.sort_keys = False

@@ -1,12 +1,18 @@
-"""Logging set-up shared by the worker, the API and the local runner."""
+"""Logging set-up shared by the worker, the API and the page (LOG_LEVEL, LOG_FILE)."""
 
 import logging
 
 from .settings import Settings
 
 
-def configure(settings: Settings) -> None:
-    """Log to stderr, and to LOG_FILE as well when it is set."""
+def configure(settings: Settings, force: bool = True) -> None:
+    """Log to stderr, and to LOG_FILE as well when it is set.
+
+    ``force=False`` leaves logging alone where the host process has set it up already (pytest,
+    or a server with a logging configuration of its own).
+    """
+    if not force and logging.getLogger().handlers:
+        return
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if settings.log_file:
         settings.log_file.parent.mkdir(parents=True, exist_ok=True)

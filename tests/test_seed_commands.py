@@ -155,3 +155,17 @@ def test_gunicorn_takes_the_seed_settings(project, tmp_path, command):
 
 def _children(pid: int) -> list[str]:
     return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+
+
+def test_the_api_logs_to_log_file_like_the_worker(project, tmp_path):
+    port, log_file = free_port(), tmp_path / "logs" / "isimip-mask.log"
+    env = {**os.environ, "LOG_FILE": str(log_file), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    url = f"http://127.0.0.1:{port}/"
+    with serve([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}"], url, env, cwd=project):
+        answer = requests.get(url + "0" * 40, timeout=10)
+        assert answer.status_code == 503 and "cannot reach Redis" in answer.json()["errors"]["service"][0]
+        wait_for(
+            lambda: log_file.exists() and "cannot reach Redis" in log_file.read_text(),
+            10,
+            "the error in LOG_FILE",
+        )
