@@ -102,11 +102,12 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
         options = datasets.list_folder(settings.input_path, "" if folder in (None, ".") else folder).files
     chosen = st.session_state.get("paths", [])
     options = sorted(set(options) | set(chosen))
+    names = datasets.labels(options)
     picked = st.sidebar.multiselect(
         "Files",
         options,
         key="paths",
-        format_func=lambda p: Path(p).name,
+        format_func=names.get,
         help="Several files of one dataset (e.g. all decades of a variable) go into one job.",
     )
     if not options:

@@ -100,11 +100,24 @@ def list_folder(root: Path, folder: str = "") -> Listing:
             if entry.name.startswith("."):
                 continue
             relative = str(PurePosixPath(folder) / entry.name) if folder else entry.name
-            if entry.is_dir():
+            try:
+                is_folder = entry.is_dir()
+            except OSError:  # a link that loops or cannot be followed: nothing to pick there
+                continue
+            if is_folder:
                 folders.append(relative)
             elif entry.name.lower().endswith(NETCDF_SUFFIXES):
                 files.append(relative)
     return Listing(folder, sorted(folders), sorted(files))
+
+
+def labels(paths: list[str]) -> dict[str, str]:
+    """Short names for a picker: the file name, with its folder where another file has that name."""
+    names = [PurePosixPath(path).name for path in paths]
+    return {
+        path: name if names.count(name) == 1 else f"{name} ({PurePosixPath(path).parent})"
+        for path, name in zip(paths, names)
+    }
 
 
 def resolve_folder(root: Path, folder: str) -> Path:

@@ -6,6 +6,7 @@ Playwright (never a browser that Playwright downloads itself).
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import netCDF4
@@ -89,6 +90,25 @@ def drag_box(page, start: tuple[float, float], end: tuple[float, float]) -> tupl
     return BBox(min(lon0, lon1), max(lon0, lon1), min(lat0, lat1), max(lat0, lat1)), two_pixels_deg
 
 
+def click_until_download(page, button, timeout_s: float = 120):
+    """Click until the browser starts a download, as a user would click again.
+
+    A click that lands while the page re-renders (a rerun the map component asks for) is lost.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with page.expect_download(timeout=15_000) as download:
+                button.click()
+            return download.value
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"clicking Download started no download within {timeout_s} s") from None
+
+
+@pytest.mark.timeout(300)  # map, job and download each wait with a deadline of their own
 def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     page = browser_page
     page.goto(page_url)
@@ -109,10 +129,9 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     download_button = page.get_by_role("button", name="Download")
     download_button.wait_for()
     page.screenshot(path=SCREENSHOTS / "job-finished.png", full_page=True)
-    with page.expect_download() as download:
-        download_button.click()
-    result = tmp_path / download.value.suggested_filename
-    download.value.save_as(result)
+    download = click_until_download(page, download_button)
+    result = tmp_path / download.suggested_filename
+    download.save_as(result)
 
     job_id = page.url.split("job=")[1].split("&")[0]
     box = BBox.from_list(service.queue.info(job_id).request["plan"]["bbox"])

@@ -6,16 +6,14 @@ from isimip_mask.datasets import (
     FileIndex,
     dataset_stem,
     describe,
+    labels,
     list_folder,
     resolve,
     resolve_all,
     same_dataset,
 )
 from isimip_mask.errors import DatasetError
-from tests.helpers import DIS_FILE, YIELD_FILE
-
-DIS = f"isimip/{DIS_FILE.name}"
-YIELD = f"isimip/{YIELD_FILE.name}"
+from tests.helpers import DIS, DIS_FILE, YIELD, global_axes, write_netcdf
 
 
 def test_resolve_finds_a_file_inside_the_root(settings):
@@ -127,3 +125,21 @@ def test_same_dataset_finds_every_period():
         "m/x_tas_daily_2001_2010.nc",
         "m/x_tas_daily_2011_2020.nc",
     ]
+
+
+def test_a_link_that_loops_is_left_out_of_a_listing(tmp_path):
+    (tmp_path / "a").mkdir()
+    write_netcdf(tmp_path / "a" / "x.nc", *global_axes(5.0))
+    (tmp_path / "a" / "loop").symlink_to("loop")  # points at itself
+    (tmp_path / "a" / "gone").symlink_to("missing")
+    assert list_folder(tmp_path, "a").files == ["a/x.nc"] and list_folder(tmp_path, "a").folders == []
+    with pytest.raises(DatasetError, match="does not exist"):
+        resolve(tmp_path, "a/loop/x.nc")
+
+
+def test_files_of_the_same_name_are_labelled_with_their_folder():
+    assert labels(["a/x.nc", "b/x.nc", "b/y.nc"]) == {
+        "a/x.nc": "x.nc (a)",
+        "b/x.nc": "x.nc (b)",
+        "b/y.nc": "y.nc",
+    }
