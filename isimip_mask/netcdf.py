@@ -67,7 +67,8 @@ def open_dataset(path: Path):
         try:
             dataset = netCDF4.Dataset(path, "r")
         except OSError as error:
-            raise DatasetError(f"{path.name} cannot be read as NetCDF: {error}", "paths") from error
+            reason = getattr(error, "strerror", None) or "not a NetCDF file it can open"
+            raise DatasetError(f"{path.name} cannot be read as NetCDF ({reason})", "paths") from error
         dataset.set_auto_maskandscale(False)
         try:
             yield dataset

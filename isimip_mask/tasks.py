@@ -5,6 +5,7 @@ result as it is, several are zipped with a README.txt. A file that fails is reco
 others go on; the job fails only when no file could be processed.
 """
 
+import errno
 import logging
 import os
 import re
@@ -143,7 +144,7 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
             errors[user_path] = str(error)
         except Exception as error:  # noqa: BLE001 - one broken file must not lose the others
             log.exception("job %s: %s failed", job_id, user_path)
-            errors[user_path] = f"internal error: {type(error).__name__}: {error}"
+            errors[user_path] = failure_message(error)
         created = [output.path.name for output in written]
         progress.update(force=True, files_done=number + 1, errors=errors, created_files=created)
     if not written:
@@ -157,6 +158,18 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
         else zip_results(target_dir, job_id, request, plan, written, errors)
     )
     return {"file_name": result.name, "created_files": [o.path.name for o in written], "errors": errors}
+
+
+def failure_message(error: Exception) -> str:
+    """What a user is told of an unexpected failure: its kind, never server paths or a traceback
+    (those are in the worker's log)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return "the disk that holds the results is full; the administrators have been told in the log"
+    if isinstance(error, OSError | RuntimeError) and "HDF" in str(error):
+        return (
+            "the file could not be read (its data is damaged); the administrators have been told in the log"
+        )
+    return f"internal error ({type(error).__name__}); the administrators have been told in the log"
 
 
 def unique_name(name: str, user_path: str, taken: set[str]) -> str:

@@ -20,6 +20,7 @@ from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, grid_mask
 from isimip_mask.regions import Country
 from isimip_mask.settings import Settings
+from isimip_mask.tasks import failure_message
 from tests.helpers import DIS, DIS_FILE, YIELD, corrupt_data, descendants, global_axes, wait_for, write_netcdf
 
 pytestmark = pytest.mark.redis
@@ -140,7 +141,7 @@ def test_failing_file_fails_the_job_with_a_message_and_reruns(service):
     info = service.wait(service.queue.submit(request)[0].id)
     assert info.status == "failed"
     assert "no file could be processed" in info.message and broken.name in info.message
-    assert "Traceback" not in info.message
+    assert "Traceback" not in info.message and str(service.settings.input_path) not in info.message
     assert not output_dir(service.settings, info.id).exists()
     write_netcdf(broken, *global_axes(5.0))  # repaired: the same request runs again
     rerun, created = service.queue.submit(request)
@@ -417,3 +418,22 @@ def test_twenty_concurrent_resubmits_of_a_failed_job_run_it_once(service, tmp_pa
     assert service.wait(first["id"]).status == "finished"
     job = Job.fetch(first["id"], connection=service.queue.connection, serializer=JSONSerializer)
     assert len(job.results()) == 1, "the job ran more than once"
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            OSError(28, "No space left on device", "/srv/output/abc/.x.part"),
+            "the disk that holds the results is full",
+        ),
+        (
+            RuntimeError("NetCDF: HDF error in /srv/data/secret.nc"),
+            "the file could not be read (its data is damaged)",
+        ),
+        (ValueError("bad thing at /srv/data/secret.nc"), "internal error (ValueError)"),
+    ],
+)
+def test_unexpected_failures_say_what_kind_without_server_paths(error, message):
+    told = failure_message(error)
+    assert told.startswith(message) and "/srv" not in told and "the administrators have been told" in told
