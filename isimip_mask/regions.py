@@ -8,10 +8,11 @@ names it in that dict (see :data:`REGION_KINDS`).
 import io
 import json
 import math
+import threading
 import warnings
 import zipfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, wraps
 from importlib import resources
 from typing import ClassVar
 
@@ -333,7 +334,20 @@ def intersect(regions: list) -> "Region":
     return regions[0] if len(regions) == 1 else Intersection(tuple(regions))
 
 
-@lru_cache(maxsize=1)
+def once(build):
+    """Build a value at its first use and keep it; threads that ask meanwhile wait for that one
+    build instead of each doing it (20 requests at once on a cold API each built the catalogue)."""
+    lock, cached = threading.Lock(), lru_cache(maxsize=1)(build)
+
+    def get():
+        with lock:
+            return cached()
+
+    get.cache_clear = cached.cache_clear
+    return wraps(build)(get)
+
+
+@once
 def country_catalogue() -> dict[str, tuple[str, shapely.Geometry]]:
     """ISO3 code -> (name, geometry) for every Natural Earth 1:50m country."""
     text = resources.files(__package__).joinpath("data").joinpath(COUNTRIES_FILE).read_text("utf-8")
@@ -350,7 +364,7 @@ def country_names() -> list[tuple[str, str]]:
     return sorted(((code, name) for code, (name, _) in country_catalogue().items()), key=lambda item: item[1])
 
 
-@lru_cache(maxsize=1)
+@once
 def land_geometry():
     """Every country polygon but Antarctica's, as one multipolygon (parts not merged)."""
     parts = []
