@@ -444,7 +444,14 @@ def parse_geojson(
         with warnings.catch_warnings():  # NaN coordinates warn here; they are refused just below
             warnings.simplefilter("ignore", RuntimeWarning)
             geometries = [shape(item) for item in raw if item]
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as error:
+    except (
+        AttributeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ValueError,
+        shapely.errors.GEOSException,
+    ) as error:
         raise RegionError(f"shape has a malformed GeoJSON geometry: {error}", "shape") from error
     vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
     if vertices > max_vertices:
