@@ -1,0 +1,72 @@
+"""Faults and load against the real stack: nothing lost, nothing run twice, the right message."""
+
+import concurrent.futures
+import shutil
+import sys
+
+import pytest
+import requests
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from isimip_mask.jobs import build_request, output_dir
+from isimip_mask.local import free_port
+from tests.helpers import DIS, DIS_FILE, serve, service_env, wait_for
+
+pytestmark = pytest.mark.redis
+
+
+def gunicorn(port: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"]
+
+
+def test_an_input_deleted_while_queued_fails_its_job_saying_so(queue_service):
+    (queue_service.settings.input_path / "gone").mkdir()
+    path = queue_service.settings.input_path / "gone" / DIS_FILE.name
+    shutil.copy(DIS_FILE, path)
+    request = build_request(
+        queue_service.settings, [f"gone/{DIS_FILE.name}"], [{"operation": "mask_landonly"}]
+    )
+    info, _ = queue_service.queue.submit(request)  # no worker yet: it waits in the queue
+    path.unlink()
+    queue_service.start_worker()
+    failed = queue_service.wait(info.id)
+    assert failed.status == "failed"
+    assert f"gone/{DIS_FILE.name}" in failed.message and "does not exist" in failed.message
+    assert not output_dir(queue_service.settings, info.id).exists()
+
+
+def test_the_api_restarted_mid_job_loses_nothing(service, daily_file):
+    shutil.copy(daily_file, service.settings.input_path / daily_file.name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    body = {"paths": [daily_file.name], "operations": [{"operation": "mask_landonly"}]}
+    with serve(gunicorn(port), url, service_env(service.settings)):
+        job = requests.post(url, json=body, timeout=30).json()
+        wait_for(lambda: service.queue.info(job["id"]).steps_done > 0, 30, "the job running")
+    with serve(gunicorn(port), url, service_env(service.settings)):  # the API again, same settings
+        done = wait_for(
+            lambda: requests.get(f"{url}{job['id']}", timeout=10).json()["status"] == "finished", 60, "job"
+        )
+        assert done and requests.get(f"{url}{job['id']}", timeout=10).json()["file_url"]
+
+
+def test_fifty_concurrent_posts_with_duplicates_on_two_workers(service):
+    """25 distinct requests, each sent twice, all at once: every one done, each exactly once."""
+    service.start_worker()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    bodies = [
+        {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [-4 + i * 0.2, 6, 43, 50]}]}
+        for i in range(25)
+    ]
+    with serve(gunicorn(port), url, service_env(service.settings)):
+        with concurrent.futures.ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(lambda body: requests.post(url, json=body, timeout=60), bodies * 2))
+    assert sorted({answer.status_code for answer in answers}) in ([200, 201], [201])
+    ids = {answer.json()["id"] for answer in answers}
+    assert len(ids) == 25 and sum(answer.status_code == 201 for answer in answers) == 25
+    for job_id in ids:
+        assert service.wait(job_id).status == "finished"
+        job = Job.fetch(job_id, connection=service.queue.connection, serializer=JSONSerializer)
+        assert len(job.results()) == 1, f"job {job_id} ran {len(job.results())} times"
