@@ -80,11 +80,12 @@ def quick_look_series(path: str, mtime_ns: int):
 
 
 def human_size(size: float) -> str:
+    """Three significant digits: 1.30 GB, 45.2 MB, 812 kB."""
     for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}"
+        if size < 999.5:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
         size /= 1000
-    return f"{size:.1f} TB"
+    return f"{size:.3g} TB"
 
 
 def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
@@ -111,7 +112,7 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
         help="Several files of one dataset (e.g. all decades of a variable) go into one job.",
     )
     if not options:
-        st.sidebar.info(f"No NetCDF file matches. Data root: {settings.input_path}")
+        st.sidebar.info("No NetCDF file matches: try fewer words, or another folder.")
     periods = dataset_periods(settings, picked)
     if len(periods) > len(picked):
         st.sidebar.button(
@@ -353,7 +354,10 @@ def follow_job(job_id: str) -> None:
         st.rerun()  # the whole page shows the result, and polling stops
     st.caption(f"Job `{info.id}` · {info.request.get('plan', {}).get('region', '')}")
     if info.status == "queued":
-        st.info(f"Queued, position {info.position + 1 if info.position is not None else '?'} in the queue.")
+        where = (
+            f"position {info.position + 1} in the queue" if info.position is not None else "about to start"
+        )
+        st.info(f"Queued, {where}.")
     else:
         current = f"file {min(info.files_done + 1, info.files_total)} of {info.files_total}"
         steps = f", time step {info.steps_done} of {info.steps_total}" if info.steps_total else ""
