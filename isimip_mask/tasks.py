@@ -144,32 +144,58 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
             errors[user_path] = str(error)
         except Exception as error:  # noqa: BLE001 - one broken file must not lose the others
             log.exception("job %s: %s failed", job_id, user_path)
-            errors[user_path] = failure_message(error)
+            errors[user_path] = failure_message(error, target_dir)
         created = [output.path.name for output in written]
         progress.update(force=True, files_done=number + 1, errors=errors, created_files=created)
     if not written:
-        message = "; ".join(f"{path}: {error}" for path, error in errors.items())
-        progress.update(force=True, error=f"no file could be processed: {message}")
-        shutil.rmtree(target_dir, ignore_errors=True)
-        raise JobFailed(message)
-    result = (
-        written[0].path
-        if len(paths) == 1
-        else zip_results(target_dir, job_id, request, plan, written, errors)
-    )
+        fail(progress, target_dir, "no file could be processed: ", errors)
+    try:
+        result = (
+            written[0].path
+            if len(paths) == 1
+            else zip_results(target_dir, job_id, request, plan, written, errors)
+        )
+    except Exception as error:  # noqa: BLE001 - e.g. the disk filled up while zipping
+        log.exception("job %s: zipping the results failed", job_id)
+        fail(
+            progress,
+            target_dir,
+            "the results could not be zipped: ",
+            {"zip": failure_message(error, target_dir)},
+        )
     return {"file_name": result.name, "created_files": [o.path.name for o in written], "errors": errors}
 
 
-def failure_message(error: Exception) -> str:
+def fail(progress: ProgressMeta, target_dir: Path, prefix: str, errors: dict) -> None:
+    """End the job as failed with its reasons, removing everything it wrote (nothing half-made stays)."""
+    message = "; ".join(f"{path}: {error}" for path, error in errors.items())
+    progress.update(force=True, error=prefix + message)
+    shutil.rmtree(target_dir, ignore_errors=True)
+    raise JobFailed(message)
+
+
+FULL_DISK_BYTES = 1_000_000  # less free than this after a failed write: the disk filled up
+
+
+def failure_message(error: Exception, target_dir: Path | None = None) -> str:
     """What a user is told of an unexpected failure: its kind, never server paths or a traceback
-    (those are in the worker's log)."""
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+    (those are in the worker's log). HDF5 reports a full disk as a plain "HDF error", so the
+    free space of the results' disk decides."""
+    full = target_dir is not None and _free_bytes(target_dir) < FULL_DISK_BYTES
+    if full or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
         return "the disk that holds the results is full; the administrators have been told in the log"
     if isinstance(error, OSError | RuntimeError) and "HDF" in str(error):
         return (
             "the file could not be read (its data is damaged); the administrators have been told in the log"
         )
     return f"internal error ({type(error).__name__}); the administrators have been told in the log"
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return FULL_DISK_BYTES  # unknown: say nothing about the disk
 
 
 def unique_name(name: str, user_path: str, taken: set[str]) -> str:

@@ -2,18 +2,23 @@
 
 import concurrent.futures
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from isimip_mask.jobs import build_request, output_dir
+from isimip_mask.jobs import JobQueue, build_request, output_dir
 from isimip_mask.local import free_port
 from tests.helpers import DIS, DIS_FILE, serve, service_env, wait_for
 
 pytestmark = pytest.mark.redis
+FULL_BOX = [{"operation": "mask_bbox", "bbox": [-10, 20, 30, 60]}]  # keeps every cell of the France file
+DISK_FOR_NOTHING_KB = 256  # less than one output
+DISK_FOR_OUTPUTS_KB = 4600  # two outputs of 1.93 MB fit, their zip (stored, not deflated) does not
 
 
 def gunicorn(port: int) -> list[str]:
@@ -70,3 +75,45 @@ def test_fifty_concurrent_posts_with_duplicates_on_two_workers(service):
         assert service.wait(job_id).status == "finished"
         job = Job.fetch(job_id, connection=service.queue.connection, serializer=JSONSerializer)
         assert len(job.results()) == 1, f"job {job_id} ran {len(job.results())} times"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A file system of a given size for OUTPUT_PATH (a tmpfs: needs root, as CI has)."""
+    mounted = []
+
+    def make(size_kb: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)], capture_output=True
+        )
+        if done.returncode:
+            pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize(
+    ("disk_kb", "paths", "reason"),
+    [
+        (DISK_FOR_NOTHING_KB, [DIS], "no file could be processed"),
+        (DISK_FOR_OUTPUTS_KB, [DIS, "isimip/second_dis_global_daily.nc"], "the results could not be zipped"),
+    ],
+    ids=["while writing", "while zipping"],
+)
+def test_a_full_disk_fails_the_job_saying_so_and_leaves_nothing(
+    queue_service, small_disk, disk_kb, paths, reason
+):
+    shutil.copy(DIS_FILE, queue_service.settings.input_path / "isimip" / "second_dis_global_daily.nc")
+    settings = queue_service.settings.model_copy(update={"output_path": small_disk(disk_kb)})
+    queue_service.settings, queue_service.queue = settings, JobQueue(settings, queue_service.queue.connection)
+    queue_service.start_worker()
+    failed = queue_service.wait(queue_service.queue.submit(build_request(settings, paths, FULL_BOX))[0].id)
+    assert failed.status == "failed", failed
+    assert failed.message.startswith(reason) and "the disk that holds the results is full" in failed.message
+    assert not output_dir(settings, failed.id).exists() and list(settings.output_path.iterdir()) == []
