@@ -281,7 +281,7 @@ class JobQueue:
         started = job.started_at
         if started is None or (datetime.now(UTC) - started).total_seconds() < self.settings.job_lease_s:
             return  # just started: the lease is being set up
-        job.meta["error"] = ABANDONED
+        job.get_meta(refresh=True)["error"] = ABANDONED
         job.save_meta()
         registry = StartedJobRegistry(queue=self.queue, serializer=JSONSerializer)
         expired = {
@@ -357,7 +357,9 @@ class JobQueue:
         status = job.get_status().value
         if status != "finished" and self.connection.exists(cancel_key(job.id)):
             status = "canceled"
-        meta = job.meta
+        # read after the status: the worker saves a failure's reason before it marks the job
+        # failed, so a job fetched a moment before it failed still shows its true reason
+        meta = job.get_meta(refresh=True)
         result = job.return_value() if status == "finished" else None
         result = result or {}
         info = JobInfo(

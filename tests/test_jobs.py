@@ -11,7 +11,7 @@ import zipfile
 import netCDF4
 import numpy as np
 import pytest
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
@@ -232,6 +232,18 @@ def test_the_worker_runs_no_function_but_its_own_task(service, tmp_path):
     assert service.workers[0].poll() is None  # and the worker goes on
     info = service.queue.submit(build_request(service.settings, [DIS], FRANCE))[0]
     assert service.wait(info.id).status == "finished"
+
+
+def test_a_job_seen_just_before_it_failed_still_shows_the_reason(queue_service):
+    """The race a loaded machine once hit: the record is read, then the job fails, then the status
+    is read. The reason (saved before the status) must win over the stale record."""
+    info, _ = queue_service.queue.submit(build_request(queue_service.settings, [DIS], FRANCE))
+    stale = Job.fetch(info.id, connection=queue_service.queue.connection, serializer=JSONSerializer)
+    worker_side = Job.fetch(info.id, connection=queue_service.queue.connection, serializer=JSONSerializer)
+    worker_side.meta["error"] = "no file could be processed: the true reason"
+    worker_side.save_meta()
+    worker_side.set_status(JobStatus.FAILED)
+    assert queue_service.queue._info(stale).message == "no file could be processed: the true reason"
 
 
 def test_results_expire_and_their_files_are_deleted(queue_service):
