@@ -8,33 +8,25 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from isimip_mask.jobs import JobInfo, JobQueue, connect
 from isimip_mask.local import free_port, start_redis
 from isimip_mask.settings import Settings
 from tests.helpers import (
     DIS_FILE,
+    FAST_WORKER,
     RUN_MARK,
     YIELD_FILE,
+    Service,
     global_axes,
     marked_processes,
-    service_env,
-    start,
     stop,
-    wait_for,
-    worker_command,
     write_long_file,
     write_netcdf,
 )
-
-TERMINAL = {"finished", "failed", "cancelled"}
-# what the tests' workers use: a dead worker is found within seconds, progress is fine-grained
-FAST_WORKER = {"job_lease_s": 3, "progress_interval_s": 0.1}
 
 
 def pytest_configure(config):
@@ -91,35 +83,6 @@ def redis_url(tmp_path_factory):
     process, url = start_redis(free_port(), tmp_path_factory.mktemp("redis"), persistent=False)
     yield url
     stop(process)
-
-
-class Service:
-    """Settings on a private queue, its JobQueue, and the worker processes started for it."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        connection = connect(settings.redis_url)
-        connection.flushdb()  # the same request is the same job: every test starts afresh
-        self.queue = JobQueue(settings, connection)
-        self.workers: list[subprocess.Popen] = []
-
-    def start_worker(self) -> subprocess.Popen:
-        worker = start(worker_command(), service_env(self.settings))
-        self.workers.append(worker)
-        return worker
-
-    def stop_workers(self) -> None:
-        stop(*self.workers)
-        self.workers.clear()
-
-    def wait(self, job_id: str, until=TERMINAL, timeout: float = 60) -> JobInfo:
-        """The job's info once its status is one of ``until``."""
-
-        def reached():
-            info = self.queue.info(job_id)
-            return info if info.status in until else None
-
-        return wait_for(reached, timeout, f"job {job_id} reaching {'/'.join(sorted(until))}")
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import netCDF4
 import numpy as np
 import requests
 
+from isimip_mask.jobs import JobInfo, JobQueue, connect
 from isimip_mask.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,9 @@ YIELD = f"isimip/{YIELD_FILE.name}"
 FILL = 1e20
 RUN_MARK = "ISIMIP_MASK_TEST_RUN"  # set by conftest to one value per session
 STOP_WAIT_S = 10
+TERMINAL = {"finished", "failed", "cancelled"}
+# what the tests' workers use: a dead worker is found within seconds, progress is fine-grained
+FAST_WORKER = {"job_lease_s": 3, "progress_interval_s": 0.1}
 
 
 def wait_for(condition: Callable, timeout: float, what: str, interval: float = 0.05):
@@ -150,6 +154,35 @@ def marked_processes() -> list[tuple[int, str]]:
         except OSError:  # ended meanwhile, or not ours to read
             continue
     return found
+
+
+class Service:
+    """Settings on a private queue, its JobQueue, and the worker processes started for it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        connection = connect(settings.redis_url)
+        connection.flushdb()  # the same request is the same job: every test starts afresh
+        self.queue = JobQueue(settings, connection)
+        self.workers: list[subprocess.Popen] = []
+
+    def start_worker(self) -> subprocess.Popen:
+        worker = start(worker_command(), service_env(self.settings))
+        self.workers.append(worker)
+        return worker
+
+    def stop_workers(self) -> None:
+        stop(*self.workers)
+        self.workers.clear()
+
+    def wait(self, job_id: str, until=TERMINAL, timeout: float = 60) -> JobInfo:
+        """The job's info once its status is one of ``until``."""
+
+        def reached():
+            info = self.queue.info(job_id)
+            return info if info.status in until else None
+
+        return wait_for(reached, timeout, f"job {job_id} reaching {'/'.join(sorted(until))}")
 
 
 # --- NetCDF files built in code --------------------------------------------------------------

@@ -20,13 +20,14 @@ from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, bbox_mask, grid_mask, nearest_cell
 from isimip_mask.regions import BBox, Country, LandOnly, Point, parse_geojson
 from isimip_mask.settings import Settings
-from tests.conftest import FAST_WORKER, Service
 from tests.helpers import (
     DATA,
     DIS,
     DIS_FILE,
+    FAST_WORKER,
     YIELD,
     YIELD_FILE,
+    Service,
     global_axes,
     serve,
     service_env,
