@@ -49,7 +49,7 @@ def _series(
         parts.append(part)
         if progress:
             progress(stop, total)
-    return np.concatenate(parts)
+    return np.concatenate(parts) if parts else np.zeros(0)  # a time axis of length 0
 
 
 def field_means(
@@ -155,8 +155,8 @@ def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["time", *headers])
         columns = [[_csv_number(v, series.dtypes[n]) for v in series.values[n]] for n in series.values]
-        for i, time in enumerate(times or [""]):
-            writer.writerow([time, *(column[i] for column in columns)])
+        for i in range(len(columns[0]) if columns else 0):  # a file without a time axis: one row
+            writer.writerow([times[i] if i < len(times) else "", *(column[i] for column in columns)])
 
 
 def _csv_number(value: float, dtype) -> str:

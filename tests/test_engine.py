@@ -281,3 +281,18 @@ def test_text_file_named_nc_is_refused(tmp_path):
     path.write_text("just text")
     with pytest.raises(DatasetError, match="is not a NetCDF file"):
         engine.mask_file(path, tmp_path / "out.nc", LandOnly())
+
+
+def test_a_time_axis_of_length_zero_gives_empty_series(tmp_path):
+    lat, lon = global_axes(5.0)
+    source = write_netcdf(
+        tmp_path / "empty_global.nc", lat, lon, n_times=0, values=np.zeros((0, lat.size, lon.size))
+    )
+    csv_out = Plan(Country("FRA"), compute_mean=True, output_csv=True).run(source, tmp_path)
+    assert csv_out.read_text().splitlines() == ["time,tas [K] area-weighted mean"]
+    nc_out = Plan(Country("FRA"), compute_mean=True).run(source, tmp_path)
+    with netCDF4.Dataset(nc_out) as out:
+        assert out["tas"].shape == (0, 1, 1)
+    masked = Plan(Country("FRA")).run(source, tmp_path)
+    with netCDF4.Dataset(masked) as out:
+        assert out["tas"].shape == (0, lat.size, lon.size)
