@@ -41,8 +41,12 @@ class Recipe:
     cells: np.ndarray | None = None
 
 
-def cdo_recipe(plan: Plan, source: Path, output_name: str) -> Recipe:
-    """The cdo command that gives ``output_name`` from ``source`` (CSV: the same values, cdo's layout)."""
+def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recipe:
+    """The cdo command that gives ``output_name`` from ``source`` (CSV: the same values, cdo's layout).
+
+    ``masks`` maps a grid (its coordinates) to its mask file, so that files on one grid share one
+    mask, built once, and cut-outs of the same size elsewhere get masks of their own.
+    """
     with open_dataset(source) as dataset:
         grid = read_layout(dataset, source.name).grid
     region, series = plan.region, plan.is_series
@@ -55,8 +59,14 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str) -> Recipe:
         box = ",".join(str(v) for v in (region.west, region.east, region.south, region.north))
         operators.append(f"-{'sellonlatbox' if plan.crop else 'masklonlatbox'},{box}")
     else:
-        cells = grid_mask(grid, region)
-        recipe = Recipe("", f"mask_{slug(region.tag)}_{grid.lat.size}x{grid.lon.size}.nc", grid, cells)
+        key = (grid.lat.tobytes(), grid.lon.tobytes())
+        if key not in masks:
+            base = f"mask_{slug(region.tag)}_{grid.lat.size}x{grid.lon.size}"
+            same_size = sum(1 for known in masks.values() if known.mask_name.startswith(base))
+            name = f"{base}_{same_size + 1}.nc" if same_size else f"{base}.nc"
+            masks[key] = Recipe("", name, grid, grid_mask(grid, region))
+        recipe = masks[key]
+        cells = recipe.cells
         if plan.crop:
             rows, cols = mask_bounds(cells, grid.is_global)
             if np.all(np.diff(cols) == 1):  # cdo cuts one index box; across the grid's edge it needs two
@@ -83,7 +93,10 @@ def zip_results(
 ) -> Path:
     """One zip with every output, README.txt, the masks its commands use and errors.json."""
     target = target_dir / f"isimip-mask_{slug(plan.region.tag)}_{job_id[:8]}.zip"
-    recipes = {output.path.name: cdo_recipe(plan, output.source, output.path.name) for output in outputs}
+    masks: dict = {}
+    recipes = {
+        output.path.name: cdo_recipe(plan, output.source, output.path.name, masks) for output in outputs
+    }
     with atomic_output(target) as partial, zipfile.ZipFile(partial, "w") as archive:
         archive.writestr(
             "README.txt", readme_text(job_id, request, plan, outputs, recipes, errors), zipfile.ZIP_DEFLATED

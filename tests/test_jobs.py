@@ -1,27 +1,43 @@
 """The queue against a real redis-server and real worker processes (``python worker.py``)."""
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import zipfile
 
 import netCDF4
 import numpy as np
 import pytest
+import requests
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from isimip_mask.bundle import cdo_recipe
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
 from isimip_mask.jobs import JobQueue, build_request, output_dir
 from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, grid_mask
+from isimip_mask.operations import Plan
 from isimip_mask.regions import Country
 from isimip_mask.settings import Settings
 from isimip_mask.tasks import failure_message
-from tests.helpers import DIS, DIS_FILE, YIELD, corrupt_data, descendants, global_axes, wait_for, write_netcdf
+from tests.helpers import (
+    DIS,
+    DIS_FILE,
+    YIELD,
+    corrupt_data,
+    descendants,
+    global_axes,
+    serve,
+    service_env,
+    wait_for,
+    write_netcdf,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -394,14 +410,6 @@ def test_the_readme_of_a_zip_redoes_every_output_with_cdo(service, tmp_path, ope
 
 def test_twenty_concurrent_resubmits_of_a_failed_job_run_it_once(service, tmp_path):
     """Through the HTTP API in two gunicorn processes, as 20 clients at once would."""
-    import concurrent.futures
-    import sys
-
-    import requests
-
-    from isimip_mask.local import free_port
-    from tests.helpers import serve, service_env
-
     broken = write_netcdf(service.settings.input_path / "broken_global.nc", *global_axes(5.0))
     body = {"paths": [broken.name], "operations": [{"operation": "mask_country", "country": "FRA"}]}
     port = free_port()
@@ -449,3 +457,20 @@ def test_twenty_concurrent_resubmits_of_a_failed_job_run_it_once(service, tmp_pa
 def test_unexpected_failures_say_what_kind_without_server_paths(error, message):
     told = failure_message(error)
     assert told.startswith(message) and "/srv" not in told and "the administrators have been told" in told
+
+
+def test_cut_outs_of_one_size_in_two_places_get_masks_of_their_own(tmp_path):
+    lat = np.arange(51.25, 42, -0.5)
+    west = write_netcdf(tmp_path / "west.nc", lat, np.arange(-4.75, 8.5, 0.5))
+    east = write_netcdf(tmp_path / "east.nc", lat, np.arange(3.25, 16.5, 0.5))  # the same size, further east
+    plan, masks = Plan(Country("FRA")), {}
+    first, other, again = (
+        cdo_recipe(plan, path, f"{n}.nc", masks) for n, path in enumerate((west, east, west))
+    )
+    assert (
+        first.mask_name == again.mask_name == "mask_fra_19x27.nc" and other.mask_name == "mask_fra_19x27_2.nc"
+    )
+    assert again.cells is first.cells  # built once per grid
+    for recipe, path in ((first, west), (other, east)):
+        _, grid = values(path, "tas")
+        np.testing.assert_array_equal(recipe.cells, grid_mask(grid, Country("FRA")))
