@@ -281,6 +281,14 @@ class JobQueue:
         started = job.started_at
         if started is None or (datetime.now(UTC) - started).total_seconds() < self.settings.job_lease_s:
             return  # just started: the lease is being set up
+        # A lease also lapses while Redis is down; a live worker renews it within a fraction of a
+        # second of Redis coming back (``tasks.Lease``), so only a lease missing for a while counts
+        grace = self.settings.job_lease_s / 3
+        missing = f"isimip-mask:unleased:{job.id}"
+        self.connection.set(missing, time.time(), nx=True, ex=max(1, int(self.settings.job_lease_s)))
+        since = self.connection.get(missing)
+        if since is None or time.time() - float(since) < grace:
+            return
         job.get_meta(refresh=True)["error"] = ABANDONED
         job.save_meta()
         registry = StartedJobRegistry(queue=self.queue, serializer=JSONSerializer)

@@ -60,3 +60,8 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(
         1.0, gt=0, description="how often a running job writes its progress to Redis"
     )
+    redis_wait_s: float = Field(
+        300,
+        ge=0,
+        description="how long a worker whose Redis went away waits for it to come back before giving up",
+    )

@@ -31,6 +31,7 @@ from .regions import land_geometry
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+AWAY = (redis.ConnectionError, redis.TimeoutError)  # Redis stopped, restarting, or unreachable
 JOB_DIR = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -70,7 +71,10 @@ class ProgressMeta:
         if self.job is None or (not force and time.monotonic() - self.saved_at < self.interval_s):
             return
         self.job.meta.update(self.meta)
-        self.job.save_meta()
+        try:
+            self.job.save_meta()
+        except AWAY as error:  # the work goes on; progress shows again with Redis
+            log.warning("job %s: could not save its progress: %s", self.job.id, error)
         self.saved_at = time.monotonic()
 
 
@@ -102,19 +106,46 @@ class Lease:
         self.job.connection.set(lease_key(self.job.id), "1", px=self.ttl_ms)
 
     def _renew(self) -> None:
-        while not self.stopped.wait(self.ttl_ms / 3000):
+        interval = self.ttl_ms / 3000
+        while not self.stopped.wait(interval):
             try:
                 self._set()
-            except redis.RedisError as error:  # Redis may come back before the lease runs out
+                interval = self.ttl_ms / 3000
+            except redis.RedisError as error:  # renewed again the moment Redis is back
                 log.warning("job %s: could not renew its lease: %s", self.job.id, error)
+                interval = RETRY_S
 
 
 def run_job(request: dict, settings: Settings | None = None) -> dict:
     """Process every file of a canonical request (see ``JobRequest.canonical``)."""
     settings = settings or Settings()
     job = get_current_job()
-    with Lease(job, settings.job_lease_s):
-        return _run(job, request, settings)
+    try:
+        with Lease(job, settings.job_lease_s):
+            return _run(job, request, settings)
+    finally:
+        if job is not None:  # RQ records the outcome next: wait out an outage rather than lose it
+            await_redis(job.connection, settings.redis_wait_s, f"job {job.id}")
+
+
+RETRY_S = 0.2  # first wait before asking a Redis that went away again; doubles up to 5 s
+
+
+def await_redis(connection: redis.Redis, limit_s: float, who: str) -> bool:
+    """Wait until Redis answers again (at most ``limit_s``); True when it does."""
+    deadline = time.monotonic() + limit_s
+    wait = RETRY_S
+    while True:
+        try:
+            connection.ping()
+            return True
+        except AWAY as error:
+            if time.monotonic() + wait > deadline:
+                log.error("%s: Redis has not come back within %g s: %s", who, limit_s, error)
+                return False
+            log.warning("%s: Redis is away (%s); asking again in %.1f s", who, error, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 5)
 
 
 def _run(job: Job | None, request: dict, settings: Settings) -> dict:
@@ -244,6 +275,7 @@ class MaskWorker(Worker):
         if names in ([], ["default"]):  # what `rq worker` passes when given no queue names
             names = [self.settings.queue_name]
         kwargs["serializer"] = JSONSerializer
+        kwargs.setdefault("job_monitoring_interval", max(1, int(self.settings.job_lease_s)))
         kwargs.setdefault("maintenance_interval", max(1, min(600, self.settings.result_ttl_s // 2)))
         super().__init__(names, *args, **kwargs)
 
@@ -258,13 +290,32 @@ class MaskWorker(Worker):
         except Exception as error:  # noqa: BLE001 - an unreadable record is refused like a foreign one
             function = f"<unreadable: {type(error).__name__}>"
         if function == TASK:
-            return super().execute_job(job, queue)
+            try:
+                return super().execute_job(job, queue)
+            except AWAY as error:
+                # Redis went away while the job ran and the horse could not record its end: the
+                # job's lease lapses and it is failed as abandoned; this worker goes on
+                log.error("job %s: Redis went away while it ran: %s", job.id, error)
+                self._survive_outage()
+                return None
         log.error("job %s: refused to run %r: only %s runs here", job.id, function, TASK)
         execution = self.prepare_execution(job)
         self.handle_job_failure(
             job, queue, exc_string=f"refused: {function!r} is not isimip-mask's task", execution=execution
         )
         self.set_state(WorkerStatus.IDLE)
+
+    def maintain_heartbeats(self, job: Job, execution) -> None:
+        """RQ's heartbeats while a job runs; RQ exits the worker when Redis is away, this waits
+        for it instead (the job itself runs on in the work horse)."""
+        try:
+            super().maintain_heartbeats(job, execution)
+        except AWAY as error:
+            log.warning("job %s: Redis is away, the job runs on: %s", job.id, error)
+
+    def _survive_outage(self) -> None:
+        if not await_redis(self.connection, self.settings.redis_wait_s, f"worker {self.name}"):
+            raise SystemExit(f"Redis has not come back within {self.settings.redis_wait_s:g} s")
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

@@ -12,10 +12,11 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from isimip_mask.jobs import JobQueue, build_request, output_dir
-from isimip_mask.local import free_port
-from tests.helpers import DIS, DIS_FILE, serve, service_env, wait_for
+from isimip_mask.local import free_port, start_redis
+from tests.helpers import DIS, DIS_FILE, FAST_WORKER, Service, serve, service_env, stop, wait_for
 
 pytestmark = pytest.mark.redis
+LAND = [{"operation": "mask_landonly"}]
 FULL_BOX = [{"operation": "mask_bbox", "bbox": [-10, 20, 30, 60]}]  # keeps every cell of the France file
 DISK_FOR_NOTHING_KB = 256  # less than one output
 DISK_FOR_OUTPUTS_KB = 4600  # two outputs of 1.93 MB fit, their zip (stored, not deflated) does not
@@ -54,6 +55,36 @@ def test_the_api_restarted_mid_job_loses_nothing(service, daily_file):
             lambda: requests.get(f"{url}{job['id']}", timeout=10).json()["status"] == "finished", 60, "job"
         )
         assert done and requests.get(f"{url}{job['id']}", timeout=10).json()["file_url"]
+
+
+def test_a_busy_worker_outlives_a_redis_restart_and_loses_no_job(settings, daily_file, tmp_path):
+    """Redis killed mid-job and started again: the worker lives on, the running job finishes,
+    the job queued behind it runs next, and the results are what they would have been."""
+    log = tmp_path / "worker.log"
+    port, data = free_port(), tmp_path / "redis"
+    data.mkdir()
+    redis_process, url = start_redis(port, data, persistent=True)
+    own = Service(settings.model_copy(update={"redis_url": url, "log_file": log, **FAST_WORKER}))
+    try:
+        worker = own.start_worker()
+        shutil.copy(daily_file, own.settings.input_path / daily_file.name)
+        running, _ = own.queue.submit(build_request(own.settings, [daily_file.name], LAND))
+        queued, _ = own.queue.submit(build_request(own.settings, [DIS], LAND))
+        wait_for(lambda: own.queue.info(running.id).steps_done > 0, 30, "the job writing its first steps")
+        redis_process.kill()
+        redis_process.wait()
+        # the worker's heartbeat meets the outage (it comes every JOB_LEASE_S): RQ alone would exit here
+        wait_for(lambda: "Redis is away, the job runs on" in log.read_text(), 30, "a heartbeat without Redis")
+        assert worker.poll() is None
+        redis_process, _ = start_redis(port, data, persistent=True)
+        done = own.wait(running.id, timeout=90)
+        assert done.status == "finished", done
+        assert own.wait(queued.id).status == "finished"
+        assert worker.poll() is None, "the worker must outlive the outage"
+        assert sorted(p.name for p in output_dir(own.settings, running.id).iterdir()) == [done.file_name]
+    finally:
+        own.stop_workers()
+        stop(redis_process)
 
 
 def test_fifty_concurrent_posts_with_duplicates_on_two_workers(service):
