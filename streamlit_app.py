@@ -24,7 +24,7 @@ from isimip_mask.regions import (
     parse_shapefile_zip,
     region_config,
 )
-from isimip_mask.settings import Settings
+from isimip_mask.settings import Settings, load_settings
 
 MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
 POLL_S = 2
@@ -34,7 +34,7 @@ MAP_KEY = "map"
 
 @st.cache_resource
 def get_settings() -> Settings:
-    settings = Settings()
+    settings = load_settings()
     logs.configure(settings, force=False)  # LOG_LEVEL and LOG_FILE, as for the worker and the API
     return settings
 
@@ -164,15 +164,6 @@ def show_dataset_info(info: datasets.DatasetInfo) -> None:
     )
 
 
-def latest_drawing() -> tuple[dict | None, dict | None]:
-    """The drawing and the click the map reported last (kept in session state by st_folium)."""
-    value = st.session_state.get(MAP_KEY) or {}
-    drawings = value.get("all_drawings") or []
-    last = value.get("last_active_drawing")
-    feature = last if last in drawings else (drawings[-1] if drawings else None)
-    return feature, value.get("last_clicked")
-
-
 def push(values: dict) -> None:
     """Set widget values before the widgets are created (a keyed widget keeps its own otherwise)."""
     for key, value in values.items():
@@ -181,8 +172,11 @@ def push(values: dict) -> None:
 
 def show_region_inputs(settings: Settings):
     """The region from whichever way the user chose; None (with a hint) while there is none."""
-    drawn, clicked = latest_drawing()
-    drawn_region = mapview.region_from_drawing(drawn)
+    drawn, clicked = mapview.map_state(st.session_state.get(MAP_KEY))  # st_folium keeps it there
+    try:
+        drawn_region, drawing_error = mapview.region_from_drawing(drawn), None
+    except IsimipMaskError as error:  # shown only where drawings count
+        drawn_region, drawing_error = None, error
     if isinstance(drawn_region, BBox) and st.session_state.get("drawn_box") != drawn_region:
         st.session_state["drawn_box"] = drawn_region
         push(
@@ -195,9 +189,11 @@ def show_region_inputs(settings: Settings):
         )
     if clicked and st.session_state.get("clicked") != clicked:
         st.session_state["clicked"] = clicked
-        push({"lat": round(clicked["lat"], 4), "lon": round(((clicked["lng"] + 180) % 360) - 180, 4)})
+        push({"lat": round(clicked[0], 4), "lon": round(clicked[1], 4)})
     mode = st.radio("2 · Region", MODES, key="mode", horizontal=True)
     if mode == MODES[0]:
+        if drawing_error is not None:
+            raise drawing_error
         if drawn_region is None:
             st.info("Draw a rectangle or a polygon with the tools at the left of the map.")
         return drawn_region

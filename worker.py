@@ -5,12 +5,12 @@ class loads the package before it forks a job (see :class:`isimip_mask.tasks.Mas
 """
 
 from isimip_mask.jobs import connect
-from isimip_mask.settings import Settings
+from isimip_mask.settings import load_settings
 from isimip_mask.tasks import MaskWorker
 
 
 def main() -> None:
-    settings = Settings()
+    settings = load_settings()
     worker = MaskWorker(connection=connect(settings.redis_url), settings=settings)
     worker.work(logging_level=settings.log_level.upper())
 

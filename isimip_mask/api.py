@@ -16,10 +16,11 @@ from . import __version__, logs
 from .errors import InputError, JobNotFound, ServiceError
 from .jobs import JOB_ID, JobInfo, JobQueue, build_request
 from .operations import FLAGS, catalogue
-from .settings import Settings
+from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 UPLOAD_OVERHEAD_BYTES = 1_000_000  # room for the JSON part and multipart framing
+MAX_FORM_PARTS = 64  # the data part and the uploads one request names (masks, shapes)
 
 
 # v1 tasks and the original service's keys, as v2 operations (select_* of v1 gave a field-mean CSV)
@@ -107,9 +108,12 @@ def read_payload() -> tuple[dict, dict[str, bytes]]:
     """The JSON request and uploaded files, from a JSON body or multipart/form-data."""
     if request.mimetype == "multipart/form-data":
         uploads = {name: storage.read() for name, storage in request.files.items() if name != "data"}
-        raw = request.form.get("data") or (
-            request.files["data"].read().decode() if "data" in request.files else None
-        )
+        try:
+            raw = request.form.get("data") or (
+                request.files["data"].read().decode() if "data" in request.files else None
+            )
+        except UnicodeDecodeError:
+            raise InputError("the part named 'data' is not UTF-8 text", "request") from None
         if raw is None:
             raise InputError("multipart requests need a part named 'data' with the JSON request", "request")
     elif request.mimetype == "application/json":
@@ -187,10 +191,13 @@ def error_json(errors: dict, status: int = 400):
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The Flask application; ``settings`` default to the environment and ``.env``."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     logs.configure(settings, force=False)  # LOG_LEVEL and LOG_FILE, as for the worker
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_geojson_bytes + UPLOAD_OVERHEAD_BYTES
+    # the 'data' part may carry a GeoJSON inline: it may be as large as an upload
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     app.json.sort_keys = False
     state = {}
 
@@ -276,9 +283,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
-        return error_json(
-            {"request": [f"the upload is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"]}
-        )
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if (request.content_length or 0) > limit:
+            message = f"the request is {request.content_length} bytes, more than the limit of {limit}"
+        else:  # werkzeug stopped reading the form: too many parts
+            message = f"the request has more than {MAX_FORM_PARTS} parts"
+        return error_json({"request": [message]})  # 400 with errors, as the portal expects
 
     @app.errorhandler(HTTPException)
     def http_error(error):

@@ -53,13 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def region_from_args(args):
-    if args.bbox:
+    if args.bbox is not None:
         return BBox(*args.bbox)
-    if args.country:
+    if args.country is not None:
         return Country(args.country)
     if args.landonly:
         return LandOnly()
-    if args.point:
+    if args.point is not None:
         return Point(*args.point)
     try:
         data = args.geojson.read_bytes()
@@ -94,18 +94,28 @@ def main(argv=None) -> int:
             raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
         if not args.input.is_file():
             raise IsimipMaskError(f"input file {args.input} does not exist")
-        output_dir, name = output_target(args.output)
-        target = output_dir / (name or plan.output_name(args.input.name))
-        if target.exists() and target.samefile(args.input):
-            raise IsimipMaskError(f"output {target} is the input file: the input is never overwritten")
-        output_dir.mkdir(parents=True, exist_ok=True)
         with _progress_bar() as progress:
-            written = plan.run(args.input, output_dir, progress, threads=args.threads, name=name)
+            written = _write(plan, args, progress)
     except IsimipMaskError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(written)
     return 0
+
+
+def _write(plan: Plan, args, progress) -> Path:
+    """Run the plan into OUTPUT, never over the input; an output that cannot be written is a
+    one-line error."""
+    try:
+        output_dir, name = output_target(args.output)
+        target = output_dir / (name or plan.output_name(args.input.name))
+        if target.exists() and target.samefile(args.input):
+            raise IsimipMaskError(f"output {target} is the input file: the input is never overwritten")
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return plan.run(args.input, output_dir, progress, threads=args.threads, name=name)
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the name
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise IsimipMaskError(f"cannot write {args.output!r}: {reason}") from error
 
 
 class _progress_bar:

@@ -29,6 +29,15 @@ def normalize_path(user_path: str) -> str:
     return str(PurePosixPath(str(user_path).strip()))
 
 
+def _encodable(text: str) -> bool:
+    """False for strings with lone surrogates (JSON's ``"\\ud800"``): no file has such a name."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def resolve(root: Path, user_path: str) -> Path:
     """The file ``user_path`` names inside ``root``; DatasetError if it is anywhere else.
 
@@ -39,9 +48,9 @@ def resolve(root: Path, user_path: str) -> Path:
         raise DatasetError(
             f"path must be a non-empty string relative to the data root, got {str(user_path)[:80]!r}", "paths"
         )
-    if len(user_path) > MAX_PATH_CHARS or "\0" in user_path:
+    if len(user_path) > MAX_PATH_CHARS or "\0" in user_path or not _encodable(user_path):
         raise DatasetError(
-            f"path {user_path[:80]!r}... is not a path (too long, or a NUL character)", "paths"
+            f"path {user_path[:80]!r}... is not a path (too long, a NUL character, or not UTF-8)", "paths"
         )
     pure = PurePosixPath(user_path.strip())
     if pure.is_absolute() or ".." in pure.parts or "\\" in user_path:

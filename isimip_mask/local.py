@@ -24,7 +24,7 @@ import redis
 
 from .demo import prepare
 from .jobs import safe_url
-from .settings import Settings
+from .settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data"
@@ -177,7 +177,7 @@ def supervise(services: list[Service], poll_s: float = 0.5) -> int:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, like Ctrl-C
-    settings = Settings()
+    settings = load_settings()
     env = dict(os.environ)
     if "input_path" not in settings.model_fields_set:
         prepare(settings.input_path, SAMPLES)

@@ -13,13 +13,23 @@ def configure(settings: Settings, force: bool = True) -> None:
     """
     if not force and logging.getLogger().handlers:
         return
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
-    if settings.log_file:
-        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(settings.log_file))
     logging.basicConfig(
-        level=settings.log_level.upper(),
-        handlers=handlers,
+        level=settings.log_level,
+        handlers=[logging.StreamHandler(), *file_handlers(settings)],
         force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def file_handlers(settings: Settings) -> list[logging.Handler]:
+    """A handler for LOG_FILE if it is set; a file that cannot be written stops the program
+    with one line."""
+    if not settings.log_file:
+        return []
+    try:
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+        return [logging.FileHandler(settings.log_file)]
+    except OSError as error:
+        raise SystemExit(
+            f"error: bad setting: LOG_FILE={str(settings.log_file)!r}: {error.strerror}"
+        ) from None

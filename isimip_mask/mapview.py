@@ -5,6 +5,7 @@ npm by ``make assets``), never from a CDN. Tiles may fail offline; a light layer
 outlines from the bundled Natural Earth data keeps the map readable without them.
 """
 
+import math
 from functools import lru_cache
 
 import folium
@@ -12,10 +13,10 @@ import folium.plugins
 import numpy as np
 import shapely
 from folium.utilities import image_to_url
-from shapely.geometry import mapping, shape
+from shapely.geometry import mapping
 
 from .masks import Grid
-from .regions import BBox, Country, LandOnly, Point, Region, Shape, country_catalogue
+from .regions import BBox, Country, LandOnly, Point, Region, country_catalogue, parse_geojson
 
 MASK_RGBA = (220, 38, 38, 150)  # kept cells: translucent red
 DRAWN_STYLE = {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0}
@@ -78,20 +79,42 @@ def base_map(static_url: str) -> folium.Map:
     return world
 
 
-def region_from_drawing(feature: dict | None) -> Region | None:
-    """A drawn rectangle becomes a BBox (the cdo rule), any other polygon a Shape."""
-    if not feature or not isinstance(feature.get("geometry"), dict):
-        return None
-    geometry = shape(feature["geometry"])
-    if geometry.geom_type != "Polygon" or geometry.is_empty:
-        return None
-    west, south, east, north = geometry.bounds
-    if abs(geometry.area - (east - west) * (north - south)) < RECTANGLE_TOLERANCE_DEG * max(
-        1.0, geometry.area
+def map_state(value) -> tuple[dict | None, tuple[float, float] | None]:
+    """The last drawing and the last click (lat, lon) of what the map component sent.
+
+    That value comes from the browser: anything that is not a drawing or a click of two finite
+    numbers is ignored rather than trusted.
+    """
+    value = value if isinstance(value, dict) else {}
+    drawings = value.get("all_drawings")
+    drawings = [d for d in drawings if isinstance(d, dict)] if isinstance(drawings, list) else []
+    last = value.get("last_active_drawing")
+    feature = last if isinstance(last, dict) and last in drawings else (drawings[-1] if drawings else None)
+    clicked = value.get("last_clicked")
+    numbers = [clicked.get(k) for k in ("lat", "lng")] if isinstance(clicked, dict) else []
+    if len(numbers) == 2 and all(
+        isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) for n in numbers
     ):
+        return feature, (numbers[0], _wrap_lon(numbers[1]))
+    return feature, None
+
+
+def region_from_drawing(feature: dict | None) -> Region | None:
+    """A drawn rectangle becomes a BBox (the cdo rule), any other polygon a Shape; markers and
+    circles are no region. A broken polygon is a RegionError, as for an upload."""
+    if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
+        return None
+    if feature["geometry"].get("type") != "Polygon":
+        return None
+    drawn = parse_geojson(feature, name="drawn")
+    geometry = drawn.geometry
+    west, south, east, north = geometry.bounds
+    if geometry.geom_type == "Polygon" and abs(
+        geometry.area - (east - west) * (north - south)
+    ) < RECTANGLE_TOLERANCE_DEG * max(1.0, geometry.area):
         west, east = _wrap_lon(west), _wrap_lon(east)
         return BBox(*(round(v, DRAWN_DECIMALS) for v in (west, east, max(south, -90), min(north, 90))))
-    return Shape(geometry, name="drawn")
+    return drawn
 
 
 def _wrap_lon(lon: float) -> float:

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
-from shapely.validation import explain_validity, make_valid
+from shapely.validation import explain_validity
 
 from .errors import Problems, RegionError
 
@@ -374,13 +374,26 @@ def land_geometry():
     return shapely.MultiPolygon(parts)
 
 
+def _union(polygons: list) -> shapely.Geometry:
+    """One geometry covering every polygon: as it is where they do not overlap, a coverage
+    union where they only share edges (a shapefile of districts), a full union otherwise."""
+    combined = shapely.MultiPolygon(polygons) if len(polygons) > 1 else polygons[0]
+    if combined.is_valid:
+        return combined
+    if shapely.coverage_is_valid(polygons):
+        return shapely.coverage_union_all(polygons)
+    return shapely.union_all(polygons)
+
+
 def _polygonal(geometries, name: str) -> shapely.Geometry:
     problems = Problems()
     polygons = []
     for geometry in geometries:
         if not geometry.is_valid:
             reason = explain_validity(geometry)
-            geometry = make_valid(geometry)
+            # "structure": shells unioned, holes cut out, as a mask means; near-linear in the
+            # vertices where the default ("linework") is quadratic on a self-crossing ring
+            geometry = shapely.make_valid(geometry, method="structure")
             if geometry.is_empty or geometry.area == 0:
                 problems.add("shape", f"shape polygon is invalid ({reason}) and cannot be repaired")
                 continue
@@ -390,7 +403,7 @@ def _polygonal(geometries, name: str) -> shapely.Geometry:
     if not polygons and not problems.errors:
         problems.add("shape", "shape contains no polygon with an area (points and lines cannot mask cells)")
     problems.raise_if_any(RegionError)
-    merged = shapely.union_all(polygons)
+    merged = _union(polygons)
     bounds = merged.bounds
     if bounds[1] < -90 or bounds[3] > 90 or bounds[0] < -360 or bounds[2] > 360:
         raise RegionError(
@@ -420,6 +433,8 @@ def parse_geojson(
             data = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise RegionError(f"shape is not valid JSON: {error}", "shape") from error
+        except RecursionError:
+            raise RegionError("shape is not valid GeoJSON: it is nested too deep", "shape") from None
     if not isinstance(data, dict) or "type" not in data:
         raise RegionError("shape must be a GeoJSON object with a 'type'", "shape")
     kind = data["type"]
@@ -490,15 +505,20 @@ def parse_shapefile_zip(
             streams = {
                 ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members
             }
-        reader = shapefile.Reader(**streams)
-        geojson = {
-            "type": "FeatureCollection",
-            "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()],
-        }
+        with warnings.catch_warnings():  # pyshp warns of damaged headers; damage is an error below
+            warnings.simplefilter("ignore")
+            reader = shapefile.Reader(**streams)
+            geojson = {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()],
+            }
+    except RegionError:
+        raise
     except zipfile.BadZipFile as error:
         raise RegionError(f"shape is not a valid zip file: {error}", "shape") from error
-    except shapefile.ShapefileException as error:
-        raise RegionError(f"shape zip is not a readable shapefile: {error}", "shape") from error
+    except Exception as error:  # noqa: BLE001 - pyshp fails on damaged bytes with any kind of error
+        detail = str(error) if isinstance(error, shapefile.ShapefileException) else type(error).__name__
+        raise RegionError(f"shape zip is not a readable shapefile ({detail})", "shape") from error
     return parse_geojson(geojson, name, len(data) + 1, max_vertices, layer)
 
 

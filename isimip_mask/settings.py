@@ -2,17 +2,21 @@
 
 Names follow the ISIMIP files API where it has one (``INPUT_PATH``, ``OUTPUT_PATH``,
 ``REDIS_URL``, ``BASE_URL``, ``OUTPUT_URL``, ``LOG_LEVEL``, ``LOG_FILE``). Entry points build
-``Settings()`` once and pass it down; domain code never reads ``os.environ``.
+them once with ``load_settings()`` and pass them down; domain code never reads ``os.environ``.
 """
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # an empty variable (``LOG_FILE=``) means unset; durations are finite numbers
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True, allow_inf_nan=False
+    )
 
     input_path: Path = Field(Path("var/input"), description="data root: every dataset path is relative to it")
     output_path: Path = Field(
@@ -34,7 +38,15 @@ class Settings(BaseSettings):
     landseamask_file_path: Path | None = Field(
         None, description="ISIMIP's land-sea mask file; unset: Natural Earth land without Antarctica"
     )
-    log_level: str = Field("INFO", description="logging level")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="logging level"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value):
+        return value.upper() if isinstance(value, str) else value
+
     log_file: Path | None = Field(None, description="log to this file as well as to stderr")
 
     max_files: int = Field(32, ge=1, description="most dataset files in one job")
@@ -65,3 +77,22 @@ class Settings(BaseSettings):
         ge=0,
         description="how long a worker whose Redis went away waits for it to come back before giving up",
     )
+
+
+def load_settings(**overrides) -> Settings:
+    """The settings of the environment and ``.env``; a bad value stops the program with one
+    line naming the variable (never a traceback)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'_'.join(str(part) for part in problem['loc']).upper()}={_shown(problem.get('input'))}: "
+            f"{problem['msg']}"
+            for problem in error.errors()
+        )
+        raise SystemExit(f"error: bad setting: {problems}") from None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

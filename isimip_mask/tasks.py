@@ -28,7 +28,7 @@ from .errors import IsimipMaskError
 from .jobs import TASK, cancel_key, lease_key, output_dir, upload_dir
 from .operations import Plan
 from .regions import land_geometry
-from .settings import Settings
+from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 AWAY = (redis.ConnectionError, redis.TimeoutError)  # Redis stopped, restarting, or unreachable
@@ -267,7 +267,7 @@ class MaskWorker(Worker):
     """
 
     def __init__(self, queues=None, *args, settings: Settings | None = None, **kwargs):
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         logs.configure(self.settings)
         land_geometry()  # loads the country catalogue too
         queues = [] if queues is None else queues if isinstance(queues, list | tuple) else [queues]

@@ -59,6 +59,25 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The figures of the hostile-input tests (``tests/test_hostile.py``), one row per door."""
+    rows = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "hostile"
+    ]
+    if not rows:
+        return
+    rows = sorted({tuple(row) for row in rows})
+    header = ("hostile inputs, by door", "tried", "HTTP 500 / crash", "tracebacks", "inputs modified")
+    total = ("total", *(sum(row[i] for row in rows) for i in range(1, 5)))
+    terminalreporter.section("hostile inputs")
+    for row in (header, *rows, total):
+        terminalreporter.write_line(f"{row[0]:<26}" + "".join(f"{v:>18}" for v in row[1:]))
+
+
 @pytest.fixture
 def global_file(tmp_path) -> Path:
     lat, lon = global_axes()

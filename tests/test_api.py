@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 import zipfile
 
 import netCDF4
@@ -169,7 +170,24 @@ def test_oversized_upload_is_a_json_400(settings):
         "big.json": (io.BytesIO(b"x" * 2_000_000), "big.json"),
     }
     answer = app.test_client().post("/", data=big, content_type="multipart/form-data")
-    assert answer.status_code == 400 and "larger than the limit" in answer.get_json()["errors"]["request"][0]
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"]["request"][0].endswith("bytes, more than the limit of 1001000")
+
+
+def test_form_limits_say_which_limit_and_an_inline_shape_is_not_one(offline_client):
+    parts = {f"part{i}": "x" for i in range(100)}
+    answer = offline_client.post("/", data=parts, content_type="multipart/form-data")
+    assert answer.get_json()["errors"]["request"] == ["the request has more than 64 parts"]
+    circle = [
+        [2 + math.cos(a * math.tau / 40_000), 46 + math.sin(a * math.tau / 40_000)] for a in range(40_000)
+    ]
+    ring = [*circle, circle[0]]  # about 1.5 MB of JSON
+    data = {
+        "paths": [DIS],
+        "operations": [{"operation": "mask_shape", "shape": {"type": "Polygon", "coordinates": [ring]}}],
+    }
+    answer = offline_client.post("/", data={"data": json.dumps(data)}, content_type="multipart/form-data")
+    assert "request" not in answer.get_json()["errors"], answer.get_json()
 
 
 @pytest.mark.parametrize(

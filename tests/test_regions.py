@@ -127,6 +127,20 @@ def test_self_intersecting_ring_is_repaired():
     assert shape.geometry.is_valid and shape.geometry.area == pytest.approx(2.0)
 
 
+def test_a_long_self_crossing_ring_is_repaired_as_the_area_it_encloses():
+    """A zigzag of 40,000 vertices across a band, closed by the band's diagonal, which crosses
+    every zigzag segment. GEOS's default repair takes minutes on it (quadratic); a request must not.
+
+    Where the diagonal is at a fraction t of the band's height, it cuts the zigzag's teeth into
+    parts enclosed between the two, of (1 - t)² and t² of the band there; averaged over t that is
+    a third of the band."""
+    zigzag = [[x / 1000, 45 + (x % 2) / 10] for x in range(40_000)]
+    shape = parse_geojson({"type": "Polygon", "coordinates": [[*zigzag, zigzag[0]]]}, max_bytes=10**8)
+    band = shapely.box(0, 45, 39.999, 45.1)
+    assert shape.geometry.is_valid and shape.geometry.within(band.buffer(1e-9))
+    assert shape.geometry.area == pytest.approx(band.area / 3, rel=0.01)
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
