@@ -20,8 +20,7 @@ from isimip_mask.regions import (
     Point,
     country_names,
     intersect,
-    parse_geojson,
-    parse_shapefile_zip,
+    parse_upload,
     region_config,
 )
 from isimip_mask.settings import Settings, load_settings
@@ -225,10 +224,7 @@ def show_region_inputs(settings: Settings):
         )
         if upload is None:
             return None
-        if upload.name.lower().endswith(".zip"):
-            vertices, inflated = settings.max_geojson_vertices, 10 * settings.max_geojson_bytes
-            return parse_shapefile_zip(upload.getvalue(), upload.name, vertices, max_inflated=inflated)
-        return parse_geojson(
+        return parse_upload(
             upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices
         )
     left, right = st.columns(2)

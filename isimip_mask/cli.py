@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .errors import IsimipMaskError
 from .operations import Plan
-from .regions import BBox, Country, LandOnly, Point, Touching, parse_geojson
+from .regions import BBox, Country, LandOnly, Point, Touching, parse_upload
+from .settings import load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     region.add_argument("--country", metavar="ISO3", help="country code, e.g. DEU")
     region.add_argument("--landonly", action="store_true", help="land cells only (Antarctica excluded)")
-    region.add_argument("--geojson", type=Path, metavar="FILE", help="polygon(s) from a GeoJSON file")
+    region.add_argument(
+        "--geojson", type=Path, metavar="FILE", help="polygon(s) from a GeoJSON file or a zipped shapefile"
+    )
     region.add_argument(
         "--point", nargs=2, type=float, metavar=("LAT", "LON"), help="time series of the nearest cell"
     )
@@ -61,11 +64,18 @@ def region_from_args(args):
         return LandOnly()
     if args.point is not None:
         return Point(*args.point)
+    limits = load_settings()  # MAX_GEOJSON_BYTES and MAX_GEOJSON_VERTICES, as for the API
     try:
+        size = args.geojson.stat().st_size
+        if size > limits.max_geojson_bytes:  # refused before it is read
+            raise IsimipMaskError(
+                f"{args.geojson} is {size} bytes, more than the limit of {limits.max_geojson_bytes} "
+                "(MAX_GEOJSON_BYTES)"
+            )
         data = args.geojson.read_bytes()
     except OSError as error:
         raise IsimipMaskError(f"cannot read GeoJSON file {args.geojson}: {error.strerror}") from error
-    return parse_geojson(data, name=args.geojson.name)
+    return parse_upload(data, args.geojson.name, limits.max_geojson_bytes, limits.max_geojson_vertices)
 
 
 def output_target(output: str) -> tuple[Path, str | None]:

@@ -30,7 +30,7 @@ from .regions import (
     Touching,
     intersect,
     parse_geojson,
-    parse_shapefile_zip,
+    parse_upload,
     region_config,
     region_from_config,
     slug,
@@ -184,11 +184,7 @@ class MaskShape(Operation):
                     "shape",
                 )
             data = limits.uploads[shape]
-            if shape.lower().endswith(".zip"):
-                return parse_shapefile_zip(
-                    data, shape, limits.max_geojson_vertices, layer, 10 * limits.max_geojson_bytes
-                )
-            return parse_geojson(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices, layer)
+            return parse_upload(data, shape, limits.max_geojson_bytes, limits.max_geojson_vertices, layer)
         if isinstance(shape, dict):
             name = config.get("name", "shape")
             return parse_geojson(shape, name, limits.max_geojson_bytes, limits.max_geojson_vertices, layer)

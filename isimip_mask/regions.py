@@ -476,6 +476,24 @@ def parse_geojson(
     return Shape(_polygonal(geometries, name), name=slug(name))
 
 
+ZIP_INFLATION = 10  # a zipped shapefile may inflate to this many times the upload limit
+
+
+def parse_upload(
+    data: bytes, name: str, max_bytes: int, max_vertices: int, layer: int | None = None
+) -> Shape:
+    """An uploaded shape file: a zipped shapefile (named .zip, or starting like a zip) or GeoJSON.
+
+    The one guard of the API, the page and the command line: the size, what a zip inflates to,
+    its members, the nesting and the vertices are all checked before anything grows in memory.
+    """
+    if len(data) > max_bytes:
+        raise RegionError(f"{name} is {len(data)} bytes, more than the limit of {max_bytes}", "shape")
+    if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
+        return parse_shapefile_zip(data, name, max_vertices, layer, ZIP_INFLATION * max_bytes)
+    return parse_geojson(data, name, max_bytes, max_vertices, layer)
+
+
 def parse_shapefile_zip(
     data: bytes,
     name: str = "shape",
