@@ -1,25 +1,35 @@
-"""Wall time and peak memory of isimip_mask against CDO (mask) and NCO (crop).
+"""isimip_mask against CDO and NCO on an ISIMIP-like file: wall time, peak memory, output size.
 
-Generates ISIMIP-like files (0.5 degree global daily float32, land values with spatial
-structure and full precision, ocean = 1e20, deflate level 5, chunks (1, 360, 720)), then runs
-each tool as a separate process and prints one table. Usage:
+Generates a 0.5 degree global daily float32 file of full precision (land values with spatial
+structure, ocean = 1e20, deflate level 5, chunks (1, 360, 720)), ten years by default, then
+runs each case as its own process: ours and the reference tool alternated, three times each,
+and prints the medians, their ratio and the target. Usage (``make bench`` runs the default):
 
-    python benchmarks/bench_engine.py [--years 1 10] [--workdir benchmarks/out]
+    python benchmarks/bench_engine.py [--years 10] [--runs 3] [--workdir benchmarks/out]
 """
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 BOX = (-10.0, 40.0, 35.0, 70.0)  # west, east, south, north: Europe
+POINT = (52.25, 13.25)  # lat, lon: a land cell (Berlin)
+CHAIN = [  # four operations, run in one pass
+    {"operation": "mask_landonly"},
+    {"operation": "mask_bbox", "bbox": list(BOX)},
+    {"operation": "mask_country", "country": "DEU", "rule": "touch"},
+    {"operation": "mask_bbox", "bbox": [0, 20, 45, 60]},
+]
+RSS_TARGET_MB = 250
 
 
 def generate(path: Path, years: int) -> Path:
-    """Write a synthetic but realistic daily 0.5 degree file of ``years`` x 365 steps."""
     from isimip_mask.demo import write_isimip_like
 
     return write_isimip_like(path, years * 365)
@@ -40,91 +50,155 @@ def measure(command: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def cases(source: Path, out: Path) -> list[tuple[str, str, list[str]]]:
+def ours(source: Path, target: Path, *args: str, threads: int) -> list[str]:
+    return [sys.executable, "-m", "isimip_mask", str(source), str(target), *args, "--threads", str(threads)]
+
+
+def chain(source: Path, target: Path, threads: int) -> list[str]:
+    script = (
+        "import sys, json; from pathlib import Path; "
+        "from isimip_mask.operations import Limits, parse_operations; "
+        "from isimip_mask.options import RunOptions; "
+        "plan = parse_operations(json.loads(sys.argv[1]), Limits()); "
+        f"plan.run(Path(sys.argv[2]), Path(sys.argv[3]).parent, None, RunOptions(threads={threads}), "
+        "Path(sys.argv[3]).name)"
+    )
+    return [sys.executable, "-c", script, json.dumps(CHAIN), str(source), str(target)]
+
+
+def point_index(source: Path) -> tuple[int, int]:
+    """1-based (lon, lat) index of POINT's cell, as cdo's selindexbox counts."""
+    lat, lon = POINT
+    return int((lon + 180) / 0.5) + 1, int((90 - lat) / 0.5) + 1
+
+
+def cases(source: Path, out: Path, cores: int) -> list[tuple[str, list[str], str, list[str], str, float]]:
+    """(case, our command, reference, its command, output to compare sizes or '', target ratio)."""
     west, east, south, north = BOX
-    python = [sys.executable, "-m", "isimip_mask", str(source)]
-    bbox = ["--bbox", *map(str, BOX)]
+    box = ["--bbox", *map(str, BOX)]
+    cdo_box = f"-masklonlatbox,{west},{east},{south},{north}"
+    i, j = point_index(source)
     return [
-        ("mask box", "isimip_mask", [*python, str(out / "mask_isimip.nc"), *bbox]),
         (
-            "mask box",
+            f"mask box, {cores} threads",
+            ours(source, out / "mask.nc", *box, threads=cores),
             "cdo masklonlatbox",
-            [
-                "cdo",
-                "-s",
-                "-f",
-                "nc4c",
-                "-z",
-                "zip_5",
-                "-L",
-                f"-masklonlatbox,{west},{east},{south},{north}",
-                str(source),
-                str(out / "mask_cdo.nc"),
-            ],
+            ["cdo", "-s", "-f", "nc4c", "-z", "zip_5", "-L", cdo_box, str(source), str(out / "mask_cdo.nc")],
+            "mask",
+            0.33,
         ),
-        ("crop box", "isimip_mask --crop", [*python, str(out / "crop_isimip.nc"), *bbox, "--crop"]),
+        (
+            "mask box, 1 thread",
+            ours(source, out / "mask1.nc", *box, threads=1),
+            "cdo masklonlatbox",
+            ["cdo", "-s", "-f", "nc4c", "-z", "zip_5", "-L", cdo_box, str(source), str(out / "mask_cdo.nc")],
+            "",
+            0.6,
+        ),
         (
             "crop box",
+            ours(source, out / "crop.nc", *box, "--crop", threads=cores),
             "ncks -d",
-            [
-                "ncks",
-                "-O",
-                "-4",
-                "-L",
-                "5",
-                "-d",
-                f"lat,{south},{north}",
-                "-d",
-                f"lon,{west},{east}",
-                str(source),
-                str(out / "crop_ncks.nc"),
-            ],
+            ["ncks", "-O", "-4", "-L", "5", "-d", f"lat,{south},{north}", "-d", f"lon,{west},{east}"]
+            + [str(source), str(out / "crop_ncks.nc")],
+            "",
+            0.5,
         ),
-        ("field mean", "isimip_mask --mean", [*python, str(out / "mean_isimip.nc"), *bbox, "--mean"]),
         (
             "field mean",
+            ours(source, out / "mean.nc", *box, "--mean", threads=cores),
             "cdo fldmean",
-            [
-                "cdo",
-                "-s",
-                "-f",
-                "nc4c",
-                "fldmean",
-                f"-masklonlatbox,{west},{east},{south},{north}",
-                str(source),
-                str(out / "mean_cdo.nc"),
-            ],
+            ["cdo", "-s", "-f", "nc4c", "fldmean", cdo_box, str(source), str(out / "mean_cdo.nc")],
+            "",
+            0.33,
+        ),
+        (
+            "point series",
+            ours(source, out / "point.csv", "--point", *map(str, POINT), "--csv", threads=cores),
+            "cdo outputtab",
+            ["cdo", "-s", "outputtab,date,value", f"-selindexbox,{i},{i},{j},{j}", str(source)],
+            "",
+            0.33,
+        ),
+        (
+            "country (DEU)",
+            ours(source, out / "country.nc", "--country", "DEU", threads=cores),
+            "our mask box",
+            ours(source, out / "mask.nc", *box, threads=cores),
+            "",
+            1.10,
+        ),
+        (
+            "land only",
+            ours(source, out / "land.nc", "--landonly", threads=cores),
+            "our mask box",
+            ours(source, out / "mask.nc", *box, threads=cores),
+            "",
+            1.10,
+        ),
+        (
+            "chain of 4 operations",
+            chain(source, out / "chain.nc", cores),
+            "our mask box",
+            ours(source, out / "mask.nc", *box, threads=cores),
+            "",
+            1.10,
         ),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--years", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
-        generate(args.generate, args.years[0])
+        generate(args.generate, args.years)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for years in args.years:
-        source = args.workdir / f"tas_daily_{years}y.nc"
-        if not source.exists():
-            subprocess.run(
-                [sys.executable, __file__, "--generate", str(source), "--years", str(years)], check=True
+    source = args.workdir / f"tas_daily_{args.years}y.nc"
+    if not source.exists():
+        subprocess.run(
+            [sys.executable, __file__, "--generate", str(source), "--years", str(args.years)], check=True
+        )
+    cores = os.cpu_count() or 1
+    missing = {tool for tool in ("cdo", "ncks") if shutil.which(tool) is None}
+    if missing:
+        raise SystemExit(f"needs {' and '.join(sorted(missing))}: apt-get install cdo nco")
+    size_mb = source.stat().st_size / 1e6
+    print(f"{args.years}-year daily file, {size_mb:.0f} MB, {cores} cores, medians of {args.runs}")
+    header = (
+        f"{'case':<24}{'ours s':>8}{'reference':>20}{'ref s':>8}{'ratio':>7}{'target':>8}{'RSS MB':>8}  ok"
+    )
+    print(header)
+    failed = 0
+    for case, command, reference, reference_command, compare, target in cases(source, args.workdir, cores):
+        mine, theirs = [], []
+        for _ in range(args.runs):  # alternated, so that a busy moment hits both
+            mine.append(measure(command))
+            theirs.append(measure(reference_command))
+        wall, ref_wall = statistics.median(w for w, _ in mine), statistics.median(w for w, _ in theirs)
+        rss = max(r for _, r in mine)
+        ok = wall / ref_wall <= target and rss <= RSS_TARGET_MB
+        failed += not ok
+        print(
+            f"{case:<24}{wall:>8.2f}{reference:>20}{ref_wall:>8.2f}{wall / ref_wall:>7.2f}{target:>8.2f}"
+            f"{rss:>8.0f}  {'yes' if ok else 'NO'}"
+        )
+        if compare:
+            size, ref_size = (
+                (args.workdir / f"{compare}.nc").stat().st_size,
+                (args.workdir / f"{compare}_cdo.nc").stat().st_size,
             )
-        size_mb = source.stat().st_size / 2**20
-        for task, tool, command in cases(source, args.workdir):
-            if shutil.which(command[0]) is None and command[0] != sys.executable:
-                rows.append((years, size_mb, task, tool, float("nan"), float("nan")))
-                continue
-            wall, rss = measure(command)
-            rows.append((years, size_mb, task, tool, wall, rss))
-    print(f"{'years':>5} {'input MB':>9} {'task':<11} {'tool':<20} {'wall s':>8} {'peak RSS MB':>12}")
-    for years, size_mb, task, tool, wall, rss in rows:
-        print(f"{years:>5} {size_mb:>9.0f} {task:<11} {tool:<20} {wall:>8.2f} {rss:>12.0f}")
+            ok = size <= 1.05 * ref_size
+            failed += not ok
+            print(
+                f"{'  output size MB':<24}{size / 1e6:>8.1f}{'cdo zip_5':>20}{ref_size / 1e6:>8.1f}"
+                f"{size / ref_size:>7.2f}{1.05:>8.2f}{'':>8}  {'yes' if ok else 'NO'}"
+            )
+    print(f"targets missed: {failed}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .errors import IsimipMaskError
 from .operations import Plan
+from .options import RunOptions
 from .regions import BBox, Country, LandOnly, Point, Touching, parse_upload
 from .settings import load_settings
 
@@ -122,7 +123,8 @@ def _write(plan: Plan, args, progress) -> Path:
         if target.exists() and target.samefile(args.input):
             raise IsimipMaskError(f"output {target} is the input file: the input is never overwritten")
         output_dir.mkdir(parents=True, exist_ok=True)
-        return plan.run(args.input, output_dir, progress, threads=args.threads, name=name)
+        options = RunOptions.from_settings(load_settings(), threads=args.threads)
+        return plan.run(args.input, output_dir, progress, options, name)
     except (OSError, ValueError) as error:  # ValueError: a NUL in the name
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise IsimipMaskError(f"cannot write {args.output!r}: {reason}") from error

@@ -24,6 +24,7 @@ from .netcdf import (
     open_dataset,
     read_layout,
 )
+from .options import DEFAULTS, RunOptions
 from .regions import Region
 
 SLAB_BYTES = 32 * 2**20  # input bytes read per slab: bounds memory, amortises call overhead
@@ -128,9 +129,8 @@ def mask_file(
     target: Path,
     region: Region,
     crop: bool = False,
-    compression: int = 5,
     progress: Progress | None = None,
-    threads: int = 1,
+    options: RunOptions = DEFAULTS,
 ) -> Path:
     """Write ``source`` to ``target`` with every cell outside ``region`` set to missing.
 
@@ -142,12 +142,11 @@ def mask_file(
         The region to keep.
     crop : bool
         Cut the output to the bounding box of the kept cells.
-    compression : int
-        Deflate level of the data variables (coordinates keep their own filters).
     progress : callable, optional
         Called as ``progress(done, total)`` with time steps written so far.
-    threads : int
-        Threads that inflate, mask and deflate chunks (the fast path for ISIMIP layouts).
+    options : RunOptions
+        Deflate codec and level of the data variables (coordinates keep their own filters),
+        and the threads that inflate, mask and deflate chunks (the fast path for ISIMIP layouts).
     """
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
@@ -169,7 +168,12 @@ def mask_file(
                         for i, d in enumerate(variable.dimensions)
                     )
                     target_var = create_variable(
-                        out, variable, name, variable.dimensions, shape, compression if is_data else None
+                        out,
+                        variable,
+                        name,
+                        variable.dimensions,
+                        shape,
+                        options.compression if is_data else None,
                     )
                     if name in by_chunks:
                         continue  # written below, chunk by chunk
@@ -188,8 +192,7 @@ def mask_file(
                     cols,
                     selection.mask,
                     fill,
-                    compression,
-                    threads,
+                    options,
                     progress,
                 )
     return target

@@ -19,6 +19,7 @@ from typing import ClassVar
 from .engine import Progress, mask_file, output_name
 from .errors import InputError, Problems, RegionError
 from .netcdf import NETCDF_MAGIC, atomic_output, mask_variables
+from .options import DEFAULTS, RunOptions
 from .regions import (
     BBox,
     Country,
@@ -280,18 +281,17 @@ class Plan:
         source: Path,
         output_dir: Path,
         progress: Progress | None = None,
-        compression: int = 5,
-        threads: int = 1,
+        options: RunOptions = DEFAULTS,
         name: str | None = None,
     ) -> Path:
         """Process one file into ``output_dir`` (as ``name``, default the ISIMIP-style name)."""
         target = output_dir / (name or self.output_name(source.name))
         if self.output_csv and not self.is_series:
-            write_cells_csv(target, read_cells(source, self.region, progress, threads))
+            write_cells_csv(target, read_cells(source, self.region, progress, options.threads))
             return target
         if not self.is_series:
-            return mask_file(source, target, self.region, self.crop, compression, progress, threads)
-        layout, series, times = read_series(source, self.region, self.compute_mean, progress, threads)
+            return mask_file(source, target, self.region, self.crop, progress, options)
+        layout, series, times = read_series(source, self.region, self.compute_mean, progress, options.threads)
         if self.output_csv:
             write_series_csv(target, series, times)
         else:

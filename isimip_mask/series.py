@@ -36,9 +36,7 @@ def _series(
     if source_var.ndim < 3:
         return np.atleast_1d(reduce(source_var[rows, :][None]))
     if chunks.supported(source, source_var.name):
-        blocks = chunks.map_chunks(
-            source, source_var.name, lambda start, block: reduce(block[:, rows]), threads
-        )
+        blocks = chunks.map_fields(source, source_var.name, rows, reduce, threads)
     else:
         blocks = (
             (stop, n_times, reduce(source_var[start:stop, ..., rows, :]))

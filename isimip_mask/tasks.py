@@ -7,7 +7,6 @@ others go on; the job fails only when no file could be processed.
 
 import errno
 import logging
-import os
 import re
 import shutil
 import threading
@@ -27,6 +26,7 @@ from .datasets import resolve
 from .errors import IsimipMaskError
 from .jobs import TASK, cancel_key, lease_key, output_dir, upload_dir
 from .operations import Plan
+from .options import RunOptions
 from .regions import land_geometry
 from .settings import Settings, load_settings
 
@@ -159,14 +159,14 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
     target_dir.mkdir(parents=True, exist_ok=True)
     for leftover in target_dir.glob(".*.part"):  # from a run of this job whose worker was killed
         leftover.unlink(missing_ok=True)
-    threads = settings.worker_threads or os.cpu_count() or 1
+    options = RunOptions.from_settings(settings)
     written, errors = [], {}
     for number, user_path in enumerate(paths):
         progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
         try:
             source = resolve(settings.input_path, user_path)
             name = unique_name(plan.output_name(source.name), user_path, {o.path.name for o in written})
-            made = plan.run(source, target_dir, progress.steps, settings.compression_level, threads, name)
+            made = plan.run(source, target_dir, progress.steps, options, name)
             written.append(Output(user_path, source, made))
         except BaseTimeoutException:
             shutil.rmtree(target_dir, ignore_errors=True)  # nothing half-written is left behind

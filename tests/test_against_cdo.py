@@ -2,14 +2,18 @@
 
 import shutil
 import subprocess
+import zlib
 
+import h5py
 import netCDF4
 import numpy as np
 import pytest
 
+from isimip_mask import chunks
 from isimip_mask.operations import Plan
+from isimip_mask.options import RunOptions
 from isimip_mask.regions import BBox
-from tests.helpers import global_axes, write_netcdf
+from tests.helpers import global_axes, write_long_file, write_netcdf
 
 pytestmark = [
     pytest.mark.cdo,
@@ -69,3 +73,37 @@ def test_compute_mean_matches_cdo_fldmean(source, tmp_path, box):
     ours = Plan(BBox(*box), compute_mean=True).run(source, tmp_path)
     expected, got = values(reference).ravel(), values(ours).ravel()
     np.testing.assert_allclose(got, expected, rtol=2 * np.finfo(np.float32).eps)
+
+
+@pytest.mark.parametrize("compressor", ["isal", "zlib-ng"])
+def test_the_fast_codecs_write_what_zlib_writes_and_cdo_and_ncdump_read_it(tmp_path, compressor):
+    """Outputs deflated with ISA-L or zlib-ng decode to the same bytes as zlib's, through
+    netCDF4 (HDF5's own zlib filter), ncdump and cdo."""
+    source = write_long_file(tmp_path / "in.nc", 6)
+    region = BBox(-10, 40, 35, 70)
+    ours = Plan(region).run(
+        source, tmp_path / compressor, options=RunOptions(compressor=compressor, threads=2)
+    )
+    plain = Plan(region).run(source, tmp_path / "zlib", options=RunOptions(compressor="zlib", threads=2))
+    assert ours.read_bytes() != plain.read_bytes()  # really written by another codec
+    np.testing.assert_array_equal(values(ours), values(plain))
+    assert values(ours).tobytes() == values(plain).tobytes()
+    dumped = subprocess.run(["ncdump", "-v", "tas", str(ours)], capture_output=True, text=True, check=True)
+    reference = subprocess.run(
+        ["ncdump", "-v", "tas", str(plain)], capture_output=True, text=True, check=True
+    )
+    assert dumped.stdout.split("data:")[1] == reference.stdout.split("data:")[1]
+    compared = subprocess.run(["cdo", "-s", "diffn", str(ours), str(plain)], capture_output=True, text=True)
+    assert compared.returncode == 0 and "differ" not in compared.stdout, compared.stdout + compared.stderr
+
+
+def test_libdeflate_inflates_every_chunk_as_zlib_does(tmp_path):
+    source = write_long_file(tmp_path / "in.nc", 20)
+    with h5py.File(source) as handle:
+        dataset = handle["tas"]
+        size = int(np.prod(dataset.chunks)) * dataset.dtype.itemsize
+        for step in range(0, 20, dataset.chunks[0]):
+            raw = dataset.id.read_direct_chunk((step, 0, 0))[1]
+            assert chunks.inflate(raw, size) == zlib.decompress(raw)
+    with pytest.raises(zlib.error):  # a damaged chunk fails as zlib says, whatever the codec
+        chunks.inflate(b"x\x9c" + b"\0" * 50, size)

@@ -9,6 +9,7 @@ from isimip_mask.errors import DatasetError
 from isimip_mask.masks import Grid, grid_mask
 from isimip_mask.netcdf import decode_times
 from isimip_mask.operations import Plan
+from isimip_mask.options import RunOptions
 from isimip_mask.regions import BBox, Country, LandOnly, Point
 from tests.helpers import DIS_FILE, FILL, YIELD_FILE, global_axes, write_netcdf
 
@@ -135,7 +136,7 @@ def test_chunk_path_reports_progress_per_step(tmp_path):
         tmp_path / "out.nc",
         LandOnly(),
         progress=lambda done, total: seen.append((done, total)),
-        threads=2,
+        options=RunOptions(threads=2),
     )
     assert seen == [(2, 5), (4, 5), (5, 5)]
 
