@@ -6,17 +6,18 @@ from dataclasses import dataclass
 
 from .settings import Settings
 
-COMPRESSORS = ("isal", "zlib-ng", "zlib")
+COMPRESSORS = ("auto", "isal", "zlib-ng", "zlib")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """``compressor`` deflates the chunks the fast path writes (all three write the standard
+    """``compressor`` deflates the chunks the fast path writes (all of them write the standard
     zlib format that HDF5, netCDF-C, CDO and NCO read): ISA-L at its level 2 (about ten times
-    zlib's speed, outputs ~4% larger than zlib level 5), or zlib-ng / zlib at ``compression``."""
+    zlib's speed, outputs ~4% larger than zlib level 5), zlib-ng or zlib at ``compression``, or
+    ``auto`` (see :func:`isimip_mask.chunks.compressor`)."""
 
     compression: int = 5
-    compressor: str = "isal"
+    compressor: str = "auto"
     threads: int = 1
 
     def __post_init__(self):
