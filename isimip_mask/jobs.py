@@ -23,7 +23,7 @@ import redis
 from rq import Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
-from rq.job import Job
+from rq.job import Dependency, Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -40,11 +40,21 @@ JOB_ID = re.compile(r"^[0-9a-f]{40}$")  # what job_id() makes: anything else is 
 REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, never hangs
 CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
 TASK = "isimip_mask.tasks.run_job"
+PART_TASK = "isimip_mask.tasks.run_part"
 RERUN_STATUSES = {"failed", "stopped", "canceled"}
 ABANDONED = (
     "the worker running this job stopped before it finished (killed, or its machine went down); "
     "submit the request again to re-run it"
 )
+
+
+def part_id(job_id: str, index: int) -> str:
+    """The RQ job of file ``index`` of a split request (never shown to users)."""
+    return f"{job_id}-{index}"
+
+
+def parent_id(part: str) -> str:
+    return part.rsplit("-", 1)[0]
 
 
 def lease_key(job_id: str) -> str:
@@ -222,6 +232,7 @@ class JobQueue:
                 self._forget(existing)
             self.connection.delete(cancel_key(job_id))
             paths = [self.settings.input_path / p for p in request.paths]
+            parts = self._enqueue_parts(job_id, request, paths) if len(paths) > 1 else []
             try:
                 job = self.queue.enqueue_call(
                     TASK,
@@ -231,16 +242,40 @@ class JobQueue:
                     result_ttl=self.settings.result_ttl_s,
                     failure_ttl=self.settings.result_ttl_s,
                     description=f"{request.plan.describe()} of {len(paths)} file(s)",
-                    meta={"files_total": len(paths), "created_at": time.time()},
-                    unique=True,
+                    meta={"files_total": len(paths), "created_at": time.time(), "parts": len(parts)},
+                    depends_on=Dependency(jobs=parts, allow_failure=True) if parts else None,
+                    unique=not parts,  # RQ's own guard, beside our lock; RQ allows it without dependencies
                 )
             except DuplicateJobError:  # another process queued it a moment ago
                 return self._info(self._fetch(job_id)), False
             return self._info(job), True
 
+    def _enqueue_parts(self, job_id: str, request: JobRequest, paths: list[Path]) -> list[Job]:
+        """One RQ job per file, which any free worker may take; the request's own job depends
+        on them all (RQ starts it once each has finished or failed) and zips their outputs."""
+        return [
+            self.queue.enqueue_call(
+                PART_TASK,
+                args=(request.canonical(), index),
+                job_id=part_id(job_id, index),
+                timeout=job_timeout_s(self.settings, [path]),
+                result_ttl=self.settings.result_ttl_s,
+                failure_ttl=self.settings.result_ttl_s,
+                description=f"file {index + 1} of {len(paths)} of {job_id}",
+                meta={"files_total": 1},
+            )
+            for index, path in enumerate(paths)
+        ]
+
+    def _parts(self, job: Job) -> list[Job]:
+        found = (self._fetch_any(part_id(job.id, i)) for i in range(job.meta.get("parts", 0)))
+        return [part for part in found if part is not None]
+
     def info(self, job_id: str) -> JobInfo:
         with _redis_errors(self.settings.redis_url):
             job = self._existing(job_id)
+            for part in self._parts(job) if job.get_status().value == "deferred" else []:
+                self._fail_if_abandoned(part)
             self._fail_if_abandoned(job)
             return self._info(job)
 
@@ -250,6 +285,8 @@ class JobQueue:
         RQ keeps the id of a dead worker's execution in a registry for a minute after the
         execution itself expired, and then fails to delete the job; drop that registry first.
         """
+        for part in self._parts(job):
+            self._forget(part)
         try:
             job.delete()
         except ValueError:
@@ -298,6 +335,7 @@ class JobQueue:
         if expired:
             self.connection.zadd(registry.key, expired, xx=True)
         registry.cleanup()
+        self.queue.enqueue_dependents(job)  # the request of a part goes on to zip the others
 
     def cancel(self, job_id: str) -> JobInfo:
         """Stop a queued or running job, or forget a finished one; remove everything it wrote."""
@@ -306,6 +344,12 @@ class JobQueue:
             # the mark comes first: a worker that takes the job from the queue at this very moment
             # either has started it already (and is stopped below) or sees the mark and does nothing
             self.connection.set(cancel_key(job_id), "1", ex=self.settings.result_ttl_s)
+            for part in self._parts(job):  # their task sees the mark; running ones are stopped
+                status = part.get_status().value
+                if status == "started":
+                    self._stop(part)
+                if part.get_status().value in ("queued", "deferred", "scheduled"):
+                    part.cancel()
             if job.get_status().value == "started":
                 self._stop(job)
             status = job.get_status().value
@@ -356,6 +400,9 @@ class JobQueue:
     def _fetch(self, job_id: str) -> Job | None:
         if not isinstance(job_id, str) or not JOB_ID.match(job_id):
             return None
+        return self._fetch_any(job_id)
+
+    def _fetch_any(self, job_id: str) -> Job | None:
         try:
             return Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         except NoSuchJobError:
@@ -370,6 +417,8 @@ class JobQueue:
         meta = job.get_meta(refresh=True)
         result = job.return_value() if status == "finished" else None
         result = result or {}
+        if status == "deferred":  # a split request whose parts run: they tell the progress
+            return self._info_of_parts(job, meta)
         info = JobInfo(
             id=job.id,
             status={"stopped": "cancelled", "canceled": "cancelled"}.get(status, status),
@@ -390,6 +439,32 @@ class JobQueue:
         elif info.status == "cancelled":
             info.message = "the job was cancelled"
         return info
+
+    def _info_of_parts(self, job: Job, meta: dict) -> JobInfo:
+        parts = self._parts(job)
+        statuses = [part.get_status().value for part in parts]
+        metas = [part.get_meta(refresh=True) for part in parts]
+        paths = job.args[0]["paths"] if job.args else []
+        running = [i for i, status in enumerate(statuses) if status == "started"]
+        queued = [part.get_position() for part, status in zip(parts, statuses) if status == "queued"]
+        return JobInfo(
+            id=job.id,
+            status="started" if len(queued) < len(parts) else "queued",
+            position=min((p for p in queued if p is not None), default=None) if not running else None,
+            files_done=sum(status in ("finished", "failed") for status in statuses),
+            files_total=meta.get("files_total", len(parts)),
+            steps_done=sum(metas[i].get("steps_done", 0) for i in running),
+            steps_total=sum(metas[i].get("steps_total", 0) for i in running),
+            current_file=", ".join(paths[i] for i in running if i < len(paths)) or None,
+            created_files=[name for m in metas for name in m.get("created_files", [])],
+            errors={
+                paths[i]: metas[i].get("error") or _failure_reason(part)
+                for i, (part, status) in enumerate(zip(parts, statuses))
+                if status == "failed" and i < len(paths)
+            },
+            ttl=_ttl(self.connection, job),
+            request=job.args[0] if job.args else {},
+        )
 
 
 def _failure_reason(job: Job) -> str:

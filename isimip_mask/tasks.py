@@ -1,8 +1,11 @@
 """What the worker runs: JSON in, JSON out, progress in ``job.meta``.
 
-``run_job`` masks every file of a request into ``OUTPUT_PATH/<job id>/``; one file is the
-result as it is, several are zipped with a README.txt. A file that fails is recorded and the
-others go on; the job fails only when no file could be processed.
+A request of one file is one RQ job: ``run_job`` writes it into ``OUTPUT_PATH/<job id>/``. A
+request of several files is split (see ``jobs.JobQueue.submit``): one RQ job per file
+(``run_part``), which any worker may take, and the request's own job, which RQ starts once
+every part has ended (its dependencies) and which zips what they wrote with a README.txt. A
+file that fails is recorded and the others go on; the job fails only when no file could be
+processed.
 """
 
 import errno
@@ -24,7 +27,7 @@ from . import logs
 from .bundle import Output, zip_results
 from .datasets import resolve
 from .errors import IsimipMaskError
-from .jobs import TASK, cancel_key, lease_key, output_dir, upload_dir
+from .jobs import PART_TASK, TASK, cancel_key, lease_key, output_dir, parent_id, part_id, upload_dir
 from .operations import Plan
 from .options import RunOptions
 from .regions import land_geometry
@@ -117,15 +120,100 @@ class Lease:
 
 
 def run_job(request: dict, settings: Settings | None = None) -> dict:
-    """Process every file of a canonical request (see ``JobRequest.canonical``)."""
+    """Process every file of a canonical request (see ``JobRequest.canonical``), or, for a
+    request split into parts, zip what its parts wrote."""
     settings = settings or Settings()
     job = get_current_job()
     try:
         with Lease(job, settings.job_lease_s):
+            if job is not None and job.meta.get("parts"):
+                return _gather(job, request, settings)
             return _run(job, request, settings)
     finally:
         if job is not None:  # RQ records the outcome next: wait out an outage rather than lose it
             await_redis(job.connection, settings.redis_wait_s, f"job {job.id}")
+
+
+def run_part(request: dict, index: int, settings: Settings | None = None) -> dict:
+    """Process file ``index`` of a split request into the folder of the request's job."""
+    settings = settings or Settings()
+    job = get_current_job()
+    try:
+        with Lease(job, settings.job_lease_s):
+            return _run_part(job, request, index, settings)
+    finally:
+        if job is not None:
+            await_redis(job.connection, settings.redis_wait_s, f"job {job.id}")
+
+
+def _run_part(job: Job | None, request: dict, index: int, settings: Settings) -> dict:
+    job_id = parent_id(job.id) if job is not None else "local"
+    if job is not None and job.connection.exists(cancel_key(job_id)):
+        raise JobCancelled("the job was cancelled before it started")
+    plan = Plan.from_config(request["plan"])
+    paths = request["paths"]
+    progress = ProgressMeta(job, 1, settings.progress_interval_s)
+    target_dir = output_dir(settings, job_id)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    name = output_names(settings, plan, paths)[index]
+    for leftover in target_dir.glob(f".{name}.*.part"):  # from a run whose worker was killed
+        leftover.unlink(missing_ok=True)
+    progress.update(force=True, current_file=paths[index])
+    try:
+        source = resolve(settings.input_path, paths[index])
+        made = plan.run(source, target_dir, progress.steps, RunOptions.from_settings(settings), name)
+    except BaseTimeoutException:
+        raise
+    except IsimipMaskError as error:
+        progress.update(force=True, error=str(error))
+        raise JobFailed(str(error)) from None
+    except Exception as error:  # noqa: BLE001 - told as its kind; the traceback goes to the log
+        log.exception("job %s: %s failed", job_id, paths[index])
+        progress.update(force=True, error=failure_message(error, target_dir))
+        raise JobFailed(str(error)) from None
+    progress.update(force=True, files_done=1, created_files=[made.name])
+    return {"file_name": made.name}
+
+
+def _gather(job: Job, request: dict, settings: Settings) -> dict:
+    """The last step of a split request: zip the files its parts wrote, and their errors."""
+    if job.connection.exists(cancel_key(job.id)):
+        raise JobCancelled("the job was cancelled")
+    plan = Plan.from_config(request["plan"])
+    paths = request["paths"]
+    progress = ProgressMeta(job, len(paths), settings.progress_interval_s)
+    target_dir = output_dir(settings, job.id)
+    written, errors = [], {}
+    for index, user_path in enumerate(paths):
+        part = Job.fetch(part_id(job.id, index), connection=job.connection, serializer=JSONSerializer)
+        result = part.return_value() if part.get_status().value == "finished" else None
+        if result and (target_dir / result["file_name"]).is_file():
+            source = resolve(settings.input_path, user_path)
+            written.append(Output(user_path, source, target_dir / result["file_name"]))
+        else:
+            errors[user_path] = part.get_meta(refresh=True).get("error") or PART_LOST
+    progress.update(
+        force=True, files_done=len(paths), errors=errors, created_files=[o.path.name for o in written]
+    )
+    if not written:
+        fail(progress, target_dir, "no file could be processed: ", errors)
+    return _bundle(job.id, request, plan, written, errors, progress, target_dir)
+
+
+PART_LOST = "the worker processing this file stopped before it finished"
+
+
+def output_names(settings: Settings, plan: Plan, paths: list[str]) -> list[str]:
+    """The name of each file's output, decided up front so that parts can run anywhere at once:
+    files of the same name from different folders get their folders in front."""
+    names: list[str] = []
+    for user_path in paths:
+        try:
+            source_name = resolve(settings.input_path, user_path).name
+        except IsimipMaskError:  # that file fails when its part runs
+            source_name = Path(user_path).name
+        names.append(unique_name(plan.output_name(source_name), user_path, set(names)))
+    return names
 
 
 RETRY_S = 0.2  # first wait before asking a Redis that went away again; doubles up to 5 s
@@ -160,12 +248,13 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
     for leftover in target_dir.glob(".*.part"):  # from a run of this job whose worker was killed
         leftover.unlink(missing_ok=True)
     options = RunOptions.from_settings(settings)
+    names = output_names(settings, plan, paths)
     written, errors = [], {}
     for number, user_path in enumerate(paths):
         progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
         try:
             source = resolve(settings.input_path, user_path)
-            name = unique_name(plan.output_name(source.name), user_path, {o.path.name for o in written})
+            name = names[number]
             made = plan.run(source, target_dir, progress.steps, options, name)
             written.append(Output(user_path, source, made))
         except BaseTimeoutException:
@@ -180,12 +269,14 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
         progress.update(force=True, files_done=number + 1, errors=errors, created_files=created)
     if not written:
         fail(progress, target_dir, "no file could be processed: ", errors)
+    if len(paths) == 1:
+        return {"file_name": written[0].path.name, "created_files": [written[0].path.name], "errors": errors}
+    return _bundle(job_id, request, plan, written, errors, progress, target_dir)
+
+
+def _bundle(job_id: str, request: dict, plan: Plan, written: list, errors: dict, progress, target_dir: Path):
     try:
-        result = (
-            written[0].path
-            if len(paths) == 1
-            else zip_results(target_dir, job_id, request, plan, written, errors)
-        )
+        result = zip_results(target_dir, job_id, request, plan, written, errors)
     except Exception as error:  # noqa: BLE001 - e.g. the disk filled up while zipping
         log.exception("job %s: zipping the results failed", job_id)
         fail(
@@ -289,7 +380,7 @@ class MaskWorker(Worker):
             function = job.func_name
         except Exception as error:  # noqa: BLE001 - an unreadable record is refused like a foreign one
             function = f"<unreadable: {type(error).__name__}>"
-        if function == TASK:
+        if function in (TASK, PART_TASK):
             try:
                 return super().execute_job(job, queue)
             except AWAY as error:

@@ -356,6 +356,76 @@ def test_two_workers_share_the_queue_without_clobbering(service):
         assert [p.name for p in output_dir(service.settings, d.id).iterdir()] == [d.file_name]
 
 
+def test_a_many_file_job_is_shared_by_two_workers_and_zipped_whole(service, daily_file):
+    """Each file is an RQ job of its own: both workers take files, the zip holds every output."""
+    service.start_worker()
+    names = [f"part{i}_tas_global_daily_2001.nc" for i in range(4)]
+    for name in names:
+        shutil.copy(daily_file, service.settings.input_path / name)
+    request = build_request(service.settings, names, [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}])
+    info, created = service.queue.submit(request)
+    assert created and info.files_total == 4
+    seen = wait_for(
+        lambda: (i := service.queue.info(info.id)).status == "started" and i.steps_total and i,
+        30,
+        "parts running",
+    )
+    assert seen.files_total == 4 and seen.steps_done <= seen.steps_total
+    done = service.wait(info.id, timeout=120)
+    assert done.status == "finished" and not done.errors, done
+    parts = [
+        Job.fetch(f"{info.id}-{i}", connection=service.queue.connection, serializer=JSONSerializer)
+        for i in range(4)
+    ]
+    assert len({part.worker_name for part in parts}) == 2, "both workers took files"
+    outputs = [n.replace("_global_", "_lon-10.0to40.0lat35.0to70.0_") for n in names]
+    assert sorted(done.created_files) == sorted(outputs)
+    with zipfile.ZipFile(service.queue.result_path(done)) as archive:
+        listed = set(archive.namelist())
+        assert set(outputs) <= listed and "README.txt" in listed
+        for name in outputs:
+            assert (
+                archive.getinfo(name).file_size
+                == (output_dir(service.settings, info.id) / name).stat().st_size
+            )
+
+
+def test_a_worker_killed_in_one_file_of_many_fails_that_file_and_zips_the_others(service, daily_file):
+    names = [f"part{i}_tas_global_daily_2001.nc" for i in range(2)]
+    for name in names:
+        shutil.copy(daily_file, service.settings.input_path / name)
+    request = build_request(service.settings, names, [{"operation": "mask_landonly"}])
+    info, _ = service.queue.submit(request)
+    wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the first file running")
+    worker = service.workers[0]
+    for pid in [*descendants(worker.pid), worker.pid]:
+        os.kill(pid, signal.SIGKILL)
+    worker.wait()
+    service.start_worker()  # takes the second file; the first one's lease lapses meanwhile
+    done = service.wait(info.id, timeout=90)
+    assert done.status == "finished" and list(done.errors) == [names[0]], done
+    assert "stopped before it finished" in done.errors[names[0]]
+    with zipfile.ZipFile(service.queue.result_path(done)) as archive:
+        assert sum(name.endswith(".nc") and name.startswith("part1_") for name in archive.namelist()) == 1
+        assert not any(name.startswith("part0_") for name in archive.namelist())
+
+
+def test_cancelling_a_many_file_job_stops_its_parts_and_removes_everything(service, daily_file):
+    names = [f"part{i}_tas_global_daily_2001.nc" for i in range(3)]
+    for name in names:
+        shutil.copy(daily_file, service.settings.input_path / name)
+    request = build_request(service.settings, names, [{"operation": "mask_landonly"}])
+    info, _ = service.queue.submit(request)
+    wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the first part running")
+    cancelled = service.queue.cancel(info.id)
+    assert cancelled.status == "cancelled"
+    assert service.wait(info.id).status == "cancelled"
+    assert not output_dir(service.settings, info.id).exists()
+    service.start_worker()  # a fresh worker takes the parts left in the queue: they must do nothing
+    wait_for(lambda: service.queue.queue.count == 0, 30, "the queue emptied")
+    assert not output_dir(service.settings, info.id).exists()
+
+
 @pytest.mark.cdo
 @pytest.mark.skipif(shutil.which("cdo") is None, reason="cdo is not installed (apt-get install cdo)")
 @pytest.mark.parametrize(
