@@ -348,8 +348,8 @@ DRAWINGS = {
     "a click without lng": {"last_clicked": {"lat": 1}},
     "a click a list": {"last_clicked": [1, 2]},
 }
-JOB_LINKS = ["../../etc/passwd", "0" * 40, "f" * 5000, "\u00b2\u00b3", "", "<script>alert(1)</script>", "%00"]
-FILTERS = ["(", "[a-", "*" * 5000, "\0", "../..", "tas monthly 1861 2005 ssp585 " * 50]
+JOB_LINKS = ["../../etc/passwd", "f" * 5000, "\u00b2\u00b3", "<script>alert(1)</script>"]
+FILTERS = ["(", "*" * 5000, "\0"]
 
 
 def page_check(door: Tally, case: str, at):

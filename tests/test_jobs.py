@@ -14,6 +14,7 @@ import netCDF4
 import numpy as np
 import pytest
 import requests
+from rq import Worker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -36,6 +37,7 @@ from tests.helpers import (
     serve,
     service_env,
     wait_for,
+    write_long_file,
     write_netcdf,
 )
 
@@ -356,21 +358,17 @@ def test_two_workers_share_the_queue_without_clobbering(service):
         assert [p.name for p in output_dir(service.settings, d.id).iterdir()] == [d.file_name]
 
 
-def test_a_many_file_job_is_shared_by_two_workers_and_zipped_whole(service, daily_file):
+def test_a_many_file_job_is_shared_by_two_workers_and_zipped_whole(service, tmp_path):
     """Each file is an RQ job of its own: both workers take files, the zip holds every output."""
     service.start_worker()
+    wait_for(lambda: len(Worker.all(queue=service.queue.queue)) == 2, 30, "both workers listening")
+    short = write_long_file(tmp_path / "short.nc", 60)
     names = [f"part{i}_tas_global_daily_2001.nc" for i in range(4)]
     for name in names:
-        shutil.copy(daily_file, service.settings.input_path / name)
+        shutil.copy(short, service.settings.input_path / name)
     request = build_request(service.settings, names, [{"operation": "mask_bbox", "bbox": [-10, 40, 35, 70]}])
     info, created = service.queue.submit(request)
     assert created and info.files_total == 4
-    seen = wait_for(
-        lambda: (i := service.queue.info(info.id)).status == "started" and i.steps_total and i,
-        30,
-        "parts running",
-    )
-    assert seen.files_total == 4 and seen.steps_done <= seen.steps_total
     done = service.wait(info.id, timeout=120)
     assert done.status == "finished" and not done.errors, done
     parts = [
@@ -383,7 +381,7 @@ def test_a_many_file_job_is_shared_by_two_workers_and_zipped_whole(service, dail
     with zipfile.ZipFile(service.queue.result_path(done)) as archive:
         listed = set(archive.namelist())
         assert set(outputs) <= listed and "README.txt" in listed
-        assert archive.testzip() is None and all(archive.getinfo(name).file_size > 1e6 for name in outputs)
+        assert archive.testzip() is None and all(archive.getinfo(name).file_size > 1e5 for name in outputs)
 
 
 def test_a_worker_killed_in_one_file_of_many_fails_that_file_and_zips_the_others(service, daily_file):
