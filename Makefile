@@ -9,16 +9,22 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ASSETS := static/vendor/.installed
 
-.PHONY: run test test-stress bench lint assets venv clean
+.PHONY: run test test-stress bench lint assets venv clean constraints
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# pin what a fresh install resolves to today (after changing the dependencies in pyproject.toml)
+constraints:
+	rm -rf /tmp/isimip-mask-pin && $(PYTHON) -m venv /tmp/isimip-mask-pin
+	/tmp/isimip-mask-pin/bin/pip install --quiet -e .[dev]
+	{ echo "# exact versions of every package CI and \`make run\` install (pip freeze of a fresh \`make venv\`)"; \
+	  /tmp/isimip-mask-pin/bin/pip freeze --exclude-editable; } > constraints.txt
 
 # Leaflet and Leaflet.draw come from the npm registry and are served by Streamlit itself,
 # so the map works without internet. They are never committed.

@@ -9,21 +9,18 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from isimip_mask import datasets, logs, mapview, quicklook
+from isimip_mask.countries import country_names
 from isimip_mask.errors import IsimipMaskError, JobNotFound
-from isimip_mask.jobs import JobInfo, JobQueue, build_request
+from isimip_mask.jobs import JobQueue
 from isimip_mask.masks import grid_mask
-from isimip_mask.operations import Plan, apply_rule
-from isimip_mask.regions import (
-    BBox,
-    Country,
-    LandOnly,
-    Point,
-    country_names,
-    intersect,
-    parse_upload,
-    region_config,
-)
+from isimip_mask.operations import apply_rule
+from isimip_mask.plan import Plan
+from isimip_mask.regions import BBox, Country, LandOnly, Point, intersect, region_config
+from isimip_mask.results import result_url
 from isimip_mask.settings import Settings, load_settings
+from isimip_mask.shapes import parse_upload
+from isimip_mask.status import JobInfo
+from isimip_mask.submission import build_request
 
 MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
 POLL_S = 2
@@ -376,21 +373,16 @@ def show_result(info: JobInfo) -> None:
     if path is None:
         st.warning("The result file is no longer there (it expired). Submit the request again.")
         return
-    st.download_button(
-        f"Download {path.name} ({human_size(path.stat().st_size)})",
-        data=path.read_bytes,
-        file_name=path.name,
-        mime="application/octet-stream",
-        key="download",
-        type="primary",
-    )
-    st.caption(f"For scripts: {queue.settings.output_url.rstrip('/')}/{info.id}/{path.name}")
-    if path.suffix == ".nc":
-        picture, caption = quick_look_field(str(path), path.stat().st_mtime_ns)
-        st.image(picture, caption=caption)
-    elif path.suffix == ".csv":
+    url = result_url(queue.settings, info.id, path.name)
+    # a link, not st.download_button: the file goes from the file server to the browser, never
+    # through this process's memory (a 1.3 GB result once took it to 4 GB)
+    st.link_button(f"Download {path.name} ({human_size(path.stat().st_size)})", url, type="primary")
+    st.caption(f"For scripts: {url}")
+    if path.suffix == ".csv":
         times, columns = quick_look_series(str(path), path.stat().st_mtime_ns)
         st.line_chart({"time": times, **columns}, x="time")
+    elif path.suffix == ".nc" and (look := quick_look_field(str(path), path.stat().st_mtime_ns)):
+        st.image(look[0], caption=look[1])  # a series NetCDF has no field to picture
 
 
 def main() -> None:

@@ -95,7 +95,7 @@ def main() -> None:
             "BASE_URL": url.rstrip("/"),
             "LOG_LEVEL": "WARNING",
         }
-        gunicorn = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--workers", "2", "api:app"]
+        gunicorn = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--workers", "2"]
         processes = [
             subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env),
             subprocess.Popen(gunicorn, cwd=ROOT, env=env),

@@ -52,7 +52,7 @@ def run(folder: Path, names: list[str], workers: int, threads: int) -> tuple[flo
         "WORKER_THREADS": str(threads),
         "LOG_LEVEL": "WARNING",
     }
-    gunicorn = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--workers", "1", "api:app"]
+    gunicorn = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--workers", "1"]
     processes = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env) for _ in range(workers)]
     processes.append(subprocess.Popen(gunicorn, cwd=ROOT, env=env))
     try:

@@ -14,9 +14,14 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import __version__, logs
 from .errors import InputError, JobNotFound, ServiceError
-from .jobs import JOB_ID, JobInfo, JobQueue, build_request
-from .operations import FLAGS, catalogue
+from .jobs import JobQueue
+from .keys import JOB_ID
+from .operations import catalogue
+from .plan import FLAGS
+from .results import result_url
 from .settings import Settings, load_settings
+from .status import JobInfo
+from .submission import build_request
 
 log = logging.getLogger(__name__)
 UPLOAD_OVERHEAD_BYTES = 1_000_000  # room for the JSON part and multipart framing
@@ -155,7 +160,7 @@ def job_json(info: JobInfo, settings: Settings) -> dict:
             answer["meta"]["error"] = info.message  # what the ISIMIP portal shows
     if info.status == "finished" and info.file_name:
         answer["file_name"] = info.file_name
-        answer["file_url"] = f"{settings.output_url.rstrip('/')}/{info.id}/{info.file_name}"
+        answer["file_url"] = result_url(settings, info.id, info.file_name)
     return answer
 
 

@@ -18,7 +18,7 @@ from shapely.geometry import mapping
 from . import __version__
 from .masks import Grid, grid_mask, mask_bounds, nearest_cell
 from .netcdf import atomic_output, open_dataset, read_layout, temporary_path, write_mask
-from .operations import Plan
+from .plan import Plan
 from .regions import BBox, Point, Shape, Touching, slug
 
 

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from .errors import IsimipMaskError
-from .operations import Plan
 from .options import RunOptions
-from .regions import BBox, Country, LandOnly, Point, Touching, parse_upload
+from .plan import Plan
+from .regions import BBox, Country, LandOnly, Point, Touching
 from .settings import load_settings
+from .shapes import parse_upload
 
 
 def build_parser() -> argparse.ArgumentParser:

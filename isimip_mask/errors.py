@@ -12,9 +12,11 @@ class InputError(IsimipMaskError, ValueError):
     messages, the same shape the HTTP API answers with.
     """
 
-    def __init__(self, errors: dict[str, list[str]] | str, field: str = "request"):
+    default_field = "request"  # the field a message without one is reported under
+
+    def __init__(self, errors: dict[str, list[str]] | str, field: str | None = None):
         if isinstance(errors, str):
-            errors = {field: [errors]}
+            errors = {field or self.default_field: [errors]}
         self.errors = {key: list(messages) for key, messages in errors.items()}
         super().__init__("; ".join(m for messages in self.errors.values() for m in messages))
 
@@ -24,7 +26,12 @@ class RegionError(InputError):
 
 
 class DatasetError(InputError):
-    """A dataset path that cannot be used: outside the data root, missing, not NetCDF, no grid."""
+    """A dataset path that cannot be used: outside the data root, missing, not NetCDF, no grid.
+
+    Raised by the file readers with what is wrong only; a request reports it under ``paths``.
+    """
+
+    default_field = "paths"
 
 
 class ServiceError(IsimipMaskError):

@@ -1,21 +1,18 @@
-"""The queue boundary: validate a request, give it an id, queue it, report on it.
+"""The queue boundary: give a checked request an id, queue it, report on it, cancel it.
 
-Requests become RQ jobs on Redis with JSON arguments only. The job id is a keyed hash (HMAC) of
-the canonical request, so the same request (whatever its key or path order) is the same job:
-submitting it again returns that job, or re-runs it if it failed or was cancelled. Without the
-key nobody can compute the id of someone else's request.
+Requests (see ``submission``) become RQ jobs on Redis with JSON arguments only. The job id is
+a keyed hash (HMAC) of the canonical request, so the same request (whatever its key or path
+order) is the same job: submitting it again returns that job, or re-runs it if it failed or
+was cancelled. Without the key nobody can compute the id of someone else's request.
 """
 
 import contextlib
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,174 +24,17 @@ from rq.job import Dependency, Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from .datasets import normalize_path, resolve_all
-from .errors import DatasetError, InputError, JobNotFound, Problems, RegionError, ServiceError
-from .masks import grid_mask, overlaps
-from .netcdf import open_dataset, read_layout
-from .operations import Limits, Plan, parse_operations
+from .errors import JobNotFound, ServiceError
+from .keys import ABANDONED, JOB_ID, PART_TASK, TASK, cancel_key, lease_key, part_id
+from .results import output_dir
 from .settings import Settings
+from .status import JobInfo, job_info
+from .submission import JobRequest, job_timeout_s
 
 SECRET_KEY = "isimip-mask:secret"  # the generated key of the job ids (when SECRET_KEY is unset)
-CSV_GRID_CELLS = 4_000_000  # a CSV of every cell is counted at submit; on finer grids it is refused
-JOB_ID = re.compile(r"^[0-9a-f]{40}$")  # what job_id() makes: anything else is no job
 REDIS_TIMEOUT_S = 3  # connect and command timeout: a dead Redis fails fast, never hangs
 CANCEL_WAIT_S = 10  # how long cancel waits for a running job to stop before removing files
-TASK = "isimip_mask.tasks.run_job"
-PART_TASK = "isimip_mask.tasks.run_part"
 RERUN_STATUSES = {"failed", "stopped", "canceled"}
-ABANDONED = (
-    "the worker running this job stopped before it finished (killed, or its machine went down); "
-    "submit the request again to re-run it"
-)
-
-
-def part_id(job_id: str, index: int) -> str:
-    """The RQ job of file ``index`` of a split request (never shown to users)."""
-    return f"{job_id}-{index}"
-
-
-def parent_id(part: str) -> str:
-    return part.rsplit("-", 1)[0]
-
-
-def lease_key(job_id: str) -> str:
-    """The Redis key that the process running a job keeps alive (see ``tasks.Lease``)."""
-    return f"isimip-mask:lease:{job_id}"
-
-
-def cancel_key(job_id: str) -> str:
-    """The Redis key that says a job was cancelled; a worker that picks it up does nothing."""
-    return f"isimip-mask:cancelled:{job_id}"
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """Validated dataset paths (relative to the data root) and the plan for each of them."""
-
-    paths: tuple[str, ...]
-    plan: Plan
-
-    def canonical(self) -> dict:
-        return {"paths": sorted(self.paths), "plan": self.plan.config()}
-
-
-def build_request(
-    settings: Settings, paths, operations, uploads: Mapping[str, bytes] | None = None
-) -> JobRequest:
-    """Check paths and operations completely before anything is queued.
-
-    Raises InputError (or a subclass) listing every problem, keyed by field.
-    """
-    problems = Problems()
-    resolved, plan = [], None
-    try:
-        resolved = resolve_all(settings.input_path, paths, settings.max_files)
-    except DatasetError as error:
-        problems.extend(error)
-    limits = Limits(
-        settings.max_geojson_bytes,
-        settings.max_geojson_vertices,
-        settings.max_operations,
-        uploads or {},
-        settings.countrymasks_file_path,
-        settings.landseamask_file_path,
-        upload_dir(settings),
-    )
-    try:
-        plan = parse_operations(operations, limits)
-    except InputError as error:
-        problems.extend(error)
-    if plan is not None and resolved:
-        misses = {}
-        for user_path, path in zip(paths, resolved):
-            try:
-                with open_dataset(path) as dataset:
-                    layout = read_layout(dataset, path.name)
-                if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
-                    raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
-            except RegionError as error:  # that file fails in the job, the others go on
-                misses[user_path] = str(error)
-                continue
-            except DatasetError as error:
-                problems.add("paths", f"{user_path}: {error}")
-                continue
-            if plan.output_csv and not plan.is_series:
-                cells = layout.grid.lat.size * layout.grid.lon.size
-                if cells > CSV_GRID_CELLS:
-                    problems.add(
-                        "operations",
-                        f"{user_path}: output_csv without compute_mean is offered on grids of up to "
-                        f"{CSV_GRID_CELLS:,} cells (this one has {cells:,}); add compute_mean, or use NetCDF",
-                    )
-                    continue
-                kept = grid_mask(layout.grid, plan.region)
-                rows = int(kept.sum()) * max(1, layout.n_times)
-                if rows > settings.max_csv_rows:
-                    problems.add(
-                        "operations",
-                        f"{user_path}: output_csv without compute_mean writes a row per kept cell and "
-                        f"time step: {int(kept.sum()):,} cells x {layout.n_times:,} steps = {rows:,} rows, "
-                        f"more than the limit of {settings.max_csv_rows:,}; add compute_mean, or choose a "
-                        "smaller region",
-                    )
-        if len(misses) == len(paths):
-            for user_path, message in misses.items():
-                problems.add("paths", f"{user_path}: {message}")
-    problems.raise_if_any(InputError)
-    return JobRequest(tuple(normalize_path(p) for p in paths), plan)
-
-
-def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
-    """A timeout that grows with the input: minimum plus seconds per GB."""
-    gigabytes = sum(p.stat().st_size for p in paths) / 1e9
-    return int(settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes)
-
-
-@dataclass
-class JobInfo:
-    """Everything the page and the API show about a job."""
-
-    id: str
-    status: str  # queued, started, finished, failed, cancelled
-    position: int | None = None
-    files_done: int = 0
-    files_total: int = 0
-    steps_done: int = 0
-    steps_total: int = 0
-    current_file: str | None = None
-    created_files: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str | None = None
-    file_name: str | None = None
-    ttl: int | None = None
-    request: dict = field(default_factory=dict)
-
-    @property
-    def with_errors(self) -> bool:
-        return self.status == "finished" and bool(self.errors)
-
-    @property
-    def label(self) -> str:
-        return "finished with errors" if self.with_errors else self.status
-
-    @property
-    def fraction(self) -> float:
-        """Progress from 0 to 1: whole files plus the share of the current one."""
-        if self.status == "finished":
-            return 1.0
-        if not self.files_total:
-            return 0.0
-        current = self.steps_done / self.steps_total if self.steps_total else 0.0
-        return min(1.0, (self.files_done + current) / self.files_total)
-
-
-def output_dir(settings: Settings, job_id: str) -> Path:
-    return settings.output_path / job_id
-
-
-def upload_dir(settings: Settings) -> Path:
-    """Uploaded NetCDF masks, kept where every worker can read them (beside the results)."""
-    return settings.output_path / "uploads"
 
 
 class JobQueue:
@@ -391,6 +231,9 @@ class JobQueue:
                     sent = True
             time.sleep(0.1)
 
+    def _info(self, job: Job) -> JobInfo:
+        return job_info(job, self._parts(job))
+
     def _existing(self, job_id: str) -> Job:
         job = self._fetch(job_id)
         if job is None:
@@ -407,84 +250,6 @@ class JobQueue:
             return Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         except NoSuchJobError:
             return None
-
-    def _info(self, job: Job) -> JobInfo:
-        status = job.get_status().value
-        if status != "finished" and self.connection.exists(cancel_key(job.id)):
-            status = "canceled"
-        # read after the status: the worker saves a failure's reason before it marks the job
-        # failed, so a job fetched a moment before it failed still shows its true reason
-        meta = job.get_meta(refresh=True)
-        result = job.return_value() if status == "finished" else None
-        result = result or {}
-        if status == "deferred":  # a split request whose parts run: they tell the progress
-            return self._info_of_parts(job, meta)
-        info = JobInfo(
-            id=job.id,
-            status={"stopped": "cancelled", "canceled": "cancelled"}.get(status, status),
-            position=job.get_position() if status == "queued" else None,
-            files_done=meta.get("files_done", 0),
-            files_total=meta.get("files_total", 0),
-            steps_done=meta.get("steps_done", 0),
-            steps_total=meta.get("steps_total", 0),
-            current_file=meta.get("current_file"),
-            created_files=result.get("created_files", meta.get("created_files", [])),
-            errors=result.get("errors", meta.get("errors", {})),
-            file_name=result.get("file_name"),
-            ttl=_ttl(self.connection, job),
-            request=job.args[0] if job.args else {},
-        )
-        if status == "failed":
-            info.message = meta.get("error") or _failure_reason(job)
-        elif info.status == "cancelled":
-            info.message = "the job was cancelled"
-        return info
-
-    def _info_of_parts(self, job: Job, meta: dict) -> JobInfo:
-        parts = self._parts(job)
-        statuses = [part.get_status().value for part in parts]
-        metas = [part.get_meta(refresh=True) for part in parts]
-        paths = job.args[0]["paths"] if job.args else []
-        running = [i for i, status in enumerate(statuses) if status == "started"]
-        queued = [part.get_position() for part, status in zip(parts, statuses) if status == "queued"]
-        return JobInfo(
-            id=job.id,
-            status="started" if len(queued) < len(parts) else "queued",
-            position=min((p for p in queued if p is not None), default=None) if not running else None,
-            files_done=sum(status in ("finished", "failed") for status in statuses),
-            files_total=meta.get("files_total", len(parts)),
-            steps_done=sum(metas[i].get("steps_done", 0) for i in running),
-            steps_total=sum(metas[i].get("steps_total", 0) for i in running),
-            current_file=", ".join(paths[i] for i in running if i < len(paths)) or None,
-            created_files=[name for m in metas for name in m.get("created_files", [])],
-            errors={
-                paths[i]: metas[i].get("error") or _failure_reason(part)
-                for i, (part, status) in enumerate(zip(parts, statuses))
-                if status == "failed" and i < len(paths)
-            },
-            ttl=_ttl(self.connection, job),
-            request=job.args[0] if job.args else {},
-        )
-
-
-def _failure_reason(job: Job) -> str:
-    """Why a job failed that could not say so itself (it never ran, or was stopped from outside)."""
-    result = job.latest_result()
-    trace = (result.exc_string or "") if result is not None else ""
-    if "DeserializationError" in trace or "UnpicklingError" in trace:
-        return (
-            "the worker that took this job could not read it: it is not isimip-mask's worker "
-            "(start workers with `python worker.py`, or `rq worker` with "
-            "RQ_WORKER_CLASS=isimip_mask.tasks.MaskWorker); submit the request again to re-run it"
-        )
-    if "JobTimeoutException" in trace:
-        return f"the job took longer than its time limit of {job.timeout} s and was stopped"
-    return "the job failed unexpectedly (the worker may have been stopped); submit it again to re-run it"
-
-
-def _ttl(connection: redis.Redis, job: Job) -> int | None:
-    ttl = connection.ttl(job.key)
-    return ttl if ttl is not None and ttl >= 0 else None
 
 
 def connect(url: str) -> redis.Redis:

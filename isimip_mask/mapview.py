@@ -15,8 +15,10 @@ import shapely
 from folium.utilities import image_to_url
 from shapely.geometry import mapping
 
+from .countries import country_catalogue
 from .masks import Grid
-from .regions import BBox, Country, LandOnly, Point, Region, country_catalogue, parse_geojson
+from .regions import BBox, Country, LandOnly, Point, Region
+from .shapes import parse_geojson
 
 MASK_RGBA = (220, 38, 38, 150)  # kept cells: translucent red
 DRAWN_STYLE = {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0}

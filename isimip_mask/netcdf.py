@@ -55,7 +55,7 @@ def check_magic(path: Path) -> None:
         head = handle.read(8)
     if not any(head.startswith(magic) for magic in NETCDF_MAGIC):
         raise DatasetError(
-            f"{path.name} is not a NetCDF file (it does not start with a NetCDF or HDF5 signature)", "paths"
+            f"{path.name} is not a NetCDF file (it does not start with a NetCDF or HDF5 signature)"
         )
 
 
@@ -68,7 +68,7 @@ def open_dataset(path: Path):
             dataset = netCDF4.Dataset(path, "r")
         except OSError as error:
             reason = getattr(error, "strerror", None) or "not a NetCDF file it can open"
-            raise DatasetError(f"{path.name} cannot be read as NetCDF ({reason})", "paths") from error
+            raise DatasetError(f"{path.name} cannot be read as NetCDF ({reason})") from error
         dataset.set_auto_maskandscale(False)
         try:
             yield dataset
@@ -88,7 +88,7 @@ def _find_axis(dataset, names: tuple[str, ...], standard_name: str, axis: str) -
 def _coordinate(dataset, name: str) -> np.ndarray:
     values = np.asarray(dataset.variables[name][:], dtype="f8")
     if not np.all(np.isfinite(values)):
-        raise DatasetError(f"coordinate {name} has missing values", "paths")
+        raise DatasetError(f"coordinate {name} has missing values")
     return values
 
 
@@ -99,8 +99,7 @@ def read_layout(dataset, file_name: str = "") -> Layout:
     if lat is None or lon is None:
         raise DatasetError(
             f"{file_name} has no lat/lon coordinates "
-            f"(looked for {', '.join(LAT_NAMES[:2])} and {', '.join(LON_NAMES[:2])})",
-            "paths",
+            f"(looked for {', '.join(LAT_NAMES[:2])} and {', '.join(LON_NAMES[:2])})"
         )
     time = _find_axis(dataset, ("time", "t"), "time", "T")
     bounds = {v.__dict__.get("bounds") for v in dataset.variables.values()}
@@ -112,12 +111,12 @@ def read_layout(dataset, file_name: str = "") -> Layout:
         and variable.dimensions[-2:] in ((lat, lon), (lon, lat))
     )
     if not data_vars:
-        raise DatasetError(f"{file_name} has no variable on the ({lat}, {lon}) grid", "paths")
+        raise DatasetError(f"{file_name} has no variable on the ({lat}, {lon}) grid")
     for name in data_vars:
         dims = dataset.variables[name].dimensions
         if dims[-2:] != (lat, lon):
             raise DatasetError(
-                f"{file_name}: variable {name} has dimensions {dims}; (..., {lat}, {lon}) is needed", "paths"
+                f"{file_name}: variable {name} has dimensions {dims}; (..., {lat}, {lon}) is needed"
             )
     if time is not None:
         time_var = dataset.variables[time]
@@ -148,7 +147,7 @@ def decode_times(values: np.ndarray, units: str, calendar: str = "standard") -> 
         dates = cftime.num2date(values, units, calendar, only_use_cftime_datetimes=True)
     except (ValueError, TypeError) as error:
         raise DatasetError(
-            f"time units {units!r} with calendar {calendar!r} cannot be decoded: {error}", "paths"
+            f"time units {units!r} with calendar {calendar!r} cannot be decoded: {error}"
         ) from error
     times = [d.isoformat() for d in np.atleast_1d(dates)]
     if all(t.endswith("T00:00:00") for t in times):
@@ -235,20 +234,6 @@ def bytes_per_step(variable) -> int:
     return (
         int(math.prod(variable.shape[1:]) * variable.dtype.itemsize) if variable.ndim > 2 else variable.size
     )
-
-
-def first_field(path: Path) -> tuple[np.ndarray, Grid, str, str]:
-    """The first horizontal field of the first data variable, missing values as NaN.
-
-    Returns the field, its grid, the variable name and its units (for a quick look).
-    """
-    with open_dataset(path) as dataset:
-        layout = read_layout(dataset, path.name)
-        name = layout.data_vars[0]
-        variable = dataset.variables[name]
-        field = np.asarray(variable[(0,) * (variable.ndim - 2)], dtype="f8")
-        field[(field == fill_value(variable)) | ~np.isfinite(field)] = np.nan
-        return field, layout.grid, name, str(variable.__dict__.get("units", ""))
 
 
 def read_mask(path: str, var: str | None, label: str) -> tuple[Grid, np.ndarray]:

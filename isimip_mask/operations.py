@@ -16,29 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from .engine import Progress, mask_file, output_name
 from .errors import InputError, Problems, RegionError
 from .netcdf import NETCDF_MAGIC, atomic_output, mask_variables
-from .options import DEFAULTS, RunOptions
+from .plan import FLAGS, Plan
 from .regions import (
     BBox,
     Country,
-    Intersection,
     LandOnly,
     MaskFile,
     Point,
     Region,
     Touching,
     intersect,
-    parse_geojson,
-    parse_upload,
-    region_config,
-    region_from_config,
     slug,
 )
-from .series import read_cells, read_series, write_cells_csv, write_series_csv, write_series_netcdf
+from .results import upload_dir
+from .settings import Settings
+from .shapes import parse_geojson, parse_upload
 
-FLAGS = ("crop", "compute_mean", "output_csv")
 VARIABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
@@ -54,6 +49,18 @@ class Limits:
     landseamask: Path | None = None  # ISIMIP's land-sea mask, else Natural Earth land
     upload_dir: Path | None = None  # where uploaded NetCDF masks are kept for the workers
 
+    @classmethod
+    def from_settings(cls, settings: Settings, uploads: Mapping[str, bytes]) -> "Limits":
+        return cls(
+            settings.max_geojson_bytes,
+            settings.max_geojson_vertices,
+            settings.max_operations,
+            uploads,
+            settings.countrymasks_file_path,
+            settings.landseamask_file_path,
+            upload_dir(settings),
+        )
+
 
 def store_upload(folder: Path, data: bytes) -> Path:
     """Keep an uploaded file under its content hash (the same upload is the same file, and job)."""
@@ -61,7 +68,7 @@ def store_upload(folder: Path, data: bytes) -> Path:
     if not target.exists():
         with atomic_output(target) as partial:
             partial.write_bytes(data)
-    os.utime(target)  # kept as long as it is used: see tasks.cleanup_expired
+    os.utime(target)  # kept as long as it is used: see workers.cleanup_expired
     return target
 
 
@@ -222,97 +229,6 @@ OPERATIONS: dict[str, type[Operation]] = {
         CutoutPoint,
     )
 }
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do with every file of a request: one region plus the three flags."""
-
-    region: Region
-    crop: bool = False
-    compute_mean: bool = False
-    output_csv: bool = False
-
-    @property
-    def is_series(self) -> bool:
-        return self.compute_mean or isinstance(self.region, Point)
-
-    def config(self) -> dict:
-        return {
-            **region_config(self.region),
-            "crop": self.crop,
-            "compute_mean": self.compute_mean,
-            "output_csv": self.output_csv,
-        }
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Plan":
-        return cls(
-            region_from_config(config),
-            bool(config.get("crop")),
-            bool(config.get("compute_mean")),
-            bool(config.get("output_csv")),
-        )
-
-    def operations(self) -> list[dict]:
-        """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
-        parts = self.region.parts if isinstance(self.region, Intersection) else (self.region,)
-        operations = [_operation(part) for part in parts]
-        operations[-1].update({flag: True for flag in FLAGS if getattr(self, flag)})
-        return operations
-
-    def describe(self) -> str:
-        what = (
-            "field mean over"
-            if self.compute_mean
-            else "time series at"
-            if isinstance(self.region, Point)
-            else "mask to"
-        )
-        extras = [flag for flag in ("crop", "output_csv") if getattr(self, flag)]
-        return f"{what} {self.region.tag}" + (f" ({', '.join(extras)})" if extras else "")
-
-    def output_name(self, source_name: str) -> str:
-        suffix = "_fldmean" if self.compute_mean else ""
-        return output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
-
-    def run(
-        self,
-        source: Path,
-        output_dir: Path,
-        progress: Progress | None = None,
-        options: RunOptions = DEFAULTS,
-        name: str | None = None,
-    ) -> Path:
-        """Process one file into ``output_dir`` (as ``name``, default the ISIMIP-style name)."""
-        target = output_dir / (name or self.output_name(source.name))
-        if self.output_csv and not self.is_series:
-            write_cells_csv(target, read_cells(source, self.region, progress, options.threads))
-            return target
-        if not self.is_series:
-            return mask_file(source, target, self.region, self.crop, progress, options)
-        layout, series, times = read_series(source, self.region, self.compute_mean, progress, options.threads)
-        if self.output_csv:
-            write_series_csv(target, series, times)
-        else:
-            write_series_netcdf(target, source, layout, series, self.describe())
-        return target
-
-
-REQUEST_NAMES = {
-    "bbox": "mask_bbox",
-    "country": "mask_country",
-    "landonly": "mask_landonly",
-    "point": "select_point",
-    "shape": "mask_shape",
-}
-
-
-def _operation(region) -> dict:
-    if isinstance(region, Touching):
-        return {**_operation(region.area), "rule": "touch"}
-    config = {key: value for key, value in region.config().items() if key != "name" or region.kind == "shape"}
-    return {"operation": REQUEST_NAMES[region.kind], **config}
 
 
 RULES = ("centre", "touch")

@@ -1,11 +1,14 @@
-"""Quick looks at results for the page: a coloured picture of a field, a CSV as a table."""
+"""Quick looks at results for the page: a coloured picture of a field, a CSV as a table.
+
+Results are opened with xarray: it decodes the fill and missing values to NaN and reads only
+the first time step, which is all a quick look needs (the engine streams chunks instead).
+"""
 
 import csv
 from pathlib import Path
 
 import numpy as np
-
-from .netcdf import first_field
+import xarray as xr
 
 # a perceptually ordered ramp (dark blue -> teal -> yellow), interpolated in RGB
 RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype="f8")
@@ -26,10 +29,27 @@ def colour(field: np.ndarray) -> np.ndarray:
     return picture
 
 
-def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str]:
+def first_field(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str] | None:
+    """The first horizontal field of the first gridded variable of a result (missing as NaN),
+    its latitudes and longitudes (the variable's last two dimensions), name and units; None
+    for a result without one (a series)."""
+    with xr.open_dataset(path, decode_times=False) as dataset:
+        gridded = [(n, v) for n, v in dataset.data_vars.items() if v.ndim >= 2]
+        if not gridded:
+            return None
+        name, variable = gridded[0]
+        field = variable.isel({dim: 0 for dim in variable.dims[:-2]}).values.astype("f8")
+        lat, lon = (np.asarray(dataset[dim].values, dtype="f8") for dim in variable.dims[-2:])
+        return field, lat, lon, name, str(variable.attrs.get("units", ""))
+
+
+def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str] | None:
     """The first time step of a NetCDF result, north up, each cell ``scale`` pixels wide."""
-    field, grid, name, units = first_field(path)
-    field = field[np.argsort(-grid.lat)][:, np.argsort(grid.lon)]
+    found = first_field(path)
+    if found is None:
+        return None
+    field, lat, lon, name, units = found
+    field = field[np.argsort(-lat)][:, np.argsort(lon)]
     valid = np.isfinite(field)
     if valid.any():  # a masked global file is mostly empty: show the part with values
         rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))

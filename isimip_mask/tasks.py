@@ -8,34 +8,31 @@ file that fails is recorded and the others go on; the job fails only when no fil
 processed.
 """
 
+import contextlib
 import errno
 import logging
-import re
 import shutil
 import threading
 import time
 from pathlib import Path
 
 import redis
-from rq import Queue, Worker, get_current_job
+from rq import get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import BaseTimeoutException
-from rq.worker import WorkerStatus
 
-from . import logs
 from .bundle import Output, zip_results
 from .datasets import resolve
 from .errors import IsimipMaskError
-from .jobs import PART_TASK, TASK, cancel_key, lease_key, output_dir, parent_id, part_id, upload_dir
-from .operations import Plan
+from .keys import cancel_key, lease_key, parent_id, part_id
 from .options import RunOptions
-from .regions import land_geometry
-from .settings import Settings, load_settings
+from .plan import Plan
+from .results import output_dir
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 AWAY = (redis.ConnectionError, redis.TimeoutError)  # Redis stopped, restarting, or unreachable
-JOB_DIR = re.compile(r"^[0-9a-f]{40}$")
 
 
 class JobFailed(IsimipMaskError):
@@ -124,23 +121,26 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
     request split into parts, zip what its parts wrote."""
     settings = settings or Settings()
     job = get_current_job()
-    try:
-        with Lease(job, settings.job_lease_s):
-            if job is not None and job.meta.get("parts"):
-                return _gather(job, request, settings)
-            return _run(job, request, settings)
-    finally:
-        if job is not None:  # RQ records the outcome next: wait out an outage rather than lose it
-            await_redis(job.connection, settings.redis_wait_s, f"job {job.id}")
+    with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
+        if job is not None and job.meta.get("parts"):
+            return _gather(job, request, settings)
+        return _run(job, request, settings)
 
 
 def run_part(request: dict, index: int, settings: Settings | None = None) -> dict:
     """Process file ``index`` of a split request into the folder of the request's job."""
     settings = settings or Settings()
     job = get_current_job()
+    with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
+        return _run_part(job, request, index, settings)
+
+
+@contextlib.contextmanager
+def _outcome_kept(job: Job | None, settings: Settings):
+    """RQ records the job's outcome when the task returns: should Redis be away then, wait
+    for it (inside the lease, which goes on being renewed meanwhile) rather than lose it."""
     try:
-        with Lease(job, settings.job_lease_s):
-            return _run_part(job, request, index, settings)
+        yield
     finally:
         if job is not None:
             await_redis(job.connection, settings.redis_wait_s, f"job {job.id}")
@@ -325,89 +325,3 @@ def unique_name(name: str, user_path: str, taken: set[str]) -> str:
     if name not in taken:
         return name
     return "_".join(Path(user_path).parent.parts) + "_" + name
-
-
-def cleanup_expired(settings: Settings, connection) -> list[str]:
-    """Delete the output folders of jobs whose record has expired from Redis, and uploaded masks
-    that no request has used for as long as results are kept."""
-    removed = []
-    if not settings.output_path.is_dir():
-        return removed
-    oldest = time.time() - settings.result_ttl_s
-    uploads = upload_dir(settings)
-    for upload in uploads.glob("*.nc") if uploads.is_dir() else []:
-        if upload.stat().st_mtime < oldest:
-            upload.unlink(missing_ok=True)
-    for folder in settings.output_path.iterdir():
-        if folder.is_dir() and JOB_DIR.match(folder.name) and not connection.exists(Job.key_for(folder.name)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    if removed:
-        log.info("removed %d expired result folder(s)", len(removed))
-    return removed
-
-
-class MaskWorker(Worker):
-    """The RQ worker of isimip-mask: ``python worker.py``, or ``rq worker`` with
-    ``RQ_WORKER_CLASS=isimip_mask.tasks.MaskWorker`` in the environment (as in ``.env.sample``).
-
-    Whatever the command line says, jobs are read as JSON (never pickle: see the README); a
-    worker started without queue names listens on ``QUEUE_NAME``. The package and the country
-    outlines are loaded here, in the parent, so that every forked job starts with them. During
-    its maintenance runs the worker also deletes the results of expired jobs.
-    """
-
-    def __init__(self, queues=None, *args, settings: Settings | None = None, **kwargs):
-        self.settings = settings or load_settings()
-        logs.configure(self.settings)
-        land_geometry()  # loads the country catalogue too
-        queues = [] if queues is None else queues if isinstance(queues, list | tuple) else [queues]
-        names = [queue.name if isinstance(queue, Queue) else queue for queue in queues]
-        if names in ([], ["default"]):  # what `rq worker` passes when given no queue names
-            names = [self.settings.queue_name]
-        kwargs["serializer"] = JSONSerializer
-        kwargs.setdefault("job_monitoring_interval", max(1, int(self.settings.job_lease_s)))
-        kwargs.setdefault("maintenance_interval", max(1, min(600, self.settings.result_ttl_s // 2)))
-        super().__init__(names, *args, **kwargs)
-
-    def execute_job(self, job: Job, queue: Queue):
-        """Run only isimip-mask's own task; refuse anything else before it is imported or forked.
-
-        Whoever can write to Redis can put any function name into a job record: without this
-        check the worker would run it (``os.system`` included).
-        """
-        try:
-            function = job.func_name
-        except Exception as error:  # noqa: BLE001 - an unreadable record is refused like a foreign one
-            function = f"<unreadable: {type(error).__name__}>"
-        if function in (TASK, PART_TASK):
-            try:
-                return super().execute_job(job, queue)
-            except AWAY as error:
-                # Redis went away while the job ran and the horse could not record its end: the
-                # job's lease lapses and it is failed as abandoned; this worker goes on
-                log.error("job %s: Redis went away while it ran: %s", job.id, error)
-                self._survive_outage()
-                return None
-        log.error("job %s: refused to run %r: only %s runs here", job.id, function, TASK)
-        execution = self.prepare_execution(job)
-        self.handle_job_failure(
-            job, queue, exc_string=f"refused: {function!r} is not isimip-mask's task", execution=execution
-        )
-        self.set_state(WorkerStatus.IDLE)
-
-    def maintain_heartbeats(self, job: Job, execution) -> None:
-        """RQ's heartbeats while a job runs; RQ exits the worker when Redis is away, this waits
-        for it instead (the job itself runs on in the work horse)."""
-        try:
-            super().maintain_heartbeats(job, execution)
-        except AWAY as error:
-            log.warning("job %s: Redis is away, the job runs on: %s", job.id, error)
-
-    def _survive_outage(self) -> None:
-        if not await_redis(self.connection, self.settings.redis_wait_s, f"worker {self.name}"):
-            raise SystemExit(f"Redis has not come back within {self.settings.redis_wait_s:g} s")
-
-    def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()
-        cleanup_expired(self.settings, self.connection)

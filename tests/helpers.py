@@ -20,8 +20,9 @@ import netCDF4
 import numpy as np
 import requests
 
-from isimip_mask.jobs import JobInfo, JobQueue, connect
+from isimip_mask.jobs import JobQueue, connect
 from isimip_mask.settings import Settings
+from isimip_mask.status import JobInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -277,7 +278,7 @@ def write_long_file(path: Path, n_steps: int, distinct: int = 8) -> Path:
     """
     import zlib
 
-    from isimip_mask.chunks import _shuffle  # the same byte shuffle HDF5 applies
+    from isimip_mask.engine.chunks import _shuffle  # the same byte shuffle HDF5 applies
 
     lat, lon = global_axes()
     write_netcdf(

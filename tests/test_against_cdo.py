@@ -9,9 +9,9 @@ import netCDF4
 import numpy as np
 import pytest
 
-from isimip_mask import chunks
-from isimip_mask.operations import Plan
+from isimip_mask.engine import chunks
 from isimip_mask.options import RunOptions
+from isimip_mask.plan import Plan
 from isimip_mask.regions import BBox
 from tests.helpers import global_axes, write_long_file, write_netcdf
 

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from isimip_mask import engine
+from isimip_mask.engine import streaming
 from isimip_mask.errors import DatasetError
 from isimip_mask.masks import Grid, grid_mask
 from isimip_mask.netcdf import decode_times
-from isimip_mask.operations import Plan
 from isimip_mask.options import RunOptions
+from isimip_mask.plan import Plan
 from isimip_mask.regions import BBox, Country, LandOnly, Point
 from tests.helpers import DIS_FILE, FILL, YIELD_FILE, global_axes, write_netcdf
 
@@ -142,7 +143,7 @@ def test_chunk_path_reports_progress_per_step(tmp_path):
 
 
 def test_slabs_stream_many_steps_in_bounded_pieces(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "SLAB_BYTES", 3 * 4 * 36 * 72)  # three steps per slab
+    monkeypatch.setattr(streaming, "SLAB_BYTES", 3 * 4 * 36 * 72)  # three steps per slab
     source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=10, chunks=(5, 18, 36))
     seen = []
     target = engine.mask_file(

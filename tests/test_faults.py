@@ -11,8 +11,10 @@ import requests
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from isimip_mask.jobs import JobQueue, build_request, output_dir
+from isimip_mask.jobs import JobQueue
 from isimip_mask.local import free_port, start_redis
+from isimip_mask.results import output_dir
+from isimip_mask.submission import build_request
 from tests.helpers import DIS, DIS_FILE, FAST_WORKER, Service, serve, service_env, stop, wait_for
 
 pytestmark = pytest.mark.redis
@@ -73,12 +75,15 @@ def test_a_busy_worker_outlives_a_redis_restart_and_loses_no_job(settings, daily
         wait_for(lambda: own.queue.info(running.id).steps_done > 0, 30, "the job writing its first steps")
         redis_process.kill()
         redis_process.wait()
-        # the worker's heartbeat meets the outage (it comes every JOB_LEASE_S): RQ alone would exit here
+        # the worker's heartbeat meets the outage (it comes every JOB_LEASE_S): RQ alone would exit
+        # here; and the job ends its work and waits for Redis to record its end, its lease lapsing
         wait_for(lambda: "Redis is away, the job runs on" in log.read_text(), 30, "a heartbeat without Redis")
+        # ... long enough that it sleeps 3.2 s before it asks again: its lease must be renewed meanwhile
+        wait_for(lambda: "asking again in 3.2 s" in log.read_text(), 30, "the job done, waiting for Redis")
         assert worker.poll() is None
         redis_process, _ = start_redis(port, data, persistent=True)
         done = own.wait(running.id, timeout=90)
-        assert done.status == "finished", done
+        assert done.status == "finished", (done.status, done.message)
         assert own.wait(queued.id).status == "finished"
         assert worker.poll() is None, "the worker must outlive the outage"
         assert sorted(p.name for p in output_dir(own.settings, running.id).iterdir()) == [done.file_name]

@@ -18,8 +18,9 @@ from isimip_client.client import ISIMIPClient
 
 from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, bbox_mask, grid_mask, nearest_cell
-from isimip_mask.regions import BBox, Country, LandOnly, Point, parse_geojson
+from isimip_mask.regions import BBox, Country, LandOnly, Point
 from isimip_mask.settings import Settings
+from isimip_mask.shapes import parse_geojson
 from tests.helpers import (
     DATA,
     DIS,

@@ -20,12 +20,14 @@ from rq.serializers import JSONSerializer
 
 from isimip_mask.bundle import cdo_recipe
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
-from isimip_mask.jobs import JobQueue, build_request, output_dir
+from isimip_mask.jobs import JobQueue
 from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, grid_mask
-from isimip_mask.operations import Plan
+from isimip_mask.plan import Plan
 from isimip_mask.regions import Country
+from isimip_mask.results import output_dir
 from isimip_mask.settings import Settings
+from isimip_mask.submission import build_request
 from isimip_mask.tasks import failure_message
 from tests.helpers import (
     DIS,

@@ -13,10 +13,11 @@ import pytest
 
 from isimip_mask.api import create_app
 from isimip_mask.errors import InputError, RegionError
-from isimip_mask.jobs import build_request
 from isimip_mask.masks import Grid, bbox_mask, grid_mask
-from isimip_mask.operations import Limits, Plan, parse_operations
+from isimip_mask.operations import Limits, parse_operations
+from isimip_mask.plan import Plan
 from isimip_mask.regions import BBox, Country
+from isimip_mask.submission import build_request
 from tests.helpers import DIS, DIS_FILE, global_axes, write_mask_file, write_netcdf
 
 LAT, LON = global_axes()

@@ -13,8 +13,9 @@ from streamlit.testing.v1 import AppTest
 from isimip_mask.datasets import describe
 from isimip_mask.local import free_port
 from isimip_mask.masks import grid_mask
-from isimip_mask.operations import Plan
-from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Touching, parse_geojson
+from isimip_mask.plan import Plan
+from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Touching
+from isimip_mask.shapes import parse_geojson
 from tests.helpers import DATA, DIS, DIS_FILE, ROOT, corrupt_data, global_axes, wait_for, write_netcdf
 
 IDF = DATA / "ile-de-france-box.geojson"
@@ -184,11 +185,14 @@ def test_submit_follow_and_download(app, service, options, suffix, quick_look):
 
     def downloadable():
         page = at.run()
-        return page if page.get("download_button") else None
+        return page if page.get("link_button") else None
 
-    at = wait_for(downloadable, 30, "a download button after the job finished")
+    at = wait_for(downloadable, 30, "a download link after the job finished")
     no_exceptions(at)
     assert any("Job finished: 1 of 1" in s.value for s in at.success)
+    link = at.get("link_button")[0].proto  # served by OUTPUT_URL, never through the page
+    assert link.url == f"{service.settings.output_url}/{info.id}/{info.file_name}"
+    assert link.label.startswith(f"Download {info.file_name} (")
     assert at.get(quick_look), f"no quick look ({quick_look}) of the result"
 
 

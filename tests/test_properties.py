@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from isimip_mask.errors import InputError, RegionError
 from isimip_mask.operations import Limits, parse_operations
-from isimip_mask.regions import BBox, Point, parse_geojson
+from isimip_mask.regions import BBox, Point
+from isimip_mask.shapes import parse_geojson
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 JSON = st.recursive(

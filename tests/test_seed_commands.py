@@ -18,10 +18,10 @@ import pytest
 import requests
 from dotenv import dotenv_values
 
-from isimip_mask.jobs import build_request
 from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, bbox_mask
 from isimip_mask.regions import BBox
+from isimip_mask.submission import build_request
 from tests.helpers import DIS, DIS_FILE, ROOT, serve, start, stop, wait_for
 
 BIN = Path(sys.executable).parent

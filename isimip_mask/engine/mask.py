@@ -5,7 +5,6 @@ under a temporary name and renamed when complete, so a crash never leaves a file
 finished; the input is only ever opened read-only.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -13,9 +12,8 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from . import chunks
-from .masks import grid_mask, mask_bounds
-from .netcdf import (
+from ..masks import grid_mask, mask_bounds
+from ..netcdf import (
     atomic_output,
     bytes_per_step,
     copy_global_attributes,
@@ -24,11 +22,10 @@ from .netcdf import (
     open_dataset,
     read_layout,
 )
-from .options import DEFAULTS, RunOptions
-from .regions import Region
-
-SLAB_BYTES = 32 * 2**20  # input bytes read per slab: bounds memory, amortises call overhead
-Progress = Callable[[int, int], None]
+from ..options import DEFAULTS, RunOptions
+from ..regions import Region
+from . import chunks
+from .streaming import Progress, slabs
 
 
 @dataclass(frozen=True)
@@ -58,20 +55,6 @@ class Selection:
         return self.cols.size == 0 or (
             self.cols[0] == 0 and not self.wraps and np.all(np.diff(self.cols) == 1)
         )
-
-
-def output_name(source_name: str, region: Region, suffix: str = "", extension: str = ".nc") -> str:
-    """ISIMIP-style name: ``_global_`` becomes ``_<tag>_``, else the tag is appended."""
-    stem = source_name[: -len(Path(source_name).suffix)] if Path(source_name).suffix else source_name
-    tag = region.tag + suffix
-    stem = stem.replace("_global_", f"_{tag}_", 1) if "_global_" in stem else f"{stem}_{tag}"
-    return stem + extension
-
-
-def slabs(n_steps: int, step_bytes: int):
-    size = max(1, SLAB_BYTES // max(1, step_bytes))
-    for start in range(0, n_steps, size):
-        yield start, min(n_steps, start + size)
 
 
 def _select(values: np.ndarray, axes: dict[int, object]) -> np.ndarray:

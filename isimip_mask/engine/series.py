@@ -12,11 +12,9 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from . import chunks
-from .engine import Progress, slabs
-from .errors import DatasetError
-from .masks import grid_mask, mask_bounds, nearest_cell
-from .netcdf import (
+from ..errors import DatasetError
+from ..masks import grid_mask, mask_bounds, nearest_cell
+from ..netcdf import (
     atomic_output,
     bytes_per_step,
     copy_global_attributes,
@@ -26,7 +24,9 @@ from .netcdf import (
     open_dataset,
     read_layout,
 )
-from .regions import Point, Region
+from ..regions import Point, Region
+from . import chunks
+from .streaming import Progress, slabs
 
 
 def _series(
@@ -140,9 +140,7 @@ def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
     headers = []
     for name, dims in series.dims.items():
         if len(dims) != 3:
-            raise DatasetError(
-                f"CSV output needs (time, lat, lon) variables; {name} has {dims}", "operations"
-            )
+            raise DatasetError(f"CSV output needs (time, lat, lon) variables; {name} has {dims}")
         where = (
             f" at lat={series.lat:g} lon={series.lon:g}"
             if series.method == "point"

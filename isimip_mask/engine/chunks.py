@@ -25,7 +25,7 @@ import numpy as np
 from isal import isal_zlib
 from zlib_ng import zlib_ng
 
-from .options import RunOptions
+from ..options import RunOptions
 
 DEFLATE, SHUFFLE = 1, 2  # HDF5 filter ids
 ISAL_LEVEL = 2  # ISA-L's levels are 0-3; 2 is its best size for the speed on ISIMIP fields

@@ -1,0 +1,39 @@
+"""Running a plan on one file: masking and cropping (``mask``), field means, point series and
+cell tables (``series``), the chunk fast path and its codecs (``chunks``).
+
+Reached only from above (``operations.Plan.run``, the worker's tasks, the command line); it
+reads no settings, only the ``RunOptions`` it is given.
+"""
+
+from pathlib import Path
+
+from ..options import DEFAULTS, RunOptions
+from .mask import mask_file
+from .series import read_cells, read_series, write_cells_csv, write_series_csv, write_series_netcdf
+from .streaming import Progress
+
+__all__ = ["Progress", "mask_file", "run"]
+
+
+def run(
+    plan,
+    source: Path,
+    output_dir: Path,
+    progress: Progress | None = None,
+    options: RunOptions = DEFAULTS,
+    name: str | None = None,
+) -> Path:
+    """Process ``source`` with ``plan`` (an ``operations.Plan``) into ``output_dir``, as ``name``
+    (default: the ISIMIP-style name); returns the file written."""
+    target = output_dir / (name or plan.output_name(source.name))
+    if plan.output_csv and not plan.is_series:
+        write_cells_csv(target, read_cells(source, plan.region, progress, options.threads))
+        return target
+    if not plan.is_series:
+        return mask_file(source, target, plan.region, plan.crop, progress, options)
+    layout, series, times = read_series(source, plan.region, plan.compute_mean, progress, options.threads)
+    if plan.output_csv:
+        write_series_csv(target, series, times)
+    else:
+        write_series_netcdf(target, source, layout, series, plan.describe())
+    return target

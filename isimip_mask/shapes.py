@@ -1,0 +1,185 @@
+"""Polygons from users: GeoJSON (text, bytes or parsed) and zipped ESRI shapefiles, checked
+and repaired into a :class:`~isimip_mask.regions.Shape`. ``parse_upload`` is the one guard of
+the API, the page and the command line: sizes, inflated sizes, members, nesting and vertices
+are checked before anything grows in memory."""
+
+import io
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+from .errors import Problems, RegionError
+from .regions import Shape, slug
+
+MAX_ZIP_MEMBERS = 32  # a zipped shapefile has a handful (.shp .shx .dbf .prj .cpg ...)
+
+
+def _union(polygons: list) -> shapely.Geometry:
+    """One geometry covering every polygon: as it is where they do not overlap, a coverage
+    union where they only share edges (a shapefile of districts), a full union otherwise."""
+    combined = shapely.MultiPolygon(polygons) if len(polygons) > 1 else polygons[0]
+    if combined.is_valid:
+        return combined
+    if shapely.coverage_is_valid(polygons):
+        return shapely.coverage_union_all(polygons)
+    return shapely.union_all(polygons)
+
+
+def _polygonal(geometries, name: str) -> shapely.Geometry:
+    problems = Problems()
+    polygons = []
+    for geometry in geometries:
+        if not geometry.is_valid:
+            reason = explain_validity(geometry)
+            # "structure": shells unioned, holes cut out, as a mask means; near-linear in the
+            # vertices where the default ("linework") is quadratic on a self-crossing ring
+            geometry = shapely.make_valid(geometry, method="structure")
+            if geometry.is_empty or geometry.area == 0:
+                problems.add("shape", f"shape polygon is invalid ({reason}) and cannot be repaired")
+                continue
+        polygons.extend(
+            part for part in shapely.get_parts(geometry) if part.geom_type == "Polygon" and part.area > 0
+        )
+    if not polygons and not problems.errors:
+        problems.add("shape", "shape contains no polygon with an area (points and lines cannot mask cells)")
+    problems.raise_if_any(RegionError)
+    merged = _union(polygons)
+    bounds = merged.bounds
+    if bounds[1] < -90 or bounds[3] > 90 or bounds[0] < -360 or bounds[2] > 360:
+        raise RegionError(
+            f"shape coordinates {bounds} are not lon/lat degrees (EPSG:4326, [lon, lat] order)", "shape"
+        )
+    return merged
+
+
+def parse_geojson(
+    data,
+    name: str = "shape",
+    max_bytes: int = 5_000_000,
+    max_vertices: int = 200_000,
+    layer: int | None = None,
+) -> Shape:
+    """Build a Shape from GeoJSON text, bytes or a parsed dict.
+
+    Accepts a Geometry, a Feature or a FeatureCollection; polygons are unioned, invalid
+    rings repaired where possible. ``layer`` keeps only that feature of a FeatureCollection
+    (the ``m_<layer>`` variable of the ISIMIP files API's ``create_mask``). Raises RegionError
+    naming the problem otherwise.
+    """
+    if isinstance(data, bytes | str):
+        if len(data) > max_bytes:
+            raise RegionError(f"shape is {len(data)} bytes, more than the limit of {max_bytes}", "shape")
+        try:
+            data = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RegionError(f"shape is not valid JSON: {error}", "shape") from error
+        except RecursionError:
+            raise RegionError("shape is not valid GeoJSON: it is nested too deep", "shape") from None
+    if not isinstance(data, dict) or "type" not in data:
+        raise RegionError("shape must be a GeoJSON object with a 'type'", "shape")
+    kind = data["type"]
+    if kind == "FeatureCollection":
+        features = data.get("features") or []
+        if not isinstance(features, list):
+            raise RegionError("shape FeatureCollection 'features' must be a list of Features", "shape")
+        raw = [feature.get("geometry") for feature in features if isinstance(feature, dict)]
+    elif kind == "Feature":
+        raw = [data.get("geometry")]
+    else:
+        raw = [data]
+    if layer is not None:
+        if layer >= len(raw):
+            raise RegionError(
+                f"layer {layer} (m_{layer}) names no feature: "
+                f"{name} has {len(raw)} (m_0 to m_{len(raw) - 1})",
+                "layer",
+            )
+        raw = [raw[layer]]
+    try:
+        with warnings.catch_warnings():  # NaN coordinates warn here; they are refused just below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geometries = [shape(item) for item in raw if item]
+    except (
+        AttributeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ValueError,
+        shapely.errors.GEOSException,
+    ) as error:
+        raise RegionError(f"shape has a malformed GeoJSON geometry: {error}", "shape") from error
+    vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
+    if vertices > max_vertices:
+        raise RegionError(f"shape has {vertices} vertices, more than the limit of {max_vertices}", "shape")
+    if geometries and not np.isfinite(shapely.get_coordinates(geometries)).all():
+        raise RegionError("shape has coordinates that are not finite numbers (NaN or infinity)", "shape")
+    return Shape(_polygonal(geometries, name), name=slug(name))
+
+
+ZIP_INFLATION = 10  # a zipped shapefile may inflate to this many times the upload limit
+
+
+def parse_upload(
+    data: bytes, name: str, max_bytes: int, max_vertices: int, layer: int | None = None
+) -> Shape:
+    """An uploaded shape file: a zipped shapefile (named .zip, or starting like a zip) or GeoJSON.
+
+    The one guard of the API, the page and the command line: the size, what a zip inflates to,
+    its members, the nesting and the vertices are all checked before anything grows in memory.
+    """
+    if len(data) > max_bytes:
+        raise RegionError(f"{name} is {len(data)} bytes, more than the limit of {max_bytes}", "shape")
+    if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
+        return parse_shapefile_zip(data, name, max_vertices, layer, ZIP_INFLATION * max_bytes)
+    return parse_geojson(data, name, max_bytes, max_vertices, layer)
+
+
+def parse_shapefile_zip(
+    data: bytes,
+    name: str = "shape",
+    max_vertices: int = 200_000,
+    layer: int | None = None,
+    max_inflated: int = 50_000_000,
+) -> Shape:
+    """Build a Shape from a zipped ESRI shapefile (.shp + .shx + .dbf) in lon/lat."""
+    import shapefile  # pyshp: only needed for this upload format
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if len(archive.infolist()) > MAX_ZIP_MEMBERS:
+                raise RegionError(f"shape zip holds more than {MAX_ZIP_MEMBERS} files", "shape")
+            members = {n.rsplit(".", 1)[-1].lower(): n for n in archive.namelist() if "." in n}
+            if "shp" not in members:
+                raise RegionError("shape zip holds no .shp file", "shape")
+            # sizes as the zip declares them, checked before anything is inflated (zip bombs);
+            # zipfile never returns more than a member's declared size
+            inflated = sum(
+                archive.getinfo(members[ext]).file_size for ext in ("shp", "shx", "dbf") if ext in members
+            )
+            if inflated > max_inflated:
+                raise RegionError(
+                    f"shape zip inflates to {inflated} bytes, more than the limit of {max_inflated}", "shape"
+                )
+            streams = {
+                ext: io.BytesIO(archive.read(members[ext])) for ext in ("shp", "shx", "dbf") if ext in members
+            }
+        with warnings.catch_warnings():  # pyshp warns of damaged headers; damage is an error below
+            warnings.simplefilter("ignore")
+            reader = shapefile.Reader(**streams)
+            geojson = {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()],
+            }
+    except RegionError:
+        raise
+    except zipfile.BadZipFile as error:
+        raise RegionError(f"shape is not a valid zip file: {error}", "shape") from error
+    except Exception as error:  # noqa: BLE001 - pyshp fails on damaged bytes with any kind of error
+        detail = str(error) if isinstance(error, shapefile.ShapefileException) else type(error).__name__
+        raise RegionError(f"shape zip is not a readable shapefile ({detail})", "shape") from error
+    return parse_geojson(geojson, name, len(data) + 1, max_vertices, layer)

@@ -1,0 +1,91 @@
+"""A request checked completely before anything is queued: its paths, its operations, and
+that its region touches every file; what the queue gets is the canonical ``JobRequest``."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datasets import normalize_path, resolve_all
+from .errors import DatasetError, InputError, Problems, RegionError
+from .masks import grid_mask, overlaps
+from .netcdf import open_dataset, read_layout
+from .operations import Limits, parse_operations
+from .plan import Plan
+from .settings import Settings
+
+CSV_GRID_CELLS = 4_000_000  # a CSV of every cell is counted at submit; on finer grids it is refused
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Validated dataset paths (relative to the data root) and the plan for each of them."""
+
+    paths: tuple[str, ...]
+    plan: Plan
+
+    def canonical(self) -> dict:
+        return {"paths": sorted(self.paths), "plan": self.plan.config()}
+
+
+def build_request(
+    settings: Settings, paths, operations, uploads: Mapping[str, bytes] | None = None
+) -> JobRequest:
+    """Check paths and operations completely before anything is queued.
+
+    Raises InputError (or a subclass) listing every problem, keyed by field.
+    """
+    problems = Problems()
+    resolved, plan = [], None
+    try:
+        resolved = resolve_all(settings.input_path, paths, settings.max_files)
+    except DatasetError as error:
+        problems.extend(error)
+    limits = Limits.from_settings(settings, uploads or {})
+    try:
+        plan = parse_operations(operations, limits)
+    except InputError as error:
+        problems.extend(error)
+    if plan is not None and resolved:
+        misses = {}
+        for user_path, path in zip(paths, resolved):
+            try:
+                with open_dataset(path) as dataset:
+                    layout = read_layout(dataset, path.name)
+                if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
+                    raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
+            except RegionError as error:  # that file fails in the job, the others go on
+                misses[user_path] = str(error)
+                continue
+            except DatasetError as error:
+                problems.add("paths", f"{user_path}: {error}")
+                continue
+            if plan.output_csv and not plan.is_series:
+                cells = layout.grid.lat.size * layout.grid.lon.size
+                if cells > CSV_GRID_CELLS:
+                    problems.add(
+                        "operations",
+                        f"{user_path}: output_csv without compute_mean is offered on grids of up to "
+                        f"{CSV_GRID_CELLS:,} cells (this one has {cells:,}); add compute_mean, or use NetCDF",
+                    )
+                    continue
+                kept = grid_mask(layout.grid, plan.region)
+                rows = int(kept.sum()) * max(1, layout.n_times)
+                if rows > settings.max_csv_rows:
+                    problems.add(
+                        "operations",
+                        f"{user_path}: output_csv without compute_mean writes a row per kept cell and "
+                        f"time step: {int(kept.sum()):,} cells x {layout.n_times:,} steps = {rows:,} rows, "
+                        f"more than the limit of {settings.max_csv_rows:,}; add compute_mean, or choose a "
+                        "smaller region",
+                    )
+        if len(misses) == len(paths):
+            for user_path, message in misses.items():
+                problems.add("paths", f"{user_path}: {message}")
+    problems.raise_if_any(InputError)
+    return JobRequest(tuple(normalize_path(p) for p in paths), plan)
+
+
+def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
+    """A timeout that grows with the input: minimum plus seconds per GB."""
+    gigabytes = sum(p.stat().st_size for p in paths) / 1e9
+    return int(settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes)
