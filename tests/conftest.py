@@ -124,6 +124,6 @@ def service(queue_service):
 
 @pytest.fixture(scope="session")
 def daily_file(tmp_path_factory) -> Path:
-    """A global 0.5° daily file of a year: masking it takes seconds, long enough to watch
+    """A global 0.5° daily file of two years: masking it takes a second or two, long enough to watch
     progress, cancel or kill a worker in the middle of a job (writing it takes a fraction)."""
-    return write_long_file(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001.nc", 365)
+    return write_long_file(tmp_path_factory.mktemp("daily") / "demo_tas_global_daily_2001_2002.nc", 730)

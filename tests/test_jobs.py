@@ -27,7 +27,7 @@ from isimip_mask.plan import Plan
 from isimip_mask.regions import Country
 from isimip_mask.results import output_dir
 from isimip_mask.settings import Settings
-from isimip_mask.submission import build_request
+from isimip_mask.submission import build_request, job_timeout_s
 from isimip_mask.tasks import failure_message
 from tests.helpers import (
     DIS,
@@ -130,7 +130,7 @@ def test_submit_progress_finish_and_correct_output(service, daily_file):
     assert any(status == "started" and 0 < steps < total == 365 for status, steps, total in seen), seen
     assert done.status == "finished" and done.errors == {} and done.fraction == 1.0
     result = service.queue.result_path(done)
-    assert result.name == "demo_tas_bra_daily_2001.nc"
+    assert result.name == "demo_tas_bra_daily_2001_2002.nc"
     steps = [0, 1, 100, 200, 363, 364]  # first, last and across the file
     before, grid = values(daily_file, "tas", steps)
     after, _ = values(result, "tas", steps)
@@ -229,15 +229,16 @@ def finished_in_rq(queue, job_id):
     return job if job.get_status().value in ("finished", "failed") else None
 
 
-def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_service, daily_file):
+def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_service):
     settings = queue_service.settings.model_copy(update={"job_timeout_min_s": 1, "job_timeout_s_per_gb": 1})
     queue_service.settings, queue_service.queue = settings, JobQueue(settings)
-    shutil.copy(daily_file, settings.input_path / daily_file.name)
+    long = write_long_file(settings.input_path / "long_tas_global_daily.nc", 3000)  # seconds of work
     queue_service.start_worker()
-    request = build_request(settings, [daily_file.name], [{"operation": "mask_landonly"}])
-    failed = queue_service.wait(queue_service.queue.submit(request)[0].id)  # the job takes seconds
+    request = build_request(settings, [long.name], [{"operation": "mask_landonly"}])
+    failed = queue_service.wait(queue_service.queue.submit(request)[0].id)
     assert failed.status == "failed"
-    assert failed.message == "the job took longer than its time limit of 1 s and was stopped"
+    limit = job_timeout_s(settings, [long])  # 1 s and 1 s per GB
+    assert failed.message == f"the job took longer than its time limit of {limit} s and was stopped"
     assert not output_dir(settings, failed.id).exists()
 
 
