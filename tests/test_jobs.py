@@ -127,11 +127,11 @@ def test_submit_progress_finish_and_correct_output(service, daily_file):
 
     done = wait_for(finished, 60, "the job finishing", interval=0.02)
     # progress is written every 0.1 s of a job that takes seconds: some of it is seen mid-way
-    assert any(status == "started" and 0 < steps < total == 365 for status, steps, total in seen), seen
+    assert any(status == "started" and 0 < steps < total == 730 for status, steps, total in seen), seen
     assert done.status == "finished" and done.errors == {} and done.fraction == 1.0
     result = service.queue.result_path(done)
     assert result.name == "demo_tas_bra_daily_2001_2002.nc"
-    steps = [0, 1, 100, 200, 363, 364]  # first, last and across the file
+    steps = [0, 1, 100, 400, 728, 729]  # first, last and across the file
     before, grid = values(daily_file, "tas", steps)
     after, _ = values(result, "tas", steps)
     mask = grid_mask(grid, Country("BRA"))
