@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from isimip_mask.local import free_port, start_redis
+from isimip_mask.local import answering, free_port, start_redis, wait_for
 from isimip_mask.operations import parse_operations
 from isimip_mask.options import RunOptions
 
@@ -35,17 +35,6 @@ JOBS = 50
 
 def boxes() -> list[list[float]]:
     return [[-4 + i * 0.1, 6, 43, 50] for i in range(JOBS)]
-
-
-def wait(url: str, deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within {deadline_s} s")
 
 
 def engine_seconds(folder: Path) -> list[float]:
@@ -101,7 +90,7 @@ def main() -> None:
             subprocess.Popen(gunicorn, cwd=ROOT, env=env),
         ]
         try:
-            wait(url)
+            wait_for(lambda: answering(url), 30, f"{url} answering")
             engine = engine_seconds(folder)
             total = service_seconds(url)
         finally:

@@ -20,21 +20,10 @@ from pathlib import Path
 
 import requests
 
-from isimip_mask.local import free_port, start_redis
+from isimip_mask.local import answering, free_port, start_redis, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BOX = [-10, 40, 35, 70]
-
-
-def wait(url: str, deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within {deadline_s} s")
 
 
 def run(folder: Path, names: list[str], workers: int, threads: int) -> tuple[float, set[str]]:
@@ -56,7 +45,7 @@ def run(folder: Path, names: list[str], workers: int, threads: int) -> tuple[flo
     processes = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env) for _ in range(workers)]
     processes.append(subprocess.Popen(gunicorn, cwd=ROOT, env=env))
     try:
-        wait(url)
+        wait_for(lambda: answering(url), 30, f"{url} answering")
         time.sleep(1)  # the workers load the package and the country outlines before they listen
         body = {"paths": names, "operations": [{"operation": "mask_bbox", "bbox": BOX}]}
         start = time.perf_counter()

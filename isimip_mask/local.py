@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,38 @@ from .settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data"
+
+
+class Unready(AssertionError, TimeoutError):
+    """A condition waited for did not come true in time."""
+
+
+def wait_for(condition: Callable, timeout: float, what: str, interval: float = 0.05):
+    """Call ``condition`` until it returns something truthy, and return that.
+
+    Raises TimeoutError (an AssertionError in tests' eyes too) saying ``what`` did not happen
+    within ``timeout`` seconds. The one readiness loop of ``make run``, the tests and the
+    benchmarks.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Unready(f"{what}: not within {timeout} s")
+        time.sleep(interval)
+
+
+def answering(url: str) -> bool:
+    """True once a web server answers ``url`` at all (any status below 500)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status < 500
+    except urllib.error.HTTPError as error:
+        return error.code < 500
+    except (OSError, ValueError):
+        return False
 
 
 def redis_executable() -> str:
@@ -76,17 +110,21 @@ def start_redis(port: int, data_dir: Path, persistent: bool = True) -> tuple[sub
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     client = redis.Redis(port=port, password=password, socket_connect_timeout=1)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise SystemExit(f"redis-server exited with code {process.returncode}")
         try:
-            client.ping()
-            return process, f"redis://:{password}@127.0.0.1:{port}/0"
+            return bool(client.ping())
         except redis.ConnectionError:
-            if process.poll() is not None:
-                raise SystemExit(f"redis-server exited with code {process.returncode}") from None
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("redis-server did not answer within 15 s")
+            return False
+
+    try:
+        wait_for(answers, 15, "redis-server answering", interval=0.1)
+    except Unready as error:
+        process.kill()
+        raise SystemExit(str(error)) from None
+    return process, f"redis://:{password}@127.0.0.1:{port}/0"
 
 
 def redis_config(data_dir: Path) -> Path:

@@ -10,8 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 import requests
 
 from isimip_mask.jobs import JobQueue, connect
+from isimip_mask.local import wait_for
 from isimip_mask.settings import Settings
 from isimip_mask.status import JobInfo
 
@@ -39,21 +38,6 @@ STOP_WAIT_S = 10
 TERMINAL = {"finished", "failed", "cancelled"}
 # what the tests' workers use: a dead worker is found within seconds, progress is fine-grained
 FAST_WORKER = {"job_lease_s": 3, "progress_interval_s": 0.1}
-
-
-def wait_for(condition: Callable, timeout: float, what: str, interval: float = 0.05):
-    """Call ``condition`` until it returns something truthy, and return that.
-
-    Raises AssertionError saying ``what`` did not happen within ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(interval)
 
 
 def start(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> subprocess.Popen:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import netCDF4
 import numpy as np
@@ -387,13 +388,18 @@ def test_a_many_file_job_is_shared_by_two_workers_and_zipped_whole(service, tmp_
         assert archive.testzip() is None and all(archive.getinfo(name).file_size > 1e5 for name in outputs)
 
 
-def test_a_worker_killed_in_one_file_of_many_fails_that_file_and_zips_the_others(service, daily_file):
-    names = [f"part{i}_tas_global_daily_2001.nc" for i in range(2)]
+def running_copies(service, source: Path, count: int):
+    """A land-only job of ``count`` copies of ``source``, once its first file is running."""
+    names = [f"part{i}_tas_global_daily_2001.nc" for i in range(count)]
     for name in names:
-        shutil.copy(daily_file, service.settings.input_path / name)
-    request = build_request(service.settings, names, [{"operation": "mask_landonly"}])
-    info, _ = service.queue.submit(request)
+        shutil.copy(source, service.settings.input_path / name)
+    info, _ = service.queue.submit(build_request(service.settings, names, [{"operation": "mask_landonly"}]))
     wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the first file running")
+    return names, info
+
+
+def test_a_worker_killed_in_one_file_of_many_fails_that_file_and_zips_the_others(service, daily_file):
+    names, info = running_copies(service, daily_file, 2)
     worker = service.workers[0]
     for pid in [*descendants(worker.pid), worker.pid]:
         os.kill(pid, signal.SIGKILL)
@@ -408,12 +414,7 @@ def test_a_worker_killed_in_one_file_of_many_fails_that_file_and_zips_the_others
 
 
 def test_cancelling_a_many_file_job_stops_its_parts_and_removes_everything(service, daily_file):
-    names = [f"part{i}_tas_global_daily_2001.nc" for i in range(3)]
-    for name in names:
-        shutil.copy(daily_file, service.settings.input_path / name)
-    request = build_request(service.settings, names, [{"operation": "mask_landonly"}])
-    info, _ = service.queue.submit(request)
-    wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the first part running")
+    _, info = running_copies(service, daily_file, 3)
     cancelled = service.queue.cancel(info.id)
     assert cancelled.status == "cancelled"
     assert service.wait(info.id).status == "cancelled"
