@@ -29,10 +29,15 @@ from .keys import cancel_key, lease_key, parent_id, part_id
 from .options import RunOptions
 from .plan import Plan
 from .results import output_dir
-from .settings import Settings
+from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 AWAY = (redis.ConnectionError, redis.TimeoutError)  # Redis stopped, restarting, or unreachable
+
+
+# the settings of the worker whose work horses run the tasks: set before it forks them, so
+# that a job runs with its worker's settings (see workers.MaskWorker)
+WORKER_SETTINGS: dict[str, Settings] = {}
 
 
 class JobFailed(IsimipMaskError):
@@ -119,7 +124,7 @@ class Lease:
 def run_job(request: dict, settings: Settings | None = None) -> dict:
     """Process every file of a canonical request (see ``JobRequest.canonical``), or, for a
     request split into parts, zip what its parts wrote."""
-    settings = settings or Settings()
+    settings = settings or WORKER_SETTINGS.get("settings") or load_settings()
     job = get_current_job()
     with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
         if job is not None and job.meta.get("parts"):
@@ -129,7 +134,7 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
 
 def run_part(request: dict, index: int, settings: Settings | None = None) -> dict:
     """Process file ``index`` of a split request into the folder of the request's job."""
-    settings = settings or Settings()
+    settings = settings or WORKER_SETTINGS.get("settings") or load_settings()
     job = get_current_job()
     with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
         return _run_part(job, request, index, settings)

@@ -15,7 +15,7 @@ from .countries import land_geometry
 from .keys import JOB_ID, PART_TASK, TASK
 from .results import upload_dir
 from .settings import Settings, load_settings
-from .tasks import AWAY, await_redis
+from .tasks import AWAY, WORKER_SETTINGS, await_redis
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class MaskWorker(Worker):
 
     def __init__(self, queues=None, *args, settings: Settings | None = None, **kwargs):
         self.settings = settings or load_settings()
+        WORKER_SETTINGS["settings"] = self.settings  # what its jobs run with
         logs.configure(self.settings)
         land_geometry()  # loads the country catalogue too
         queues = [] if queues is None else queues if isinstance(queues, list | tuple) else [queues]
