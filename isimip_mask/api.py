@@ -2,7 +2,8 @@
 
 ``flask --app isimip_mask.api run`` in development, ``gunicorn "isimip_mask.api:create_app()"``
 in production. Routes only parse, validate, queue and answer; the work is in
-:mod:`isimip_mask.jobs` (the same code the Streamlit page uses).
+:mod:`isimip_mask.submission` and :mod:`isimip_mask.jobs` (the same code the Streamlit page
+uses).
 """
 
 import json

@@ -1,7 +1,8 @@
 """The NetCDF boundary: read a file's layout, decode its time axis, copy its skeleton.
 
-Everything that opens a NetCDF file lives here or in :mod:`isimip_mask.engine`. Values are
-read and written raw (no automatic masking or scaling), so what is kept stays bit-identical.
+The engine (:mod:`isimip_mask.engine`) reads and writes through here; only the page's quick
+look opens results on its own (with xarray). Values are read and written raw (no automatic
+masking or scaling), so what is kept stays bit-identical.
 """
 
 import math

@@ -10,7 +10,7 @@ thread whatever the length of the time axis.
 
 Used when the input variable is chunked with whole horizontal fields per chunk and filtered
 with nothing but shuffle and deflate, which is how ISIMIP files are written; anything else
-goes through the netCDF4 path in :mod:`isimip_mask.engine`.
+goes through the netCDF4 path in :mod:`isimip_mask.engine.mask`.
 """
 
 import zlib
