@@ -11,6 +11,7 @@ from streamlit_folium import st_folium
 from isimip_mask import datasets, logs, mapview, quicklook
 from isimip_mask.countries import country_names
 from isimip_mask.errors import IsimipMaskError, JobNotFound
+from isimip_mask.estimates import human_size, output_estimate
 from isimip_mask.jobs import JobQueue
 from isimip_mask.masks import grid_mask
 from isimip_mask.operations import apply_rule
@@ -20,7 +21,7 @@ from isimip_mask.results import result_url
 from isimip_mask.settings import Settings, load_settings
 from isimip_mask.shapes import parse_upload
 from isimip_mask.status import JobInfo
-from isimip_mask.submission import build_request
+from isimip_mask.submission import JobRequest, build_request
 
 MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
 POLL_S = 2
@@ -75,15 +76,6 @@ def quick_look_series(path: str, mtime_ns: int):
     return quicklook.read_csv_series(Path(path))
 
 
-def human_size(size: float) -> str:
-    """Three significant digits: 1.30 GB, 45.2 MB, 812 kB."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 999.5:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
-        size /= 1000
-    return f"{size:.3g} TB"
-
-
 def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     st.sidebar.header("1 · Data")
     index = get_index(str(settings.input_path))
@@ -109,7 +101,7 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     )
     if not options:
         st.sidebar.info("No NetCDF file matches: try fewer words, or another folder.")
-    periods = dataset_periods(settings, picked)
+    periods = datasets.periods(settings.input_path, picked)
     if len(periods) > len(picked):
         st.sidebar.button(
             f"Add every period of this dataset ({len(periods)} files)",
@@ -128,20 +120,6 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     if len({(i.nlat, i.nlon, i.lat_range, i.lon_range) for i in infos}) > 1:
         st.sidebar.warning("These files have different grids; the preview shows the first one's.")
     return infos
-
-
-def dataset_periods(settings: Settings, picked: list[str]) -> list[str]:
-    """Every period of the picked datasets: one read of each picked file's folder, not the index."""
-    periods = set()
-    for folder in {path.rpartition("/")[0] for path in picked}:
-        files = datasets.list_folder(settings.input_path, folder).files
-        periods.update(
-            p
-            for path in picked
-            if path.rpartition("/")[0] == folder
-            for p in datasets.same_dataset(files, path)
-        )
-    return sorted(periods)
 
 
 def show_dataset_info(info: datasets.DatasetInfo) -> None:
@@ -278,8 +256,9 @@ def show_options(region) -> Plan:
     also = show_combination()
     region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
     crop = st.checkbox("Crop to the region's bounding box", key="crop")
-    mean = st.checkbox("Field mean time series (area-weighted, CSV)", key="mean")
-    return Plan(region, crop=crop, compute_mean=mean, output_csv=mean)
+    mean = st.checkbox("Field mean time series (area-weighted)", key="mean")
+    as_csv = mean and st.checkbox("CSV time series (else NetCDF)", value=True, key="mean_csv")
+    return Plan(region, crop=crop, compute_mean=mean, output_csv=as_csv)
 
 
 def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Preview | None:
@@ -293,14 +272,7 @@ def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Previe
         st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
         return None
     cells = int(kept.mask.sum())
-    steps = max(1, info.n_times)
-    if plan.is_series:
-        estimate = (
-            f"a time series of {steps} values per file (about {human_size(steps * 25 * len(infos))} as CSV)"
-        )
-    else:
-        raw = info.kept_bytes(cells) * len(infos)
-        estimate = f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
+    estimate = output_estimate(plan, infos, cells)
     st.success(f"{cells:,} of {kept.mask.size:,} cells at {info.resolution[0]:g}° are kept: {estimate}.")
     return kept
 
@@ -316,7 +288,25 @@ def submit(settings: Settings, infos, plan: Plan) -> None:
     st.toast("Job queued" if created else f"This request was submitted before: job is {info.label}")
 
 
-def show_job(job_id: str) -> None:
+def request_of(infos: list[datasets.DatasetInfo], plan: Plan) -> dict:
+    """The request the page's inputs make, in the form a job keeps it (JobRequest.canonical)."""
+    return JobRequest(tuple(i.path for i in infos), plan).canonical()
+
+
+def run_again(info: JobInfo) -> None:
+    """Submit a failed job's request again (checked again: its files may have changed)."""
+    request = info.request
+    try:
+        plan = Plan.from_config(request["plan"])
+        get_queue().submit(build_request(get_settings(), request["paths"], plan.operations()))
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    st.rerun()
+
+
+def show_job(job_id: str, chosen: dict | None) -> None:
+    """The job of the page's address; ``chosen`` is the request the page's inputs make now."""
     st.subheader("4 · Job")
     try:
         info = get_queue().info(job_id)
@@ -326,6 +316,9 @@ def show_job(job_id: str) -> None:
     except IsimipMaskError as error:
         st.error(str(error))
         return
+    st.caption(f"Job `{info.id}`: {info.summary}")
+    if chosen is not None and chosen != info.request:
+        st.info("This job is for an earlier choice of files or region: press Submit to run the current one.")
     if info.status in TERMINAL:
         show_result(info)
     else:
@@ -341,7 +334,6 @@ def follow_job(job_id: str) -> None:
         return
     if info.status in TERMINAL:
         st.rerun()  # the whole page shows the result, and polling stops
-    st.caption(f"Job `{info.id}` · {info.request.get('plan', {}).get('region', '')}")
     if info.status == "queued":
         where = (
             f"position {info.position + 1} in the queue" if info.position is not None else "about to start"
@@ -360,6 +352,8 @@ def show_result(info: JobInfo) -> None:
     queue = get_queue()
     if info.status == "failed":
         st.error(f"The job failed: {info.message}")
+        if st.button("Run it again", key="again"):
+            run_again(info)
         return
     if info.status == "cancelled":
         st.info("The job was cancelled; its files were removed.")
@@ -376,7 +370,8 @@ def show_result(info: JobInfo) -> None:
     url = result_url(queue.settings, info.id, path.name)
     # a link, not st.download_button: the file goes from the file server to the browser, never
     # through this process's memory (a 1.3 GB result once took it to 4 GB)
-    st.link_button(f"Download {path.name} ({human_size(path.stat().st_size)})", url, type="primary")
+    # the size first: a long name is cut at the button's edge
+    st.link_button(f"Download ({human_size(path.stat().st_size)}) {path.name}", url, type="primary")
     st.caption(f"For scripts: {url}")
     if path.suffix == ".csv":
         times, columns = quick_look_series(str(path), path.stat().st_mtime_ns)
@@ -405,7 +400,10 @@ def main() -> None:
         if st.button("Submit", type="primary", disabled=kept is None, key="submit"):
             submit(settings, infos, plan)
         if "job" in st.query_params:
-            show_job(st.query_params["job"])
+            chosen = (
+                {"paths": sorted(i.path for i in infos), "plan": plan.config()} if plan and infos else None
+            )
+            show_job(st.query_params["job"], chosen)
     with view:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"

@@ -207,6 +207,18 @@ def same_dataset(paths: list[str], path: str) -> list[str]:
     return sorted(p for p in paths if dataset_stem(p) == stem)
 
 
+def periods(root: Path, picked: list[str]) -> list[str]:
+    """Every period of the datasets of the picked files: one read of each picked file's
+    folder, not of the whole tree."""
+    found = set()
+    for folder in {path.rpartition("/")[0] for path in picked}:
+        files = list_folder(root, folder).files
+        found.update(
+            p for path in picked if path.rpartition("/")[0] == folder for p in same_dataset(files, path)
+        )
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """What a user wants to know about a file before masking it."""

@@ -1,11 +1,13 @@
 """What users see of a job (``JobInfo``), read from its RQ records and those of its parts."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 from rq.job import Job
 
 from .keys import cancel_key
+from .plan import Plan
 
 
 @dataclass
@@ -34,6 +36,16 @@ class JobInfo:
     @property
     def label(self) -> str:
         return "finished with errors" if self.with_errors else self.status
+
+    @property
+    def summary(self) -> str:
+        """What the job is for: its plan and its files, in words."""
+        paths = self.request.get("paths", [])
+        plan = Plan.from_config(self.request["plan"]).describe() if self.request.get("plan") else "?"
+        shown = ", ".join(Path(p).name for p in paths[:3]) + (
+            f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+        )
+        return f"{plan} of {shown}"
 
     @property
     def fraction(self) -> float:

@@ -192,7 +192,7 @@ def test_submit_follow_and_download(app, service, options, suffix, quick_look):
     assert any("Job finished: 1 of 1" in s.value for s in at.success)
     link = at.get("link_button")[0].proto  # served by OUTPUT_URL, never through the page
     assert link.url == f"{service.settings.output_url}/{info.id}/{info.file_name}"
-    assert link.label.startswith(f"Download {info.file_name} (")
+    assert link.label.startswith("Download (") and link.label.endswith(f") {info.file_name}")
     assert at.get(quick_look), f"no quick look ({quick_look}) of the result"
 
 
@@ -205,6 +205,11 @@ def test_a_shared_link_shows_the_same_job(app, service):
     at = at.run()
     no_exceptions(at)
     assert any("Job finished" in s.value for s in at.success)
+    assert any(f"Job `{job_id}`: mask to " in c.value and DIS_FILE.name in c.value for c in at.caption)
+    # the same page after another choice: the job panel says the result is for an earlier one
+    assert not any("earlier choice" in i.value for i in first.run().info)
+    changed = first.radio(key="mode").set_value("Land only").run()
+    assert any("This job is for an earlier choice" in i.value for i in changed.info)
 
 
 def test_no_file_and_no_region_cannot_be_submitted(app):
@@ -247,10 +252,15 @@ def test_a_failed_job_shows_its_message(app, service):
     at = app(paths=["broken_global.nc"], map=drawn(RECTANGLE))
     corrupt_data(broken)
     at = at.button(key="submit").click().run()
-    service.wait(job_of(at))
+    job_id = job_of(at)
+    service.wait(job_id)
     at = at.run()
     no_exceptions(at)
     assert any("The job failed: no file could be processed" in e.value for e in at.error)
+    write_netcdf(broken, *global_axes(5.0))  # the file mended: running it again succeeds
+    at = at.button(key="again").click().run()
+    no_exceptions(at)
+    assert job_of(at) == job_id and service.wait(job_id).status == "finished"
 
 
 def test_an_unknown_job_link_says_so(app):

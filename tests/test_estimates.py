@@ -1,0 +1,49 @@
+"""What the page says of sizes and of what a plan will write, and which files are one dataset."""
+
+import shutil
+
+import pytest
+
+from isimip_mask.datasets import describe, periods
+from isimip_mask.estimates import human_size, output_estimate
+from isimip_mask.plan import Plan
+from isimip_mask.regions import BBox, Point
+from tests.helpers import DIS, DIS_FILE
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1 kB"),
+        (812_400, "812 kB"),
+        (45_210_000, "45.2 MB"),
+        (1_300_000_000, "1.3 GB"),
+        (1_304_000_000, "1.3 GB"),
+        (1_356_000_000, "1.36 GB"),
+        (2e12, "2 TB"),
+    ],
+)
+def test_sizes_have_three_significant_digits(size, shown):
+    assert human_size(size) == shown
+
+
+def test_the_estimate_follows_the_plan(settings):
+    info = describe(settings.input_path, DIS)  # 1,095 daily steps, one variable
+    csv = output_estimate(Plan(Point(48.1, 2.1), output_csv=True), [info, info], 1)
+    netcdf = output_estimate(Plan(Point(48.1, 2.1)), [info], 1)
+    assert csv.startswith("a time series of 1095 values per file") and csv.endswith("as CSV)")
+    assert netcdf.endswith("as NetCDF)")
+    kept = output_estimate(Plan(BBox(0, 5, 44, 48)), [info, info], 100)
+    assert kept == f"about {human_size(100 * 1095 * 4 * 2)} of data before compression, in 2 file(s)"
+
+
+def test_every_period_of_the_picked_datasets_and_nothing_else(settings):
+    folder = settings.input_path / "isimip"
+    for name in ("x_tas_daily_2001_2010.nc", "x_tas_daily_2011_2020.nc", "x_pr_daily_2001_2010.nc"):
+        shutil.copy(DIS_FILE, folder / name)
+    assert periods(settings.input_path, ["isimip/x_tas_daily_2011_2020.nc"]) == [
+        "isimip/x_tas_daily_2001_2010.nc",
+        "isimip/x_tas_daily_2011_2020.nc",
+    ]
