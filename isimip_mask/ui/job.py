@@ -1,0 +1,120 @@
+"""Step 4 of the page: submit, follow the job (polling), cancel, run again, and the result:
+a download link to the file server, the link for scripts and a quick look."""
+
+import streamlit as st
+
+from .. import datasets
+from ..errors import IsimipMaskError, JobNotFound
+from ..estimates import human_size
+from ..plan import Plan
+from ..results import result_url
+from ..settings import Settings
+from ..status import JobInfo
+from ..submission import JobRequest, build_request
+from .state import get_queue, get_settings, quick_look_field, quick_look_series
+
+POLL_S = 2
+TERMINAL = ("finished", "failed", "cancelled")
+
+
+def submit(settings: Settings, infos, plan: Plan) -> None:
+    try:
+        request = build_request(settings, [i.path for i in infos], plan.operations())
+        info, created = get_queue().submit(request)
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    st.query_params["job"] = info.id
+    st.toast("Job queued" if created else f"This request was submitted before: job is {info.label}")
+
+
+def request_of(infos: list[datasets.DatasetInfo], plan: Plan) -> dict:
+    """The request the page's inputs make, in the form a job keeps it (JobRequest.canonical)."""
+    return JobRequest(tuple(i.path for i in infos), plan).canonical()
+
+
+def run_again(info: JobInfo) -> None:
+    """Submit a failed job's request again (checked again: its files may have changed)."""
+    request = info.request
+    try:
+        plan = Plan.from_config(request["plan"])
+        get_queue().submit(build_request(get_settings(), request["paths"], plan.operations()))
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    st.rerun()
+
+
+def show_job(job_id: str, chosen: dict | None) -> None:
+    """The job of the page's address; ``chosen`` is the request the page's inputs make now."""
+    st.subheader("4 · Job")
+    try:
+        info = get_queue().info(job_id)
+    except JobNotFound:
+        st.warning(f"Job {job_id} does not exist (any more): results expire. Submit the request again.")
+        return
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    st.caption(f"Job `{info.id}`: {info.summary}")
+    if chosen is not None and chosen != info.request:
+        st.info("This job is for an earlier choice of files or region: press Submit to run the current one.")
+    if info.status in TERMINAL:
+        show_result(info)
+    else:
+        follow_job(job_id)
+
+
+@st.fragment(run_every=POLL_S)
+def follow_job(job_id: str) -> None:
+    try:
+        info = get_queue().info(job_id)
+    except IsimipMaskError as error:
+        st.error(str(error))
+        return
+    if info.status in TERMINAL:
+        st.rerun()  # the whole page shows the result, and polling stops
+    if info.status == "queued":
+        where = (
+            f"position {info.position + 1} in the queue" if info.position is not None else "about to start"
+        )
+        st.info(f"Queued, {where}.")
+    else:
+        current = f"file {min(info.files_done + 1, info.files_total)} of {info.files_total}"
+        steps = f", time step {info.steps_done} of {info.steps_total}" if info.steps_total else ""
+        st.progress(info.fraction, text=f"Running: {current}{steps}")
+    if st.button("Cancel job", key="cancel"):
+        get_queue().cancel(job_id)
+        st.rerun()
+
+
+def show_result(info: JobInfo) -> None:
+    queue = get_queue()
+    if info.status == "failed":
+        st.error(f"The job failed: {info.message}")
+        if st.button("Run it again", key="again"):
+            run_again(info)
+        return
+    if info.status == "cancelled":
+        st.info("The job was cancelled; its files were removed.")
+        return
+    (st.warning if info.with_errors else st.success)(
+        f"Job {info.label}: {len(info.created_files)} of {info.files_total} file(s) written."
+    )
+    for path, message in info.errors.items():
+        st.error(f"{path}: {message}")
+    path = queue.result_path(info)
+    if path is None:
+        st.warning("The result file is no longer there (it expired). Submit the request again.")
+        return
+    url = result_url(queue.settings, info.id, path.name)
+    # a link, not st.download_button: the file goes from the file server to the browser, never
+    # through this process's memory (a 1.3 GB result once took it to 4 GB)
+    # the size first: a long name is cut at the button's edge
+    st.link_button(f"Download ({human_size(path.stat().st_size)}) {path.name}", url, type="primary")
+    st.caption(f"For scripts: {url}")
+    if path.suffix == ".csv":
+        times, columns = quick_look_series(str(path), path.stat().st_mtime_ns)
+        st.line_chart({"time": times, **columns}, x="time")
+    elif path.suffix == ".nc" and (look := quick_look_field(str(path), path.stat().st_mtime_ns)):
+        st.image(look[0], caption=look[1])  # a series NetCDF has no field to picture

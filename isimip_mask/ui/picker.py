@@ -1,0 +1,73 @@
+"""Step 1 of the page: pick dataset files (word filter or folder, every period at once)."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from .. import datasets
+from ..errors import IsimipMaskError
+from ..estimates import human_size
+from ..settings import Settings
+from .state import describe, get_index, push
+
+
+def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
+    st.sidebar.header("1 · Data")
+    index = get_index(str(settings.input_path))
+    query = st.sidebar.text_input(
+        "Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly"
+    )
+    if query:
+        options = index.search(query)
+    else:
+        folder = st.sidebar.selectbox(
+            "Folder", index.folders(), key="folder", format_func=lambda f: "(data root)" if f == "." else f
+        )
+        options = datasets.list_folder(settings.input_path, "" if folder in (None, ".") else folder).files
+    chosen = st.session_state.get("paths", [])
+    options = sorted(set(options) | set(chosen))
+    names = datasets.labels(options)
+    picked = st.sidebar.multiselect(
+        "Files",
+        options,
+        key="paths",
+        format_func=names.get,
+        help="Several files of one dataset (e.g. all decades of a variable) go into one job.",
+    )
+    if not options:
+        st.sidebar.info("No NetCDF file matches: try fewer words, or another folder.")
+    periods = datasets.periods(settings.input_path, picked)
+    if len(periods) > len(picked):
+        st.sidebar.button(
+            f"Add every period of this dataset ({len(periods)} files)",
+            key="all_periods",
+            on_click=push,
+            args=({"paths": periods},),
+        )
+    infos = []
+    for path in picked:
+        try:
+            infos.append(describe(str(settings.input_path), path))
+        except IsimipMaskError as error:
+            st.sidebar.error(str(error))
+    for info in infos:
+        show_dataset_info(info)
+    if len({(i.nlat, i.nlon, i.lat_range, i.lon_range) for i in infos}) > 1:
+        st.sidebar.warning("These files have different grids; the preview shows the first one's.")
+    return infos
+
+
+def show_dataset_info(info: datasets.DatasetInfo) -> None:
+    variables = ", ".join(f"**{name}** [{units}]" for name, units in info.variables.items())
+    span = (
+        f"{info.time_span[0]} to {info.time_span[1]} ({info.n_times} steps)"
+        if info.time_span
+        else "no time axis"
+    )
+    st.sidebar.markdown(
+        f"`{Path(info.path).name}`  \n{variables} · "
+        f"{info.nlat} × {info.nlon} cells at {info.resolution[0]:g}° · "
+        f"lat {info.lat_range[0]:g}..{info.lat_range[1]:g}, "
+        f"lon {info.lon_range[0]:g}..{info.lon_range[1]:g} · "
+        f"{span} · {human_size(info.size_bytes)}"
+    )

@@ -1,0 +1,153 @@
+"""Steps 2 and 3 of the page: the region (drawn, a country, land, a box, an upload, a point),
+the cell rule, a second region to combine with, the options, and the preview of kept cells."""
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from .. import datasets, mapview
+from ..countries import country_names
+from ..errors import IsimipMaskError
+from ..estimates import output_estimate
+from ..operations import apply_rule
+from ..plan import Plan
+from ..regions import BBox, Country, LandOnly, Point, intersect, region_config
+from ..settings import Settings
+from ..shapes import parse_upload
+from .state import MAP_KEY, Preview, preview, push
+
+MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
+
+
+def show_region_inputs(settings: Settings):
+    """The region from whichever way the user chose; None (with a hint) while there is none."""
+    drawn, clicked = mapview.map_state(st.session_state.get(MAP_KEY))  # st_folium keeps it there
+    try:
+        drawn_region, drawing_error = mapview.region_from_drawing(drawn), None
+    except IsimipMaskError as error:  # shown only where drawings count
+        drawn_region, drawing_error = None, error
+    if isinstance(drawn_region, BBox) and st.session_state.get("drawn_box") != drawn_region:
+        st.session_state["drawn_box"] = drawn_region
+        push(
+            {
+                "west": drawn_region.west,
+                "east": drawn_region.east,
+                "south": drawn_region.south,
+                "north": drawn_region.north,
+            }
+        )
+    if clicked and st.session_state.get("clicked") != clicked:
+        st.session_state["clicked"] = clicked
+        push({"lat": round(clicked[0], 4), "lon": round(clicked[1], 4)})
+    mode = st.radio("2 · Region", MODES, key="mode", horizontal=True)
+    if mode == MODES[0]:
+        if drawing_error is not None:
+            raise drawing_error
+        if drawn_region is None:
+            st.info("Draw a rectangle or a polygon with the tools at the left of the map.")
+        return drawn_region
+    if mode == MODES[1]:
+        names = dict(country_names())
+        code = st.selectbox(
+            "Country",
+            list(names),
+            key="country",
+            index=None,
+            placeholder="type a name or an ISO3 code",
+            format_func=lambda c: f"{names[c]} ({c})",
+        )
+        return Country(code) if code else None
+    if mode == MODES[2]:
+        st.caption(
+            "Land cells: centres inside a Natural Earth country, Antarctica excluded (the ISIMIP convention)."
+        )
+        return LandOnly()
+    if mode == MODES[3]:
+        box = show_box_inputs()
+        st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
+        return box
+    if mode == MODES[4]:
+        upload = st.file_uploader(
+            "GeoJSON file, or a zipped shapefile (polygons in lon/lat)",
+            type=["geojson", "json", "zip"],
+            key="upload",
+        )
+        if upload is None:
+            return None
+        return parse_upload(
+            upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices
+        )
+    left, right = st.columns(2)
+    lat = left.number_input("lat", -90.0, 90.0, st.session_state.get("lat", 52.39), key="lat", format="%.4f")
+    lon = right.number_input(
+        "lon", -180.0, 360.0, st.session_state.get("lon", 13.06), key="lon", format="%.4f"
+    )
+    st.caption("Or click on the map. The time series of the nearest grid cell is extracted.")
+    return Point(lat, lon)
+
+
+BOX_INPUTS = {  # name: (lowest, highest, default)
+    "west": (-180.0, 360.0, -10.0),
+    "east": (-180.0, 360.0, 40.0),
+    "south": (-90.0, 90.0, 35.0),
+    "north": (-90.0, 90.0, 70.0),
+}
+CELL_RULES = {
+    "centre": "whose centre is inside (as CDO)",
+    "touch": "that the region touches (as ISIMIP's country masks)",
+}
+COMBINATIONS = ("nothing else", "land only", "a box")
+
+
+def show_box_inputs(prefix: str = "") -> BBox:
+    """Four number inputs, west, east, south, north (keys ``prefix + name``)."""
+    values = {}
+    for column, (name, (low, high, default)) in zip(st.columns(4), BOX_INPUTS.items()):
+        key = prefix + name
+        values[name] = column.number_input(
+            name, low, high, st.session_state.get(key, default), step=0.5, key=key
+        )
+    return BBox(values["west"], values["east"], values["south"], values["north"])
+
+
+def show_combination():
+    """A second region the first is combined with (a cell is kept when both keep it), or None."""
+    choice = st.selectbox("Keep only the cells that are also in", COMBINATIONS, key="combine")
+    if choice == "land only":
+        return LandOnly()
+    if choice == "a box":
+        return show_box_inputs("combine_")
+    return None
+
+
+def show_options(region) -> Plan:
+    st.markdown("**3 · Options**")
+    if isinstance(region, Point):
+        as_csv = st.checkbox("CSV time series (else NetCDF)", value=True, key="point_csv")
+        return Plan(region, output_csv=as_csv)
+    rule = st.radio(
+        "Keep the cells", list(CELL_RULES), format_func=CELL_RULES.get, key="rule", horizontal=True
+    )
+    also = show_combination()
+    region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
+    crop = st.checkbox("Crop to the region's bounding box", key="crop")
+    mean = st.checkbox("Field mean time series (area-weighted)", key="mean")
+    as_csv = mean and st.checkbox("CSV time series (else NetCDF)", value=True, key="mean_csv")
+    return Plan(region, crop=crop, compute_mean=mean, output_csv=as_csv)
+
+
+def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Preview | None:
+    """Count and estimate the kept cells on the first file's grid; None if there are none."""
+    if plan is None or not infos:
+        return None
+    info = infos[0]
+    try:
+        kept = preview(info.grid, json.dumps(region_config(plan.region), sort_keys=True), plan.region)
+    except IsimipMaskError as error:
+        st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
+        return None
+    cells = int(kept.mask.sum())
+    estimate = output_estimate(plan, infos, cells)
+    st.success(f"{cells:,} of {kept.mask.size:,} cells at {info.resolution[0]:g}° are kept: {estimate}.")
+    return kept

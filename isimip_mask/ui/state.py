@@ -1,0 +1,68 @@
+"""The page's shared state: settings, the queue, caches of file descriptions, previews and
+quick looks (Streamlit caches: one per server process), and setting widget values."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from .. import datasets, logs, mapview, quicklook
+from ..jobs import JobQueue
+from ..masks import grid_mask
+from ..settings import Settings, load_settings
+
+MAP_KEY = "map"  # where st_folium keeps what the map sent
+
+
+@st.cache_resource
+def get_settings() -> Settings:
+    settings = load_settings()
+    logs.configure(settings, force=False)  # LOG_LEVEL and LOG_FILE, as for the worker and the API
+    return settings
+
+
+@st.cache_resource
+def get_index(root: str) -> datasets.FileIndex:
+    return datasets.FileIndex(Path(root))
+
+
+@st.cache_resource
+def get_queue() -> JobQueue:
+    return JobQueue(get_settings())  # raises ServiceError while Redis is down: not cached then
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def describe(root: str, path: str) -> datasets.DatasetInfo:
+    return datasets.describe(Path(root), path)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The cells a region keeps on a grid, and their picture for the map."""
+
+    mask: np.ndarray
+    image: tuple[str, list]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def preview(grid, region_key: str, _region) -> Preview:
+    """Cached by the region's canonical config (``region_key``); the region itself is not hashed."""
+    mask = grid_mask(grid, _region)
+    return Preview(mask, mapview.kept_cells_image(grid, mask))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quick_look_field(path: str, mtime_ns: int):
+    return quicklook.field_picture(Path(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quick_look_series(path: str, mtime_ns: int):
+    return quicklook.read_csv_series(Path(path))
+
+
+def push(values: dict) -> None:
+    """Set widget values before the widgets are created (a keyed widget keeps its own otherwise)."""
+    for key, value in values.items():
+        st.session_state[key] = value
