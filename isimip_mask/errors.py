@@ -1,5 +1,7 @@
 """The exceptions isimip_mask raises; the page, the API and the CLI show their messages."""
 
+import math
+
 
 class IsimipMaskError(Exception):
     """Base of every error this package raises on purpose."""
@@ -55,6 +57,26 @@ class Problems:
         for field, messages in error.errors.items():
             for message in messages:
                 self.add(field, message)
+
+    def number(self, field_name: str, label: str, value, low: float, high: float) -> float | None:
+        """Return value as a float inside [low, high], or None after adding a problem."""
+        if isinstance(value, bool):  # JSON true/false are not numbers (float(True) would be 1.0)
+            self.add(field_name, f"{field_name} {label}={value!r} is not a number")
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.add(field_name, f"{field_name} {label}={str(value)[:40]!r} is not a number")
+            return None
+        if not math.isfinite(number):
+            self.add(field_name, f"{field_name} {label}={value!r} is not a finite number")
+        elif number < low:
+            self.add(field_name, f"{field_name} {label}={number} is below {low:g}")
+        elif number > high:
+            self.add(field_name, f"{field_name} {label}={number} is above {high:g}")
+        else:
+            return number
+        return None
 
     def raise_if_any(self, kind: type[InputError] = InputError) -> None:
         if self.errors:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from .datasets import resolve
+from .errors import IsimipMaskError
 from .regions import Region
 
 
@@ -11,3 +13,23 @@ def output_name(source_name: str, region: Region, suffix: str = "", extension: s
     tag = region.tag + suffix
     stem = stem.replace("_global_", f"_{tag}_", 1) if "_global_" in stem else f"{stem}_{tag}"
     return stem + extension
+
+
+def output_names(settings, plan, paths: list[str]) -> list[str]:
+    """The name of each file's output, decided up front so that parts can run anywhere at once:
+    files of the same name from different folders get their folders in front."""
+    names: list[str] = []
+    for user_path in paths:
+        try:
+            source_name = resolve(settings.input_path, user_path).name
+        except IsimipMaskError:  # that file fails when its part runs
+            source_name = Path(user_path).name
+        names.append(unique_name(plan.output_name(source_name), user_path, set(names)))
+    return names
+
+
+def unique_name(name: str, user_path: str, taken: set[str]) -> str:
+    """Files of the same name from different folders get their folders in front."""
+    if name not in taken:
+        return name
+    return "_".join(Path(user_path).parent.parts) + "_" + name

@@ -8,16 +8,12 @@ one region (a cell is kept when every one keeps it); ``crop``, ``compute_mean`` 
 operation is one class and one entry in ``OPERATIONS``.
 """
 
-import hashlib
-import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 from .errors import InputError, Problems, RegionError
-from .netcdf import NETCDF_MAGIC, atomic_output, mask_variables
+from .limits import DEFAULT_LIMITS, Limits, store_upload
+from .netcdf import NETCDF_MAGIC, mask_variables
 from .plan import FLAGS, Plan
 from .regions import (
     BBox,
@@ -30,46 +26,9 @@ from .regions import (
     intersect,
     slug,
 )
-from .results import upload_dir
-from .settings import Settings
 from .shapes import parse_geojson, parse_upload
 
 VARIABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Limits and uploaded files that operations need while they parse."""
-
-    max_geojson_bytes: int = 5_000_000
-    max_geojson_vertices: int = 200_000
-    max_operations: int = 4
-    uploads: Mapping[str, bytes] = field(default_factory=dict)
-    countrymasks: Path | None = None  # ISIMIP's countrymasks.nc, else Natural Earth outlines
-    landseamask: Path | None = None  # ISIMIP's land-sea mask, else Natural Earth land
-    upload_dir: Path | None = None  # where uploaded NetCDF masks are kept for the workers
-
-    @classmethod
-    def from_settings(cls, settings: Settings, uploads: Mapping[str, bytes]) -> "Limits":
-        return cls(
-            settings.max_geojson_bytes,
-            settings.max_geojson_vertices,
-            settings.max_operations,
-            uploads,
-            settings.countrymasks_file_path,
-            settings.landseamask_file_path,
-            upload_dir(settings),
-        )
-
-
-def store_upload(folder: Path, data: bytes) -> Path:
-    """Keep an uploaded file under its content hash (the same upload is the same file, and job)."""
-    target = folder / f"{hashlib.sha256(data).hexdigest()}.nc"
-    if not target.exists():
-        with atomic_output(target) as partial:
-            partial.write_bytes(data)
-    os.utime(target)  # kept as long as it is used: see workers.cleanup_expired
-    return target
 
 
 class Operation:
@@ -254,7 +213,7 @@ def _flag(problems: Problems, config: dict, name: str) -> bool:
     return value
 
 
-def parse_operations(operations, limits: Limits = Limits()) -> Plan:
+def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Validate a v2 operations list into a Plan; InputError lists every problem found."""
     problems = Problems()
     if not isinstance(operations, list) or not operations:

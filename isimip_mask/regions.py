@@ -5,7 +5,6 @@ Each region is a small frozen dataclass that validates itself on construction, k
 names it in that dict (see :data:`REGION_KINDS`).
 """
 
-import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -14,27 +13,6 @@ from shapely.geometry import mapping, shape
 
 from .countries import ISIMIP_ONLY_COUNTRIES, country_catalogue, land_geometry
 from .errors import Problems, RegionError
-
-
-def _number(problems: Problems, field_name: str, label: str, value, low: float, high: float):
-    """Return value as a float inside [low, high], or None after adding a problem."""
-    if isinstance(value, bool):  # JSON true/false are not numbers (float(True) would be 1.0)
-        problems.add(field_name, f"{field_name} {label}={value!r} is not a number")
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        problems.add(field_name, f"{field_name} {label}={str(value)[:40]!r} is not a number")
-        return None
-    if not math.isfinite(number):
-        problems.add(field_name, f"{field_name} {label}={value!r} is not a finite number")
-    elif number < low:
-        problems.add(field_name, f"{field_name} {label}={number} is below {low:g}")
-    elif number > high:
-        problems.add(field_name, f"{field_name} {label}={number} is above {high:g}")
-    else:
-        return number
-    return None
 
 
 def _fmt(value: float) -> str:
@@ -61,7 +39,7 @@ class BBox:
             ("south", -90, 90),
             ("north", -90, 90),
         ):
-            values[label] = _number(problems, "bbox", label, getattr(self, label), low, high)
+            values[label] = problems.number("bbox", label, getattr(self, label), low, high)
             object.__setattr__(self, label, values[label])
         if None not in (values["south"], values["north"]) and values["south"] >= values["north"]:
             problems.add("bbox", f"bbox south={values['south']} must be below north={values['north']}")
@@ -195,8 +173,8 @@ class Point:
 
     def __post_init__(self):
         problems = Problems()
-        object.__setattr__(self, "lat", _number(problems, "point", "lat", self.lat, -90, 90))
-        object.__setattr__(self, "lon", _number(problems, "point", "lon", self.lon, -180, 360))
+        object.__setattr__(self, "lat", problems.number("point", "lat", self.lat, -90, 90))
+        object.__setattr__(self, "lon", problems.number("point", "lon", self.lon, -180, 360))
         problems.raise_if_any(RegionError)
 
     @classmethod

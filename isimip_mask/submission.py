@@ -7,9 +7,10 @@ from pathlib import Path
 
 from .datasets import normalize_path, resolve_all
 from .errors import DatasetError, InputError, Problems, RegionError
+from .limits import Limits
 from .masks import grid_mask, overlaps
 from .netcdf import open_dataset, read_layout
-from .operations import Limits, parse_operations
+from .operations import parse_operations
 from .plan import Plan
 from .settings import Settings
 

@@ -9,7 +9,6 @@ processed.
 """
 
 import contextlib
-import errno
 import logging
 import shutil
 import threading
@@ -25,7 +24,9 @@ from rq.timeouts import BaseTimeoutException
 from .bundle import Output, zip_results
 from .datasets import resolve
 from .errors import IsimipMaskError
+from .failures import failure_message
 from .keys import cancel_key, lease_key, parent_id, part_id
+from .naming import output_names
 from .options import RunOptions
 from .plan import Plan
 from .results import output_dir
@@ -208,19 +209,6 @@ def _gather(job: Job, request: dict, settings: Settings) -> dict:
 PART_LOST = "the worker processing this file stopped before it finished"
 
 
-def output_names(settings: Settings, plan: Plan, paths: list[str]) -> list[str]:
-    """The name of each file's output, decided up front so that parts can run anywhere at once:
-    files of the same name from different folders get their folders in front."""
-    names: list[str] = []
-    for user_path in paths:
-        try:
-            source_name = resolve(settings.input_path, user_path).name
-        except IsimipMaskError:  # that file fails when its part runs
-            source_name = Path(user_path).name
-        names.append(unique_name(plan.output_name(source_name), user_path, set(names)))
-    return names
-
-
 RETRY_S = 0.2  # first wait before asking a Redis that went away again; doubles up to 5 s
 
 
@@ -299,34 +287,3 @@ def fail(progress: ProgressMeta, target_dir: Path, prefix: str, errors: dict) ->
     progress.update(force=True, error=prefix + message)
     shutil.rmtree(target_dir, ignore_errors=True)
     raise JobFailed(message)
-
-
-FULL_DISK_BYTES = 1_000_000  # less free than this after a failed write: the disk filled up
-
-
-def failure_message(error: Exception, target_dir: Path | None = None) -> str:
-    """What a user is told of an unexpected failure: its kind, never server paths or a traceback
-    (those are in the worker's log). HDF5 reports a full disk as a plain "HDF error", so the
-    free space of the results' disk decides."""
-    full = target_dir is not None and _free_bytes(target_dir) < FULL_DISK_BYTES
-    if full or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
-        return "the disk that holds the results is full; the administrators have been told in the log"
-    if isinstance(error, OSError | RuntimeError) and "HDF" in str(error):
-        return (
-            "the file could not be read (its data is damaged); the administrators have been told in the log"
-        )
-    return f"internal error ({type(error).__name__}); the administrators have been told in the log"
-
-
-def _free_bytes(folder: Path) -> int:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return FULL_DISK_BYTES  # unknown: say nothing about the disk
-
-
-def unique_name(name: str, user_path: str, taken: set[str]) -> str:
-    """Files of the same name from different folders get their folders in front."""
-    if name not in taken:
-        return name
-    return "_".join(Path(user_path).parent.parts) + "_" + name

@@ -10,7 +10,8 @@ import netCDF4
 import numpy as np
 import pytest
 
-from isimip_mask.api import create_app, normalize
+from isimip_mask.api import create_app
+from isimip_mask.compat import normalize
 from isimip_mask.errors import InputError
 from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, bbox_mask

@@ -21,6 +21,7 @@ from rq.serializers import JSONSerializer
 
 from isimip_mask.bundle import cdo_recipe
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
+from isimip_mask.failures import failure_message
 from isimip_mask.jobs import JobQueue
 from isimip_mask.local import free_port
 from isimip_mask.masks import Grid, grid_mask
@@ -29,7 +30,6 @@ from isimip_mask.regions import Country
 from isimip_mask.results import output_dir
 from isimip_mask.settings import Settings
 from isimip_mask.submission import build_request, job_timeout_s
-from isimip_mask.tasks import failure_message
 from tests.helpers import (
     DIS,
     DIS_FILE,
