@@ -15,9 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from redis import Redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from isimip_mask.local import answering, free_port, start_redis, wait_for
 from isimip_mask.operations import parse_operations
@@ -47,19 +51,26 @@ def engine_seconds(folder: Path) -> list[float]:
     return times
 
 
-def service_seconds(url: str) -> list[float]:
-    times = []
+def service_seconds(url: str, redis_url: str) -> tuple[list[float], dict[str, list[float]]]:
+    """Submit -> seen finished, per job; and where that time went, from RQ's own timestamps."""
+    connection = Redis.from_url(redis_url)
+    times, phases = [], {"submit (API)": [], "in the queue": [], "task": [], "after the task": []}
     for box in boxes():
         body = {"paths": [SAMPLE.name], "operations": [{"operation": "mask_bbox", "bbox": box}]}
-        start = time.perf_counter()
+        start, started_at = time.perf_counter(), datetime.now(UTC)
         job = requests.post(url, json=body, timeout=30).json()
         while job["status"] not in ("finished", "failed"):
             time.sleep(0.01)
             job = requests.get(job["job_url"], timeout=30).json()
         times.append(time.perf_counter() - start)
+        seen_at = datetime.now(UTC)
         if job["status"] != "finished":
             raise SystemExit(f"job failed: {job}")
-    return times
+        record = Job.fetch(job["id"], connection=connection, serializer=JSONSerializer)
+        marks = [started_at, record.enqueued_at, record.started_at, record.ended_at, seen_at]
+        for name, (a, b) in zip(phases, zip(marks, marks[1:])):
+            phases[name].append((b - a).total_seconds())
+    return times, phases
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -92,7 +103,7 @@ def main() -> None:
         try:
             wait_for(lambda: answering(url), 30, f"{url} answering")
             engine = engine_seconds(folder)
-            total = service_seconds(url)
+            total, phases = service_seconds(url, redis_url)
         finally:
             for process in [*processes, redis_process]:
                 process.terminate()
@@ -100,7 +111,13 @@ def main() -> None:
     overhead = [t - e for t, e in zip(total, engine)]
     print(f"{JOBS} jobs, one small file each (a box on {SAMPLE.name[:40]}...), idle worker")
     print(f"{'':<26}{'p50 s':>8}{'p95 s':>8}")
-    for name, values in (("engine alone", engine), ("submit -> result ready", total), ("overhead", overhead)):
+    rows = [
+        ("engine alone", engine),
+        ("submit -> result ready", total),
+        *phases.items(),
+        ("overhead", overhead),
+    ]
+    for name, values in rows:
         print(f"{name:<26}{statistics.median(values):>8.3f}{percentile(values, 0.95):>8.3f}")
     print(f"overhead target: < 0.3 s: {'yes' if percentile(overhead, 0.95) < 0.3 else 'NO'}")
 

@@ -177,6 +177,19 @@ def kept_cells_image(grid: Grid, mask: np.ndarray) -> tuple[str, list[list[float
     return image_to_url(picture), bounds
 
 
+def box_outline(box: BBox) -> shapely.Geometry:
+    """The box as it shows on a -180..180 map: 0..360 longitudes moved round the globe, and
+    split in two where it crosses 180° (350 to 10 is one box, 10°W to 10°E)."""
+    west, _, east, _ = box.geometry.bounds  # east > west, at most 360 apart
+    shift = math.floor((west + 180) / 360) * 360
+    west, east = west - shift, east - shift
+    if east <= 180:
+        return shapely.box(west, box.south, east, box.north)
+    return shapely.MultiPolygon(
+        [shapely.box(west, box.south, 180, box.north), shapely.box(-180, box.south, east - 360, box.north)]
+    )
+
+
 def overlays(
     region: Region | None, cells: tuple[str, list[list[float]]] | None = None
 ) -> folium.FeatureGroup:
@@ -191,14 +204,7 @@ def overlays(
     if isinstance(region, Point):
         folium.CircleMarker((region.lat, region.lon), radius=6, color="#1d4ed8", fill=True).add_to(group)
     elif region is not None and not isinstance(region, LandOnly):
-        geometry = region.geometry
-        if isinstance(region, BBox) and region.crosses_antimeridian:
-            geometry = shapely.MultiPolygon(
-                [
-                    shapely.box(region.west, region.south, 180, region.north),
-                    shapely.box(-180, region.south, region.east, region.north),
-                ]
-            )
+        geometry = box_outline(region) if isinstance(region, BBox) else region.geometry
         label = region.name if isinstance(region, Country) else region.tag
         folium.GeoJson(
             mapping(geometry),

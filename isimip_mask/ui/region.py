@@ -65,7 +65,10 @@ def show_region_inputs(settings: Settings):
         return LandOnly()
     if mode == MODES[3]:
         box = show_box_inputs()
-        st.caption("West > east crosses the antimeridian. A rectangle drawn on the map fills these in.")
+        st.caption(
+            "Longitudes in -180..180 or 0..360 (350 to 10 is 10°W to 10°E); west > east crosses "
+            "the antimeridian (170 to -170). A rectangle drawn on the map fills these in."
+        )
         return box
     if mode == MODES[4]:
         upload = st.file_uploader(

@@ -1,0 +1,24 @@
+"""The map's outlines: a box shows where its cells are, whatever longitudes it was given in."""
+
+import pytest
+import shapely
+
+from isimip_mask.mapview import box_outline
+from isimip_mask.regions import BBox
+
+
+@pytest.mark.parametrize(
+    ("box", "parts"),
+    [
+        (BBox(-10, 40, 35, 70), [(-10, 40)]),
+        (BBox(350, 10, -5, 5), [(-10, 10)]),  # 0..360 longitudes: one box around Greenwich
+        (BBox(170, -170, -10, 10), [(170, 180), (-180, -170)]),  # across the antimeridian
+        (BBox(190, 200, 0, 10), [(-170, -160)]),
+        (BBox(100, 260, 0, 10), [(100, 180), (-180, -100)]),
+    ],
+)
+def test_a_box_outline_covers_its_cells_on_a_minus_180_to_180_map(box, parts):
+    outline = box_outline(box)
+    expected = shapely.union_all([shapely.box(w, box.south, e, box.north) for w, e in parts])
+    assert outline.symmetric_difference(expected).area == pytest.approx(0)
+    assert outline.bounds[0] >= -180 and outline.bounds[2] <= 180
