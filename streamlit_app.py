@@ -37,9 +37,12 @@ def main() -> None:
     with view:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"
+        center, zoom = mapview.view_of(plan.region if plan else None)  # the map follows the region
         st_folium(
             mapview.base_map(static_url),
             key=MAP_KEY,
+            center=center,
+            zoom=zoom,
             height=560,
             use_container_width=True,
             returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],

@@ -177,6 +177,28 @@ def kept_cells_image(grid: Grid, mask: np.ndarray) -> tuple[str, list[list[float
     return image_to_url(picture), bounds
 
 
+POINT_ZOOM = 6
+
+
+def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | None]:
+    """Centre and zoom that show ``region`` (its largest part: France without its overseas
+    departments); (None, None) leaves the map where it is (nothing chosen, or land: the world)."""
+    if isinstance(region, Point):
+        return (region.lat, region.lon), POINT_ZOOM
+    if region is None or isinstance(region, LandOnly):
+        return None, None
+    try:
+        geometry = box_outline(region) if isinstance(region, BBox) else region.geometry
+    except (AttributeError, NotImplementedError):  # a region without an outline of its own
+        return None, None
+    if geometry is None or geometry.is_empty:
+        return None, None
+    west, south, east, north = max(shapely.get_parts(geometry), key=lambda part: part.area).bounds
+    span = max(east - west, (north - south) * 2, 1e-3)
+    zoom = int(max(1, min(9, math.floor(math.log2(360 / span)))))
+    return ((south + north) / 2, (west + east) / 2), zoom
+
+
 def box_outline(box: BBox) -> shapely.Geometry:
     """The box as it shows on a -180..180 map: 0..360 longitudes moved round the globe, and
     split in two where it crosses 180° (350 to 10 is one box, 10°W to 10°E)."""

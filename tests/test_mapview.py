@@ -3,8 +3,8 @@
 import pytest
 import shapely
 
-from isimip_mask.mapview import box_outline
-from isimip_mask.regions import BBox
+from isimip_mask.mapview import POINT_ZOOM, box_outline, view_of
+from isimip_mask.regions import BBox, Country, LandOnly, Point
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,14 @@ def test_a_box_outline_covers_its_cells_on_a_minus_180_to_180_map(box, parts):
     expected = shapely.union_all([shapely.box(w, box.south, e, box.north) for w, e in parts])
     assert outline.symmetric_difference(expected).area == pytest.approx(0)
     assert outline.bounds[0] >= -180 and outline.bounds[2] <= 180
+
+
+def test_the_map_goes_to_the_region_and_stays_for_land_or_nothing():
+    (lat, lon), zoom = view_of(Country("LUX"))
+    assert 49 < lat < 51 and 5 < lon < 7 and zoom >= 7  # Luxembourg fills the map
+    (lat, lon), zoom = view_of(Country("FRA"))
+    assert 42 < lat < 51 and -5 < lon < 9 and zoom >= 4  # mainland France, not its overseas parts
+    (lat, lon), zoom = view_of(BBox(350, 10, -5, 5))
+    assert (lat, lon) == (0, 0)
+    assert view_of(Point(48.1, 2.1)) == ((48.1, 2.1), POINT_ZOOM)
+    assert view_of(LandOnly()) == (None, None) and view_of(None) == (None, None)
