@@ -214,7 +214,10 @@ def supervise(services: list[Service], poll_s: float = 0.5) -> int:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, like Ctrl-C
+    # `kill` stops the children too, like Ctrl-C; and SIGINT even where a shell started this in
+    # the background (which leaves SIGINT ignored, so `kill -INT` did nothing)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     settings = load_settings()
     env = dict(os.environ)
     if "input_path" not in settings.model_fields_set:

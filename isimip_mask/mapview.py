@@ -195,7 +195,7 @@ def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | No
         return None, None
     west, south, east, north = max(shapely.get_parts(geometry), key=lambda part: part.area).bounds
     span = max(east - west, (north - south) * 2, 1e-3)
-    zoom = int(max(1, min(9, math.floor(math.log2(360 / span)))))
+    zoom = int(max(1, min(7, math.floor(math.log2(360 / span)))))  # closer, the base outlines get coarse
     return ((south + north) / 2, (west + east) / 2), zoom
 
 
