@@ -117,7 +117,18 @@ class JobQueue:
             for part in self._parts(job) if job.get_status().value == "deferred" else []:
                 self._fail_if_abandoned(part)
             self._fail_if_abandoned(job)
+            self._enqueue_if_ready(job)
             return self._info(job)
+
+    def _enqueue_if_ready(self, job: Job) -> None:
+        """Queue a split request whose parts have all ended but which RQ left "ready to enqueue".
+
+        When two parts end at the same moment on two workers, RQ's optimistic lock lets neither
+        queue the request's own job and leaves it to a maintenance pass (up to ten minutes
+        later); asking here queues it as soon as anyone looks (RQ's own, idempotent step).
+        """
+        if job.get_status().value == "ready_to_enqueue":
+            self.queue.ready_job_registry.enqueue_jobs([job.id])
 
     def _forget(self, job: Job, keep_mark: bool = False) -> None:
         """Delete a job record, also one whose worker died.

@@ -9,6 +9,14 @@ from rq.job import Job
 from .keys import cancel_key
 from .plan import Plan
 
+# RQ's states as users see them (the ISIMIP files API's: queued, started, finished, failed)
+SHOWN_AS = {
+    "stopped": "cancelled",
+    "canceled": "cancelled",
+    "ready_to_enqueue": "queued",
+    "scheduled": "queued",
+}
+
 
 @dataclass
 class JobInfo:
@@ -72,7 +80,7 @@ def job_info(job: Job, parts: list[Job]) -> JobInfo:
         return _info_of_parts(job, meta, parts)
     info = JobInfo(
         id=job.id,
-        status={"stopped": "cancelled", "canceled": "cancelled"}.get(status, status),
+        status=SHOWN_AS.get(status, status),
         position=job.get_position() if status == "queued" else None,
         files_done=meta.get("files_done", 0),
         files_total=meta.get("files_total", 0),

@@ -76,7 +76,12 @@ class MaskWorker(Worker):
             function = f"<unreadable: {type(error).__name__}>"
         if function in (TASK, PART_TASK):
             try:
-                return super().execute_job(job, queue)
+                super().execute_job(job, queue)
+                # a request whose parts ended at the same moment on two workers may be left
+                # "ready to enqueue" by RQ (see JobQueue._enqueue_if_ready): queue it now
+                ready = queue.ready_job_registry
+                ready.enqueue_jobs(ready.get_job_ids(cleanup=False))
+                return None
             except AWAY as error:
                 # Redis went away while the job ran and the horse could not record its end: the
                 # job's lease lapses and it is failed as abandoned; this worker goes on
