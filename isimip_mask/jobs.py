@@ -72,7 +72,7 @@ class JobQueue:
                 self._forget(existing)
             self.connection.delete(cancel_key(job_id))
             paths = [self.settings.input_path / p for p in request.paths]
-            parts = self._enqueue_parts(job_id, request, paths) if len(paths) > 1 else []
+            parts = self._enqueue_parts(job_id, request) if len(paths) > 1 else []
             try:
                 job = self.queue.enqueue_call(
                     TASK,
@@ -90,13 +90,19 @@ class JobQueue:
                 return self._info(self._fetch(job_id)), False
             return self._info(job), True
 
-    def _enqueue_parts(self, job_id: str, request: JobRequest, paths: list[Path]) -> list[Job]:
+    def _enqueue_parts(self, job_id: str, request: JobRequest) -> list[Job]:
         """One RQ job per file, which any free worker may take; the request's own job depends
-        on them all (RQ starts it once each has finished or failed) and zips their outputs."""
+        on them all (RQ starts it once each has finished or failed) and zips their outputs.
+
+        Part ``index`` is file ``index`` of the canonical request (its paths sorted), which is
+        what the part's task reads: its timeout must be that file's.
+        """
+        canonical = request.canonical()
+        paths = [self.settings.input_path / p for p in canonical["paths"]]
         return [
             self.queue.enqueue_call(
                 PART_TASK,
-                args=(request.canonical(), index),
+                args=(canonical, index),
                 job_id=part_id(job_id, index),
                 timeout=job_timeout_s(self.settings, [path]),
                 result_ttl=self.settings.result_ttl_s,

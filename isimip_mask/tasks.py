@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis
 from rq import get_current_job
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import BaseTimeoutException
@@ -31,6 +32,7 @@ from .options import RunOptions
 from .plan import Plan
 from .results import output_dir
 from .settings import Settings, load_settings
+from .status import failure_reason
 
 log = logging.getLogger(__name__)
 AWAY = (redis.ConnectionError, redis.TimeoutError)  # Redis stopped, restarting, or unreachable
@@ -191,13 +193,17 @@ def _gather(job: Job, request: dict, settings: Settings) -> dict:
     target_dir = output_dir(settings, job.id)
     written, errors = [], {}
     for index, user_path in enumerate(paths):
-        part = Job.fetch(part_id(job.id, index), connection=job.connection, serializer=JSONSerializer)
+        try:
+            part = Job.fetch(part_id(job.id, index), connection=job.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            errors[user_path] = PART_LOST
+            continue
         result = part.return_value() if part.get_status().value == "finished" else None
         if result and (target_dir / result["file_name"]).is_file():
             source = resolve(settings.input_path, user_path)
             written.append(Output(user_path, source, target_dir / result["file_name"]))
-        else:
-            errors[user_path] = part.get_meta(refresh=True).get("error") or PART_LOST
+        else:  # its own reason; else why RQ failed it (a timeout, a dead worker)
+            errors[user_path] = part.get_meta(refresh=True).get("error") or failure_reason(part)
     progress.update(
         force=True, files_done=len(paths), errors=errors, created_files=[o.path.name for o in written]
     )

@@ -246,6 +246,19 @@ def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_serv
     assert not output_dir(settings, failed.id).exists()
 
 
+def test_a_file_of_many_over_its_time_limit_is_that_files_error_saying_so(queue_service):
+    settings = queue_service.settings.model_copy(update={"job_timeout_min_s": 1, "job_timeout_s_per_gb": 1})
+    queue_service.settings, queue_service.queue = settings, JobQueue(settings)
+    long = write_long_file(settings.input_path / "long_tas_global_daily.nc", 3000)  # seconds of work
+    queue_service.start_worker()
+    request = build_request(settings, [long.name, DIS], LAND)
+    done = queue_service.wait(queue_service.queue.submit(request)[0].id)
+    assert done.status == "finished" and list(done.errors) == [long.name], done
+    limit = job_timeout_s(settings, [long])
+    assert done.errors[long.name] == f"the job took longer than its time limit of {limit} s and was stopped"
+    assert len(done.created_files) == 1
+
+
 def test_the_worker_runs_no_function_but_its_own_task(service, tmp_path):
     """A job record written straight into Redis cannot make the worker run ``os.system``."""
     witness = tmp_path / "ran"
