@@ -52,6 +52,12 @@ FRANCE = [{"operation": "mask_country", "country": "fra"}]
 LAND = [{"operation": "mask_landonly"}]
 
 
+@pytest.fixture(scope="module")
+def long_file(tmp_path_factory) -> Path:
+    """Daily steps enough for seconds of masking: more than the 1 s limit of the timeout tests."""
+    return write_long_file(tmp_path_factory.mktemp("long") / "long_tas_global_daily.nc", 1500)
+
+
 def values(path, name, steps=slice(None)):
     with netCDF4.Dataset(path) as dataset:
         dataset.set_auto_maskandscale(False)
@@ -233,10 +239,10 @@ def finished_in_rq(queue, job_id):
     return job if job.get_status().value in ("finished", "failed") else None
 
 
-def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_service):
+def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_service, long_file):
     settings = queue_service.settings.model_copy(update={"job_timeout_min_s": 1, "job_timeout_s_per_gb": 1})
     queue_service.settings, queue_service.queue = settings, JobQueue(settings)
-    long = write_long_file(settings.input_path / "long_tas_global_daily.nc", 3000)  # seconds of work
+    long = Path(shutil.copy(long_file, settings.input_path / long_file.name))
     queue_service.start_worker()
     request = build_request(settings, [long.name], [{"operation": "mask_landonly"}])
     failed = queue_service.wait(queue_service.queue.submit(request)[0].id)
@@ -246,17 +252,20 @@ def test_a_job_over_its_time_limit_fails_saying_so_and_leaves_no_file(queue_serv
     assert not output_dir(settings, failed.id).exists()
 
 
-def test_a_file_of_many_over_its_time_limit_is_that_files_error_saying_so(queue_service):
+def test_files_of_a_many_file_job_over_their_time_limit_say_so(queue_service, long_file):
+    """Each file is an RQ job with the time limit of its own size; a file that runs out of it
+    is that file's error, with the true reason and limit."""
     settings = queue_service.settings.model_copy(update={"job_timeout_min_s": 1, "job_timeout_s_per_gb": 1})
     queue_service.settings, queue_service.queue = settings, JobQueue(settings)
-    long = write_long_file(settings.input_path / "long_tas_global_daily.nc", 3000)  # seconds of work
+    names = ["a_" + long_file.name, "b_" + long_file.name]
+    for name in names:
+        os.link(long_file, settings.input_path / name)
     queue_service.start_worker()
-    request = build_request(settings, [long.name, DIS], LAND)
-    done = queue_service.wait(queue_service.queue.submit(request)[0].id)
-    assert done.status == "finished" and list(done.errors) == [long.name], done
-    limit = job_timeout_s(settings, [long])
-    assert done.errors[long.name] == f"the job took longer than its time limit of {limit} s and was stopped"
-    assert len(done.created_files) == 1
+    failed = queue_service.wait(queue_service.queue.submit(build_request(settings, names, LAND))[0].id)
+    limit = job_timeout_s(settings, [long_file])
+    assert failed.status == "failed" and failed.message.startswith("no file could be processed"), failed
+    assert failed.message.count(f"took longer than its time limit of {limit} s") == 2, failed.message
+    assert not output_dir(settings, failed.id).exists()
 
 
 def test_the_worker_runs_no_function_but_its_own_task(service, tmp_path):
