@@ -262,7 +262,7 @@ def write_long_file(path: Path, n_steps: int, distinct: int = 8) -> Path:
     """
     import zlib
 
-    from isimip_mask.engine.chunks import _shuffle  # the same byte shuffle HDF5 applies
+    from isimip_mask.engine.chunks import byte_planes  # the same byte shuffle HDF5 applies
 
     lat, lon = global_axes()
     write_netcdf(
@@ -273,7 +273,7 @@ def write_long_file(path: Path, n_steps: int, distinct: int = 8) -> Path:
     encoded = []
     for _ in range(distinct):
         field = np.where(land, 280 + rng.normal(0, 5, (lat.size, lon.size)), FILL).astype("f4")
-        encoded.append(zlib.compress(_shuffle(field), 4))
+        encoded.append(zlib.compress(byte_planes(field).tobytes(), 4))
     with h5py.File(path, "r+") as out:
         out["time"].resize((n_steps,))
         out["time"][:] = np.arange(n_steps)

@@ -84,10 +84,6 @@ def supported(source: Path, name: str) -> bool:
         return False
 
 
-def _shuffle(data: np.ndarray) -> bytes:
-    return data.view(np.uint8).reshape(-1, data.dtype.itemsize).T.tobytes()
-
-
 def byte_planes(values: np.ndarray) -> np.ndarray:
     """``values`` as HDF5's shuffle filter lays them out: byte k of every value in plane k,
     shape ``(itemsize, *values.shape)``."""
