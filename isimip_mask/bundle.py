@@ -16,7 +16,8 @@ import numpy as np
 from shapely.geometry import mapping
 
 from . import __version__
-from .masks import Grid, grid_mask, mask_bounds, nearest_cell
+from .grid import Grid
+from .masks import grid_mask, mask_bounds, nearest_cell
 from .netcdf import atomic_output, open_dataset, read_layout, temporary_path, write_mask
 from .plan import Plan
 from .regions import BBox, Point, Shape, Touching, slug

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .errors import DatasetError, Problems
-from .masks import Grid
+from .grid import Grid
 from .netcdf import check_magic, decode_times, open_dataset, read_layout
 
 NETCDF_SUFFIXES = (".nc", ".nc4")

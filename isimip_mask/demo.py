@@ -10,7 +10,8 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from .masks import Grid, grid_mask
+from .grid import Grid
+from .masks import grid_mask
 from .regions import LandOnly
 
 FILL = np.float32(1e20)

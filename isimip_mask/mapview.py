@@ -16,7 +16,7 @@ from folium.utilities import image_to_url
 from shapely.geometry import mapping
 
 from .countries import country_catalogue
-from .masks import Grid
+from .grid import Grid, wrap_lon
 from .regions import BBox, Country, LandOnly, Point, Region
 from .shapes import parse_geojson
 
@@ -121,7 +121,7 @@ def region_from_drawing(feature: dict | None) -> Region | None:
 
 def _wrap_lon(lon: float) -> float:
     """Leaflet lets a drawing go round the world; bring longitudes back to -180..180."""
-    return ((lon + 180) % 360) - 180 if not -180 <= lon <= 180 else lon
+    return lon if -180 <= lon <= 180 else float(wrap_lon(lon))
 
 
 def mask_image(grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, list[list[float]]]:
@@ -129,7 +129,7 @@ def mask_image(grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, list[list[floa
 
     Its bounds stop at the Web Mercator limit (about 85 degrees), which the map cannot show.
     """
-    lon = ((grid.lon + 180) % 360) - 180
+    lon = wrap_lon(grid.lon)
     order_lat, order_lon = np.argsort(-grid.lat), np.argsort(lon)
     kept = mask[order_lat][:, order_lon]
     lat, lon = grid.lat[order_lat], lon[order_lon]
@@ -203,7 +203,7 @@ def box_outline(box: BBox) -> shapely.Geometry:
     """The box as it shows on a -180..180 map: 0..360 longitudes moved round the globe, and
     split in two where it crosses 180° (350 to 10 is one box, 10°W to 10°E)."""
     west, _, east, _ = box.geometry.bounds  # east > west, at most 360 apart
-    shift = math.floor((west + 180) / 360) * 360
+    shift = west - float(wrap_lon(west))
     west, east = west - shift, east - shift
     if east <= 180:
         return shapely.box(west, box.south, east, box.north)

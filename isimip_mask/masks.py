@@ -1,4 +1,5 @@
-"""Pure functions: a region and a grid's own coordinates -> a boolean mask.
+"""A region and a grid's own coordinates -> a boolean mask (a mask file's cells are read once
+through :func:`isimip_mask.netcdf.read_mask`).
 
 The rule: a cell belongs to a region when its centre lies inside it (edges included, as
 ``cdo masklonlatbox`` does). Where no centre falls inside (small countries, islands, small
@@ -7,53 +8,16 @@ yields an empty mask. A region marked ``Touching`` keeps every cell it overlaps 
 ISIMIP's own masks); a mask file keeps the cells it marks. Points keep the single nearest cell.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 import shapely
 
 from .errors import RegionError
+from .grid import Grid, wrap_lon
+from .netcdf import read_mask
 from .regions import BBox, Intersection, MaskFile, Point, Region, Touching
 
 # tolerance in degrees for coordinates that should sit exactly on an edge
 EPS_DEG = 1e-6
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The centres of a regular lat/lon grid, in the file's own order and longitude range."""
-
-    lat: np.ndarray
-    lon: np.ndarray
-
-    @classmethod
-    def from_arrays(cls, lat, lon) -> "Grid":
-        lat = np.asarray(lat, dtype="f8")
-        lon = np.asarray(lon, dtype="f8")
-        if lat.ndim != 1 or lon.ndim != 1 or lat.size == 0 or lon.size == 0:
-            raise RegionError("the grid needs one-dimensional, non-empty lat and lon", "grid")
-        return cls(lat, lon)
-
-    @property
-    def dlat(self) -> float:
-        return float(np.median(np.abs(np.diff(self.lat)))) if self.lat.size > 1 else 0.5
-
-    @property
-    def dlon(self) -> float:
-        return float(np.median(np.abs(np.diff(self.lon)))) if self.lon.size > 1 else 0.5
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.lat.size, self.lon.size
-
-    @property
-    def is_global(self) -> bool:
-        """True when the longitudes go once round the globe."""
-        return abs(self.lon.size * self.dlon - 360) < self.dlon / 2
-
-    def lat_weights(self) -> np.ndarray:
-        """cos(lat): proportional to the cell area on a regular grid (as ``cdo fldmean``)."""
-        return np.cos(np.deg2rad(self.lat))
 
 
 def grid_mask(grid: Grid, region: Region) -> np.ndarray:
@@ -111,7 +75,7 @@ def overlaps(grid: Grid, region: Region) -> bool:
 def lon_extent(grid: Grid) -> tuple[float, float]:
     """West and east edge of a regional grid's longitudes, taken round the globe the short way
     (a grid across 0 in 0..360, or across 180 in -180..180, is one piece)."""
-    lon = np.sort(np.mod(grid.lon, 360.0))
+    lon = np.sort(wrap_lon(grid.lon, 0.0))
     gaps = np.diff(np.concatenate([lon, lon[:1] + 360.0]))
     last = int(np.argmax(gaps))  # the widest gap follows the easternmost cell
     west = lon[(last + 1) % lon.size]
@@ -122,7 +86,7 @@ def lon_extent(grid: Grid) -> tuple[float, float]:
 def area_mask(grid: Grid, region: Region) -> np.ndarray:
     """The cells of one area: by centre, or the cells it overlaps where no centre lies inside."""
     if isinstance(region, MaskFile):
-        return file_mask(grid, *region.cells(), region.tag)
+        return file_mask(grid, *read_mask(region.path, region.var, region.tag), region.tag)
     if isinstance(region, Touching):
         return touch_mask(grid, region.geometry)
     mask = bbox_mask(grid, region) if isinstance(region, BBox) else centre_mask(grid, region.geometry)
@@ -137,7 +101,7 @@ def file_mask(grid: Grid, mask_grid: Grid, keep: np.ndarray, label: str) -> np.n
     """
     tolerance = min(mask_grid.dlat, mask_grid.dlon) / 100
     rows = _match(grid.lat, mask_grid.lat, tolerance)
-    cols = _match(_wrap(grid.lon, -180.0), _wrap(mask_grid.lon, -180.0), tolerance)
+    cols = _match(wrap_lon(grid.lon, -180.0), wrap_lon(mask_grid.lon, -180.0), tolerance)
     if rows is None or cols is None:
         raise RegionError(
             f"the mask {label} is on another grid ({mask_grid.dlat:g}° x {mask_grid.dlon:g}°, "
@@ -160,15 +124,10 @@ def _match(values: np.ndarray, reference: np.ndarray, tolerance: float) -> np.nd
     return order[nearest]
 
 
-def _wrap(lon: np.ndarray, start: float) -> np.ndarray:
-    """Longitudes moved by multiples of 360 into [start, start + 360)."""
-    return start + np.mod(lon - start, 360.0)
-
-
 def bbox_mask(grid: Grid, box: BBox) -> np.ndarray:
     """Cells whose centre lies in the box, both edges included (``cdo masklonlatbox``)."""
     east = box.east + 360 if box.crosses_antimeridian else box.east
-    lon_in = _wrap(grid.lon, box.west - EPS_DEG) <= east + EPS_DEG
+    lon_in = wrap_lon(grid.lon, box.west - EPS_DEG) <= east + EPS_DEG
     lat_in = (grid.lat >= box.south - EPS_DEG) & (grid.lat <= box.north + EPS_DEG)
     return lat_in[:, None] & lon_in[None, :]
 
@@ -183,7 +142,7 @@ def centre_mask(grid: Grid, geometry) -> np.ndarray:
     for part in shapely.get_parts(geometry):
         west, south, east, north = part.bounds
         rows = np.flatnonzero((grid.lat >= south - EPS_DEG) & (grid.lat <= north + EPS_DEG))
-        lon = _wrap(grid.lon, west - EPS_DEG)
+        lon = wrap_lon(grid.lon, west - EPS_DEG)
         cols = np.flatnonzero(lon <= east + EPS_DEG)
         if rows.size == 0 or cols.size == 0:
             continue
@@ -207,7 +166,7 @@ def touch_mask(grid: Grid, geometry) -> np.ndarray:
     for part in shapely.get_parts(geometry):
         west, south, east, north = part.bounds
         rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
-        lon = _wrap(grid.lon, west - half_lon)
+        lon = wrap_lon(grid.lon, west - half_lon)
         cols = np.flatnonzero(lon - half_lon < east)
         if rows.size == 0 or cols.size == 0:
             continue
@@ -234,7 +193,7 @@ def _segments(ring) -> np.ndarray:
 def nearest_cell(grid: Grid, point: Point) -> tuple[int, int]:
     """Row and column of the cell nearest to the point; RegionError if it is off the grid."""
     row = int(np.argmin(np.abs(grid.lat - point.lat)))
-    lon_offset = np.abs(_wrap(grid.lon - point.lon, -180.0))
+    lon_offset = np.abs(wrap_lon(grid.lon - point.lon, -180.0))
     col = int(np.argmin(lon_offset))
     if abs(grid.lat[row] - point.lat) > grid.dlat / 2 + EPS_DEG or lon_offset[col] > grid.dlon / 2 + EPS_DEG:
         raise RegionError(

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import __version__
 from .errors import DatasetError, RegionError
-from .masks import Grid
+from .grid import Grid
 
 NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 LAT_NAMES = ("lat", "latitude", "y", "rlat", "nav_lat")

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from .errors import InputError, Problems, RegionError
 from .limits import DEFAULT_LIMITS, Limits, store_upload
-from .netcdf import NETCDF_MAGIC, mask_variables
+from .netcdf import NETCDF_MAGIC, mask_variables, read_mask
 from .plan import FLAGS, Plan
 from .regions import (
     BBox,
@@ -127,7 +127,8 @@ class MaskMask(Operation):
         if not data.startswith(NETCDF_MAGIC) or limits.upload_dir is None:
             raise RegionError(f"mask {name} is not a NetCDF file", "mask")
         region = MaskFile(str(store_upload(limits.upload_dir, data)), var, slug(name))
-        region.cells()  # a missing variable or a broken file is reported now, not in the job
+        # a missing variable or a broken file is reported now, not in the job
+        read_mask(region.path, var, region.tag)
         return region
 
 

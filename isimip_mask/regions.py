@@ -209,12 +209,6 @@ class MaskFile:
     tag: str
     kind: ClassVar[str] = "maskfile"
 
-    def cells(self):
-        """The mask file's grid and its kept cells (read once per file and variable)."""
-        from .netcdf import read_mask  # the NetCDF boundary; regions themselves open no file
-
-        return read_mask(self.path, self.var, self.tag)
-
     @property
     def geometry(self):
         return None  # cells, not an outline

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from isimip_mask.demo import write_isimip_like
+from isimip_mask.grid import Grid
 from isimip_mask.local import free_port, page_command
-from isimip_mask.masks import Grid, bbox_mask
+from isimip_mask.masks import bbox_mask
 from isimip_mask.regions import BBox
 from tests.helpers import ROOT, serve, service_env
 

@@ -7,7 +7,8 @@ import pytest
 from isimip_mask import engine
 from isimip_mask.engine import streaming
 from isimip_mask.errors import DatasetError
-from isimip_mask.masks import Grid, grid_mask
+from isimip_mask.grid import Grid
+from isimip_mask.masks import grid_mask
 from isimip_mask.netcdf import decode_times
 from isimip_mask.options import RunOptions
 from isimip_mask.plan import Plan

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from isimip_client.client import ISIMIPClient
 
+from isimip_mask.grid import Grid
 from isimip_mask.local import free_port
-from isimip_mask.masks import Grid, bbox_mask, grid_mask, nearest_cell
+from isimip_mask.masks import bbox_mask, grid_mask, nearest_cell
 from isimip_mask.regions import BBox, Country, LandOnly, Point
 from isimip_mask.settings import Settings
 from isimip_mask.shapes import parse_geojson

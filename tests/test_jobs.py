@@ -22,9 +22,10 @@ from rq.serializers import JSONSerializer
 from isimip_mask.bundle import cdo_recipe
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
 from isimip_mask.failures import failure_message
+from isimip_mask.grid import Grid
 from isimip_mask.jobs import JobQueue
 from isimip_mask.local import free_port
-from isimip_mask.masks import Grid, grid_mask
+from isimip_mask.masks import grid_mask
 from isimip_mask.plan import Plan
 from isimip_mask.regions import Country
 from isimip_mask.results import output_dir

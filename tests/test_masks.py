@@ -4,7 +4,8 @@ import shapely
 
 from isimip_mask.countries import country_names
 from isimip_mask.errors import RegionError
-from isimip_mask.masks import Grid, grid_mask, mask_bounds, nearest_cell, overlaps
+from isimip_mask.grid import Grid
+from isimip_mask.masks import grid_mask, mask_bounds, nearest_cell, overlaps
 from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Touching
 from isimip_mask.shapes import parse_geojson
 from tests.helpers import DATA, global_axes

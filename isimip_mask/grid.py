@@ -1,0 +1,49 @@
+"""A file's grid: the centres of its cells, and the one rule for moving longitudes round the globe."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import RegionError
+
+
+def wrap_lon(lon, start: float = -180.0):
+    """Longitudes (a number or an array) moved by multiples of 360 into [start, start + 360)."""
+    return start + np.mod(lon - start, 360.0)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The centres of a regular lat/lon grid, in the file's own order and longitude range."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, lat, lon) -> "Grid":
+        lat = np.asarray(lat, dtype="f8")
+        lon = np.asarray(lon, dtype="f8")
+        if lat.ndim != 1 or lon.ndim != 1 or lat.size == 0 or lon.size == 0:
+            raise RegionError("the grid needs one-dimensional, non-empty lat and lon", "grid")
+        return cls(lat, lon)
+
+    @property
+    def dlat(self) -> float:
+        return float(np.median(np.abs(np.diff(self.lat)))) if self.lat.size > 1 else 0.5
+
+    @property
+    def dlon(self) -> float:
+        return float(np.median(np.abs(np.diff(self.lon)))) if self.lon.size > 1 else 0.5
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.lat.size, self.lon.size
+
+    @property
+    def is_global(self) -> bool:
+        """True when the longitudes go once round the globe."""
+        return abs(self.lon.size * self.dlon - 360) < self.dlon / 2
+
+    def lat_weights(self) -> np.ndarray:
+        """cos(lat): proportional to the cell area on a regular grid (as ``cdo fldmean``)."""
+        return np.cos(np.deg2rad(self.lat))
