@@ -1,5 +1,7 @@
-"""ISIMIP-style output names: the region's tag takes the place of ``global`` in the name."""
+"""ISIMIP-style output names: the region's tag takes the place of ``global`` in the name, and a
+period of time the place of the file's own years."""
 
+import re
 from pathlib import Path
 
 from .datasets import resolve
@@ -13,6 +15,18 @@ def output_name(source_name: str, region: Region, suffix: str = "", extension: s
     tag = region.tag + suffix
     stem = stem.replace("_global_", f"_{tag}_", 1) if "_global_" in stem else f"{stem}_{tag}"
     return stem + extension
+
+
+YEARS = re.compile(r"_\d{4}_\d{4}(?=\.[^.]+$)")
+
+
+def with_period(name: str, years: str) -> str:
+    """``..._2001_2010.nc`` becomes ``..._2003_2005.nc`` for the years ``2003_2005``; a name
+    without years gets them before its extension."""
+    if YEARS.search(name):
+        return YEARS.sub(f"_{years}", name, count=1)
+    stem, dot, extension = name.rpartition(".")
+    return f"{stem}_{years}.{extension}" if dot else f"{name}_{years}"
 
 
 def output_names(settings, plan, paths: list[str]) -> list[str]:

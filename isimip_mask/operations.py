@@ -27,6 +27,7 @@ from .regions import (
     slug,
 )
 from .shapes import parse_geojson, parse_upload
+from .timeaxis import TIME_OPERATIONS, time_operation
 
 VARIABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
@@ -225,7 +226,7 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
         problems.add(
             "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
         )
-    regions, flags = [], dict.fromkeys(FLAGS, False)
+    regions, flags, timing = [], dict.fromkeys(FLAGS, False), {}
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
         if not isinstance(name, str):
@@ -234,10 +235,14 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
         if name in FLAGS:
             flags[name] = True
             continue
+        if name in TIME_OPERATIONS:
+            time_operation(problems, config, timing)
+            continue
         if name not in OPERATIONS:
             problems.add(
                 "operations",
-                f"operation {name!r} is not supported; choose one of {', '.join(sorted(OPERATIONS))}",
+                f"operation {name!r} is not supported; choose one of "
+                f"{', '.join(sorted([*OPERATIONS, *TIME_OPERATIONS]))}",
             )
             continue
         op = OPERATIONS[name]
@@ -254,8 +259,18 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
         problems.add(
             "operations", "select_point and cutout_point cannot be chained with other region operations"
         )
+    series = flags["compute_mean"] or any(isinstance(region, Point) for region in regions)
+    if "window" in timing and flags["output_csv"] and not series:
+        problems.add("window", "time_mean with output_csv needs compute_mean or select_point (a table)")
     problems.raise_if_any(InputError)
-    return Plan(intersect(regions), flags["crop"], flags["compute_mean"], flags["output_csv"])
+    return Plan(
+        intersect(regions),
+        flags["crop"],
+        flags["compute_mean"],
+        flags["output_csv"],
+        timing.get("period"),
+        timing.get("window"),
+    )
 
 
 RULE_PARAM = {
@@ -274,4 +289,4 @@ def catalogue() -> list[dict]:
             "flags": list(FLAGS),
         }
         for op in OPERATIONS.values()
-    ]
+    ] + [{"operation": name, **described, "flags": []} for name, described in TIME_OPERATIONS.items()]

@@ -1,25 +1,31 @@
-"""What a request asks of every file: one region (a chain is one intersected region) and three
-flags. A plan round-trips through its JSON config (what the queue stores) and back into the
-request form; running it is the engine's work (``Plan.run``)."""
+"""What a request asks of every file: one region (a chain is one intersected region), three
+flags, and optionally a period of time and a time window to average over. A plan round-trips
+through its JSON config (what the queue stores) and back into the request form; running it is
+the engine's work (``Plan.run``)."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from .naming import output_name
+from .naming import output_name, with_period
 from .options import DEFAULTS, RunOptions
 from .regions import Intersection, Point, Region, Touching, region_config, region_from_config
+from .timeaxis import CDO_NAMES, Period
 
 FLAGS = ("crop", "compute_mean", "output_csv")
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What to do with every file of a request: one region plus the three flags."""
+    """What to do with every file of a request: one region plus the three flags; ``period``
+    keeps the steps of a time range, ``window`` (``month``, ``year``) averages the series over
+    calendar months or years."""
 
     region: Region
     crop: bool = False
     compute_mean: bool = False
     output_csv: bool = False
+    period: Period | None = None
+    window: str | None = None
 
     @property
     def is_series(self) -> bool:
@@ -31,6 +37,8 @@ class Plan:
             "crop": self.crop,
             "compute_mean": self.compute_mean,
             "output_csv": self.output_csv,
+            "period": self.period.config() if self.period else None,
+            "window": self.window,
         }
 
     @classmethod
@@ -40,6 +48,8 @@ class Plan:
             bool(config.get("crop")),
             bool(config.get("compute_mean")),
             bool(config.get("output_csv")),
+            Period(*config["period"]) if config.get("period") else None,
+            config.get("window"),
         )
 
     def operations(self) -> list[dict]:
@@ -47,6 +57,10 @@ class Plan:
         parts = self.region.parts if isinstance(self.region, Intersection) else (self.region,)
         operations = [_operation(part) for part in parts]
         operations[-1].update({flag: True for flag in FLAGS if getattr(self, flag)})
+        if self.period:
+            operations.append({"operation": "select_time", "period": self.period.config()})
+        if self.window:
+            operations.append({"operation": "time_mean", "window": self.window})
         return operations
 
     def describe(self) -> str:
@@ -58,11 +72,18 @@ class Plan:
             else "mask to"
         )
         extras = [flag for flag in ("crop", "output_csv") if getattr(self, flag)]
+        if self.period:
+            extras.append(f"{self.period.start} to {self.period.end}")
+        if self.window:
+            extras.append(f"{self.window}ly means")
         return f"{what} {self.region.tag}" + (f" ({', '.join(extras)})" if extras else "")
 
     def output_name(self, source_name: str) -> str:
-        suffix = "_fldmean" if self.compute_mean else ""
-        return output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
+        suffix = ("_fldmean" if self.compute_mean else "") + (
+            f"_{CDO_NAMES[self.window]}" if self.window else ""
+        )
+        name = output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
+        return with_period(name, self.period.label) if self.period else name
 
     def run(
         self,

@@ -13,6 +13,7 @@ from .netcdf import open_dataset, read_layout
 from .operations import parse_operations
 from .plan import Plan
 from .settings import Settings
+from .steps import Steps
 
 CSV_GRID_CELLS = 4_000_000  # a CSV of every cell is counted at submit; on finer grids it is refused
 
@@ -54,11 +55,12 @@ def build_request(
                     layout = read_layout(dataset, path.name)
                 if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
                     raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
-            except RegionError as error:  # that file fails in the job, the others go on
-                misses[user_path] = str(error)
-                continue
+                n_steps = Steps.of(layout, plan.period, plan.window).count
             except DatasetError as error:
                 problems.add("paths", f"{user_path}: {error}")
+                continue
+            except InputError as error:  # region or period: that file fails in the job, the others go on
+                misses[user_path] = str(error)
                 continue
             if plan.output_csv and not plan.is_series:
                 cells = layout.grid.lat.size * layout.grid.lon.size
@@ -70,12 +72,12 @@ def build_request(
                     )
                     continue
                 kept = grid_mask(layout.grid, plan.region)
-                rows = int(kept.sum()) * max(1, layout.n_times)
+                rows = int(kept.sum()) * max(1, n_steps)
                 if rows > settings.max_csv_rows:
                     problems.add(
                         "operations",
                         f"{user_path}: output_csv without compute_mean writes a row per kept cell and "
-                        f"time step: {int(kept.sum()):,} cells x {layout.n_times:,} steps = {rows:,} rows, "
+                        f"time step: {int(kept.sum()):,} cells x {n_steps:,} steps = {rows:,} rows, "
                         f"more than the limit of {settings.max_csv_rows:,}; add compute_mean, or choose a "
                         "smaller region",
                     )

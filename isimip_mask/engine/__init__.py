@@ -31,13 +31,15 @@ def run(
     gc.freeze()
     target = output_dir / (name or plan.output_name(source.name))
     if plan.output_csv and not plan.is_series:
-        write_cells_csv(target, read_cells(source, plan.region, progress, options.threads))
+        write_cells_csv(target, read_cells(source, plan.region, progress, options.threads, plan.period))
         return target
     if not plan.is_series:
-        return mask_file(source, target, plan.region, plan.crop, progress, options)
-    layout, series, times = read_series(source, plan.region, plan.compute_mean, progress, options.threads)
+        return mask_file(source, target, plan.region, plan.crop, progress, options, plan.period, plan.window)
+    layout, series, steps = read_series(
+        source, plan.region, plan.compute_mean, progress, options.threads, plan.period, plan.window
+    )
     if plan.output_csv:
-        write_series_csv(target, series, times)
+        write_series_csv(target, series, steps.dates)
     else:
-        write_series_netcdf(target, source, layout, series, plan.describe())
+        write_series_netcdf(target, source, layout, series, plan.describe(), steps)
     return target

@@ -155,45 +155,48 @@ def _read_chunk(dataset, start: int) -> tuple[bytes | None, int]:
     return raw, skipped
 
 
-def map_chunks(source: Path, name: str, func, threads: int):
-    """Yield ``(stop, total, func(start, steps, chunk))`` for each chunk of ``name``, in time order.
+def map_chunks(source: Path, name: str, func, threads: int, steps: slice | None = None):
+    """Yield ``(done, total, func(local, chunk))`` for each chunk of ``name`` holding steps of
+    ``steps`` (default: all), in time order.
 
-    ``chunk`` is a :class:`Chunk`; ``steps`` how many of its time steps are inside the
-    variable (the last chunk may reach beyond the end). ``func`` runs in a pool of threads,
-    with at most two chunks per thread in flight.
+    ``chunk`` is a :class:`Chunk`; ``local`` the slice of its time steps that are wanted (the
+    first and last chunk may hold others, or reach beyond the end); ``done`` counts the wanted
+    steps up to this chunk, of ``total``. ``func`` runs in a pool of threads, with at most two
+    chunks per thread in flight.
     """
     with h5py.File(source, "r") as src:
         dataset = src[name]
-        n_steps, per_chunk = dataset.shape[0], dataset.chunks[0]
+        per_chunk = dataset.chunks[0]
+        first, last = (0, dataset.shape[0]) if steps is None else (steps.start, steps.stop)
         codec = ChunkCodec(dataset)
 
         def work(start: int, raw: bytes | None, skipped: int):
-            return func(start, min(per_chunk, n_steps - start), Chunk(codec, raw, skipped))
+            local = slice(max(first, start) - start, min(last, start + per_chunk) - start)
+            return func(local, Chunk(codec, raw, skipped))
 
         pending = deque()
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            for start in range(0, n_steps, per_chunk):
-                pending.append(
-                    (min(n_steps, start + per_chunk), pool.submit(work, start, *_read_chunk(dataset, start)))
-                )
+            for start in range(first - first % per_chunk, last, per_chunk):
+                done = min(last, start + per_chunk) - first
+                pending.append((done, pool.submit(work, start, *_read_chunk(dataset, start))))
                 if len(pending) > 2 * threads:
-                    stop, future = pending.popleft()
-                    yield stop, n_steps, future.result()
+                    done, future = pending.popleft()
+                    yield done, last - first, future.result()
             while pending:
-                stop, future = pending.popleft()
-                yield stop, n_steps, future.result()
+                done, future = pending.popleft()
+                yield done, last - first, future.result()
 
 
-def map_fields(source: Path, name: str, rows: slice, func, threads: int):
+def map_fields(source: Path, name: str, rows: slice, func, threads: int, steps: slice | None = None):
     """Like :func:`map_chunks`, with ``func(values)`` given the values of ``rows`` of each
-    chunk's time steps (only those rows are turned back into numbers)."""
+    chunk's wanted time steps (only those rows are turned back into numbers)."""
     with h5py.File(source, "r") as src:
         dtype = src[name].dtype
 
-    def reduce(start: int, steps: int, chunk: Chunk):
-        return func(values_of(chunk.planes[:, :steps, rows], dtype))
+    def reduce(local: slice, chunk: Chunk):
+        return func(values_of(chunk.planes[:, local, rows], dtype))
 
-    yield from map_chunks(source, name, reduce, threads)
+    yield from map_chunks(source, name, reduce, threads, steps)
 
 
 def stream_masked(
@@ -206,12 +209,14 @@ def stream_masked(
     fill,
     options: RunOptions,
     progress=None,
+    steps: slice | None = None,
 ) -> None:
     """Mask ``name`` from ``source`` into the already created (empty) ``name`` in ``target``.
 
     ``rows``/``cols`` select the output part of the grid (``cols`` None for all), ``keep`` is
-    the mask on that part; cells outside it get ``fill``. Output chunks are one time step.
-    A chunk that the mask keeps whole, stored as the output is, is copied without decoding.
+    the mask on that part; cells outside it get ``fill``; ``steps`` the time steps (default:
+    all). Output chunks are one time step. A chunk that the mask keeps whole, stored as the
+    output is, is copied without decoding.
     """
     compress = compressor(options, float(keep.mean()) if keep.size else 0.0)
     with h5py.File(source, "r") as src:
@@ -224,28 +229,28 @@ def stream_masked(
             and dataset.chunks[0] == 1
         )
         fill_planes = byte_planes(np.asarray(fill, dtype=dataset.dtype).reshape(1))[:, 0]
-        n_steps = dataset.shape[0]
+        steps = steps or slice(0, dataset.shape[0])
     # masking as two byte-wise operations: (byte AND 0xFF or 0x00) OR (0x00 or the fill's byte),
     # a twentieth of the time np.where takes on a field's four planes
     keep_bits = np.where(keep, 0xFF, 0).astype(np.uint8)[None, None]
     fill_bits = np.where(keep, 0, fill_planes[:, None, None]).astype(np.uint8)[:, None]
 
-    def mask_and_encode(start: int, steps: int, chunk: Chunk) -> list[bytes]:
-        if whole and chunk.stored_as_planes:
+    def mask_and_encode(local: slice, chunk: Chunk) -> list[bytes]:
+        if whole and chunk.stored_as_planes:  # chunks of one step: local is all of it
             return [chunk.raw]
-        part = chunk.planes[:, :steps, rows]
+        part = chunk.planes[:, local, rows]
         if cols is not None:
             part = part[..., cols]
         masked = np.bitwise_and(part, keep_bits)
         np.bitwise_or(masked, fill_bits, out=masked)
-        return [compress(masked[:, step].tobytes()) for step in range(steps)]
+        return [compress(masked[:, step].tobytes()) for step in range(masked.shape[1])]
 
     with h5py.File(target, "r+") as out:
         result = out[name]
-        if result.shape[0] < n_steps:
-            result.resize(n_steps, axis=0)
+        if result.shape[0] < steps.stop - steps.start:
+            result.resize(steps.stop - steps.start, axis=0)
         step = 0
-        for stop, total, encoded in map_chunks(source, name, mask_and_encode, options.threads):
+        for stop, total, encoded in map_chunks(source, name, mask_and_encode, options.threads, steps):
             for data in encoded:
                 result.id.write_direct_chunk((step, 0, 0), data)
                 step += 1

@@ -24,8 +24,10 @@ from ..netcdf import (
 )
 from ..options import DEFAULTS, RunOptions
 from ..regions import Region
+from ..steps import Steps
+from ..timeaxis import Period
 from . import chunks
-from .streaming import Progress, slabs
+from .streaming import Progress, slabs, write_window_bounds
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,20 @@ def _select(values: np.ndarray, axes: dict[int, object]) -> np.ndarray:
     return values[tuple(index)]
 
 
-def _create_dimensions(source, target, layout, selection: Selection) -> None:
+def _create_dimensions(source, target, layout, selection: Selection, steps: Steps) -> None:
     sizes = {layout.lat_dim: selection.mask.shape[0], layout.lon_dim: selection.mask.shape[1]}
+    if layout.time_dim:
+        sizes[layout.time_dim] = steps.size
     for name, dim in source.dimensions.items():
         target.createDimension(name, None if dim.isunlimited() else sizes.get(name, len(dim)))
 
 
-def _copy_static(source_var, target_var, layout, selection: Selection) -> None:
-    """Copy a coordinate, bounds or other variable without the grid, cut to the selection."""
+def _copy_static(source_var, target_var, layout, selection: Selection, steps: Steps) -> None:
+    """Copy a coordinate, bounds or other variable without the grid, cut to the selection (the
+    time axis to the steps written)."""
+    if source_var.name == layout.time_dim and steps.groups is not None:
+        target_var[:] = steps.values
+        return
     values = source_var[:]
     axes = {}
     for axis, dim in enumerate(source_var.dimensions):
@@ -79,6 +87,8 @@ def _copy_static(source_var, target_var, layout, selection: Selection) -> None:
             axes[axis] = selection.rows
         elif dim == layout.lon_dim:
             axes[axis] = selection.cols
+        elif dim == layout.time_dim:
+            axes[axis] = steps.read
     values = _select(values, axes) if axes else values
     is_lon = source_var.dimensions[:1] == (layout.lon_dim,)
     if is_lon and selection.wraps:
@@ -88,8 +98,11 @@ def _copy_static(source_var, target_var, layout, selection: Selection) -> None:
     target_var[...] = values
 
 
-def _stream_masked(source_var, target_var, selection: Selection, progress: Progress | None) -> None:
-    """The general path (any chunking, classic NetCDF): read, mask and write slab by slab."""
+def _stream_masked(
+    source_var, target_var, selection: Selection, steps: Steps, progress: Progress | None
+) -> None:
+    """The general path (any chunking, classic NetCDF): read, mask and write slab by slab; with
+    time windows, each window's mean of every kept cell (missing steps left out, as CDO)."""
     fill = np.asarray(fill_value(source_var), dtype=source_var.dtype)
 
     def masked(block: np.ndarray) -> np.ndarray:
@@ -100,11 +113,27 @@ def _stream_masked(source_var, target_var, selection: Selection, progress: Progr
     if source_var.ndim < 3:
         target_var[...] = masked(source_var[..., selection.rows, :])
         return
-    total = source_var.shape[0]
-    for start, stop in slabs(total, bytes_per_step(source_var)):
-        target_var[start:stop, ...] = masked(source_var[start:stop, ..., selection.rows, :])
+    first, step_bytes = steps.read.start, bytes_per_step(source_var)
+    if steps.groups is None:
+        for start, stop in slabs(steps.read.stop, step_bytes, first):
+            target_var[start - first : stop - first, ...] = masked(
+                source_var[start:stop, ..., selection.rows, :]
+            )
+            if progress:
+                progress(stop - first, steps.count)
+        return
+    for index, group in enumerate(steps.groups):
+        total = count = 0
+        for start, stop in slabs(first + group.stop, step_bytes, first + group.start):
+            block = source_var[start:stop, ..., selection.rows, :].astype("f8")
+            valid = (block != fill) & np.isfinite(block)
+            total = total + np.where(valid, block, 0.0).sum(axis=0)
+            count = count + valid.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count > 0, total / np.maximum(count, 1), fill)
+        target_var[index, ...] = masked(mean.astype(source_var.dtype))
         if progress:
-            progress(stop, total)
+            progress(group.stop, steps.count)
 
 
 def mask_file(
@@ -114,6 +143,8 @@ def mask_file(
     crop: bool = False,
     progress: Progress | None = None,
     options: RunOptions = DEFAULTS,
+    period: Period | None = None,
+    window: str | None = None,
 ) -> Path:
     """Write ``source`` to ``target`` with every cell outside ``region`` set to missing.
 
@@ -130,11 +161,15 @@ def mask_file(
     options : RunOptions
         Deflate codec and level of the data variables (coordinates keep their own filters),
         and the threads that inflate, mask and deflate chunks (the fast path for ISIMIP layouts).
+    period, window : optional
+        Keep only the steps of ``period``; write the mean of each calendar ``window``
+        (``month``, ``year``) instead of every step, as ``cdo monmean`` / ``yearmean``.
     """
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
+        steps = Steps.of(layout, period, window)
         selection = Selection.build(grid_mask(layout.grid, region), crop, layout.grid.is_global)
-        by_chunks = {name for name in layout.data_vars if chunks.supported(source, name)}
+        by_chunks = set() if window else {n for n in layout.data_vars if chunks.supported(source, n)}
         with atomic_output(target) as partial:
             with netCDF4.Dataset(partial, "w", format=src.data_model) as out:
                 out.set_auto_maskandscale(False)
@@ -142,14 +177,15 @@ def mask_file(
                     " (cropped)" if crop else ""
                 )
                 copy_global_attributes(src, out, action)
-                _create_dimensions(src, out, layout, selection)
+                _create_dimensions(src, out, layout, selection, steps)
                 shapes = {n: len(d) for n, d in out.dimensions.items()}
+                shapes[layout.time_dim] = steps.size
                 for name, variable in src.variables.items():
                     is_data = name in layout.data_vars
-                    shape = tuple(
-                        shapes[d] if d in (layout.lat_dim, layout.lon_dim) else variable.shape[i]
-                        for i, d in enumerate(variable.dimensions)
-                    )
+                    timed = layout.time_dim in variable.dimensions and name != layout.time_dim
+                    if window and timed and not is_data:
+                        continue  # the source's own time bounds: the windows get theirs
+                    shape = tuple(shapes.get(d, variable.shape[i]) for i, d in enumerate(variable.dimensions))
                     target_var = create_variable(
                         out,
                         variable,
@@ -161,9 +197,13 @@ def mask_file(
                     if name in by_chunks:
                         continue  # written below, chunk by chunk
                     if is_data:
-                        _stream_masked(variable, target_var, selection, progress)
+                        _stream_masked(variable, target_var, selection, steps, progress)
+                        if window:
+                            target_var.setncattr("cell_methods", "time: mean")
                     else:
-                        _copy_static(variable, target_var, layout, selection)
+                        _copy_static(variable, target_var, layout, selection, steps)
+                if window:
+                    write_window_bounds(out, layout, steps)
             for name in sorted(by_chunks):
                 cols = None if selection.all_cols else selection.cols
                 fill = fill_value(src.variables[name])
@@ -177,5 +217,6 @@ def mask_file(
                     fill,
                     options,
                     progress,
+                    steps.read,
                 )
     return target

@@ -19,28 +19,30 @@ from ..netcdf import (
     bytes_per_step,
     copy_global_attributes,
     create_variable,
-    decode_times,
     fill_value,
     open_dataset,
     read_layout,
 )
 from ..regions import Point, Region
+from ..steps import Steps
+from ..timeaxis import Period, window_means
 from . import chunks
-from .streaming import Progress, slabs
+from .streaming import Progress, slabs, write_window_bounds
 
 
 def _series(
-    source: Path, source_var, rows: slice, reduce, n_times: int, progress: Progress | None, threads: int
+    source: Path, source_var, rows: slice, reduce, steps: Steps, progress: Progress | None, threads: int
 ) -> np.ndarray:
-    """Reduce each time step of ``source_var[:, rows, :]`` with ``reduce(block) -> values``."""
+    """Reduce each time step read of ``source_var[:, rows, :]`` with ``reduce(block) -> values``."""
     if source_var.ndim < 3:
         return np.atleast_1d(reduce(source_var[rows, :][None]))
     if chunks.supported(source, source_var.name):
-        blocks = chunks.map_fields(source, source_var.name, rows, reduce, threads)
+        blocks = chunks.map_fields(source, source_var.name, rows, reduce, threads, steps.read)
     else:
+        first = steps.read.start
         blocks = (
-            (stop, n_times, reduce(source_var[start:stop, ..., rows, :]))
-            for start, stop in slabs(source_var.shape[0], bytes_per_step(source_var))
+            (stop - first, steps.count, reduce(source_var[start:stop, ..., rows, :]))
+            for start, stop in slabs(steps.read.stop, bytes_per_step(source_var), first)
         )
     parts = []
     for stop, total, part in blocks:
@@ -56,7 +58,7 @@ def field_means(
     weights: np.ndarray,
     rows: slice,
     progress: Progress | None,
-    n_times: int,
+    steps: Steps,
     threads: int,
 ) -> np.ndarray:
     """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
@@ -70,11 +72,11 @@ def field_means(
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
 
-    return _series(source, source_var, rows, reduce, n_times, progress, threads)
+    return _series(source, source_var, rows, reduce, steps, progress, threads)
 
 
 def point_values(
-    source: Path, source_var, row: int, col: int, progress: Progress | None, n_times: int, threads: int
+    source: Path, source_var, row: int, col: int, progress: Progress | None, steps: Steps, threads: int
 ) -> np.ndarray:
     """The values of one cell at every time step, missing values as NaN."""
     fill = fill_value(source_var)
@@ -83,7 +85,7 @@ def point_values(
         values = block[..., 0, col].astype("f8")
         return np.where(values == fill, np.nan, values)
 
-    return _series(source, source_var, slice(row, row + 1), reduce, n_times, progress, threads)
+    return _series(source, source_var, slice(row, row + 1), reduce, steps, progress, threads)
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,25 @@ class Series:
     dims: dict[str, tuple[str, ...]]
 
 
-def read_series(source: Path, region: Region, mean: bool, progress: Progress | None = None, threads: int = 1):
-    """Read the point time series (``Point``) or area-weighted field mean of each data variable."""
+def read_series(
+    source: Path,
+    region: Region,
+    mean: bool,
+    progress: Progress | None = None,
+    threads: int = 1,
+    period: Period | None = None,
+    window: str | None = None,
+):
+    """Read the point time series (``Point``) or area-weighted field mean of each data variable,
+    over ``period`` (default: every step), averaged over each ``window`` if one is given.
+    Returns the file's layout, the series and the steps written."""
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
-        grid, n_times = layout.grid, max(1, layout.n_times)
+        grid, steps = layout.grid, Steps.of(layout, period, window)
         if isinstance(region, Point) and not mean:
             row, col = nearest_cell(grid, region)
             values = {
-                name: point_values(source, src.variables[name], row, col, progress, n_times, threads)
+                name: point_values(source, src.variables[name], row, col, progress, steps, threads)
                 for name in layout.data_vars
             }
             lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
@@ -116,11 +128,13 @@ def read_series(source: Path, region: Region, mean: bool, progress: Progress | N
             rows, _ = mask_bounds(mask, grid.is_global)
             weights = (grid.lat_weights()[:, None] * mask)[rows]
             values = {
-                name: field_means(source, src.variables[name], weights, rows, progress, n_times, threads)
+                name: field_means(source, src.variables[name], weights, rows, progress, steps, threads)
                 for name in layout.data_vars
             }
             r, c = np.nonzero(mask)
             lat, lon, method = float(grid.lat[r].mean()), float(grid.lon[c].mean()), "mean"
+        if steps.groups is not None:
+            values = {name: window_means(v, steps.groups) for name, v in values.items()}
         variables = {name: src.variables[name] for name in layout.data_vars}
         series = Series(
             values,
@@ -131,8 +145,7 @@ def read_series(source: Path, region: Region, mean: bool, progress: Progress | N
             dtypes={name: v.dtype for name, v in variables.items()},
             dims={name: v.dimensions for name, v in variables.items()},
         )
-        times = decode_times(layout.time_values, layout.time_units, layout.calendar)
-    return layout, series, times
+    return layout, series, steps
 
 
 def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
@@ -159,14 +172,18 @@ def _csv_number(value: float, dtype) -> str:
     return "" if np.isnan(value) else str(np.asarray(value).astype(dtype))
 
 
-def write_series_netcdf(target: Path, source: Path, layout, series: Series, action: str) -> None:
-    """A (time, lat=1, lon=1) file like ``cdo fldmean`` / ``cdo remapnn`` write."""
+def write_series_netcdf(
+    target: Path, source: Path, layout, series: Series, action: str, steps: Steps
+) -> None:
+    """A (time, lat=1, lon=1) file like ``cdo fldmean`` / ``cdo remapnn`` write, over the steps
+    written (with ``time_bnds`` for windows, as ``cdo monmean``)."""
     with open_dataset(source) as src, atomic_output(target) as partial:
         with netCDF4.Dataset(partial, "w", format=src.data_model) as out:
             out.set_auto_maskandscale(False)
             copy_global_attributes(src, out, action)
             for name, dim in src.dimensions.items():
                 size = 1 if name in (layout.lat_dim, layout.lon_dim) else len(dim)
+                size = steps.size if name == layout.time_dim else size
                 out.createDimension(name, None if dim.isunlimited() else size)
             grid_dims = {layout.lat_dim, layout.lon_dim}
             for name, variable in src.variables.items():
@@ -176,6 +193,12 @@ def write_series_netcdf(target: Path, source: Path, layout, series: Series, acti
                     *series.values,
                 ):
                     continue  # cell bounds and other gridded fields have no meaning for one value
+                timed = layout.time_dim in variable.dimensions and name not in (
+                    layout.time_dim,
+                    *series.values,
+                )
+                if timed and steps.groups is not None:
+                    continue  # the source's own time bounds: the windows get theirs
                 shape = tuple(len(out.dimensions[d]) for d in variable.dimensions)
                 target_var = create_variable(out, variable, name, variable.dimensions, shape, None)
                 if name in (layout.lat_dim, layout.lon_dim) and "bounds" in variable.__dict__:
@@ -188,12 +211,20 @@ def write_series_netcdf(target: Path, source: Path, layout, series: Series, acti
                     fill = fill_value(variable)
                     values = np.where(np.isnan(series.values[name]), fill, series.values[name])
                     target_var[...] = values.astype(variable.dtype).reshape(shape)
-                    if series.method == "mean":
-                        target_var.setncattr(
-                            "cell_methods", f"{layout.lat_dim}: {layout.lon_dim}: mean (area-weighted)"
-                        )
+                    methods = [f"{layout.lat_dim}: {layout.lon_dim}: mean (area-weighted)"]
+                    methods = (methods if series.method == "mean" else []) + (
+                        ["time: mean"] if steps.groups is not None else []
+                    )
+                    if methods:
+                        target_var.setncattr("cell_methods", " ".join(methods))
+                elif name == layout.time_dim:
+                    target_var[:] = steps.values
+                elif layout.time_dim in variable.dimensions:
+                    target_var[...] = variable[steps.read]
                 else:
                     target_var[...] = variable[...]
+            if steps.groups is not None:
+                write_window_bounds(out, layout, steps)
 
 
 @dataclass(frozen=True)
@@ -209,11 +240,18 @@ class Cells:
     dtypes: dict[str, np.dtype]
 
 
-def read_cells(source: Path, region: Region, progress: Progress | None = None, threads: int = 1) -> Cells:
-    """Every kept cell of every data variable, for a CSV of one row per cell and time step."""
+def read_cells(
+    source: Path,
+    region: Region,
+    progress: Progress | None = None,
+    threads: int = 1,
+    period: Period | None = None,
+) -> Cells:
+    """Every kept cell of every data variable over ``period`` (default: every step), for a CSV
+    of one row per cell and time step."""
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
-        grid, n_times = layout.grid, max(1, layout.n_times)
+        grid, steps = layout.grid, Steps.of(layout, period)
         mask = grid_mask(grid, region)
         rows, _ = mask_bounds(mask, grid.is_global)
         keep = mask[rows]
@@ -225,7 +263,7 @@ def read_cells(source: Path, region: Region, progress: Progress | None = None, t
                     f"CSV output needs (time, lat, lon) variables; {name} has {variable.dimensions}"
                 )
             values[name] = _series(
-                source, variable, rows, lambda block: block[:, keep], n_times, progress, threads
+                source, variable, rows, lambda block: block[:, keep], steps, progress, threads
             )
         r, c = np.nonzero(mask)
         variables = {name: src.variables[name] for name in layout.data_vars}
@@ -233,7 +271,7 @@ def read_cells(source: Path, region: Region, progress: Progress | None = None, t
             values,
             grid.lat[r],
             grid.lon[c],
-            decode_times(layout.time_values, layout.time_units, layout.calendar),
+            steps.dates,
             units={name: str(v.__dict__.get("units", "")) for name, v in variables.items()},
             fills={name: fill_value(v) for name, v in variables.items()},
             dtypes={name: v.dtype for name, v in variables.items()},
