@@ -13,11 +13,11 @@ from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import __version__, logs
+from .chain import catalogue
 from .compat import normalize
 from .errors import InputError, JobNotFound, ServiceError
 from .jobs import JobQueue
 from .keys import JOB_ID
-from .operations import catalogue
 from .results import result_url
 from .settings import Settings, load_settings
 from .status import JobInfo

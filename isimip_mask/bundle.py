@@ -21,6 +21,8 @@ from .masks import grid_mask, mask_bounds, nearest_cell
 from .netcdf import atomic_output, open_dataset, read_layout, temporary_path, write_mask
 from .plan import Plan
 from .regions import BBox, Point, Shape, Touching, slug
+from .regionsets import PointSet, RegionSet
+from .timeaxis import CDO_NAMES
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,13 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recip
     with open_dataset(source) as dataset:
         grid = read_layout(dataset, source.name).grid
     region, series = plan.region, plan.is_series
-    operators = ["-fldmean"] if plan.compute_mean else []
+    if isinstance(region, RegionSet | PointSet):
+        each = "-fldmean -ifthen <its mask>" if isinstance(region, RegionSet) else "-selindexbox at its cell"
+        return Recipe(
+            f"(a table of {len(region.names)} {region.kind}; with cdo, one `cdo {each}` per column)"
+        )
+    operators = [f"-{CDO_NAMES[plan.window]}"] if plan.window else []
+    operators += ["-fldmean"] if plan.compute_mean else []
     recipe = Recipe("")
     if isinstance(region, Point):
         row, col = nearest_cell(grid, region)
@@ -73,6 +81,8 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recip
             if np.all(np.diff(cols) == 1):  # cdo cuts one index box; across the grid's edge it needs two
                 operators.append(f"-selindexbox,{cols[0] + 1},{cols[-1] + 1},{rows.start + 1},{rows.stop}")
         operators += ["-ifthen", recipe.mask_name]
+    if plan.period:
+        operators.append(plan.period.cdo_operator)
     if plan.output_csv:
         columns = "date,value" if series else "date,lat,lon,value"
         command = ["cdo", "-s", f"outputtab,{columns},nohead", *operators, source.name, ">", output_name]

@@ -15,6 +15,7 @@ from .errors import RegionError
 from .grid import Grid, wrap_lon
 from .netcdf import read_mask
 from .regions import BBox, Intersection, MaskFile, Point, Region, Touching
+from .regionsets import PointSet, RegionSet
 
 # tolerance in degrees for coordinates that should sit exactly on an edge
 EPS_DEG = 1e-6
@@ -38,6 +39,8 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
     """
     if isinstance(region, Point):
         mask = point_mask(grid, region)
+    elif isinstance(region, RegionSet | PointSet):  # a point off the grid raises; an area may miss
+        mask = np.logical_or.reduce([_set_part_mask(grid, part) for part in region.parts])
     elif isinstance(region, Intersection):
         mask = np.logical_and.reduce([area_mask(grid, part) for part in region.parts])
     else:
@@ -45,6 +48,10 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
     if not mask.any():
         raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
     return mask
+
+
+def _set_part_mask(grid: Grid, part) -> np.ndarray:
+    return point_mask(grid, part) if isinstance(part, Point) else area_mask(grid, part)
 
 
 def overlaps(grid: Grid, region: Region) -> bool:
@@ -60,6 +67,10 @@ def overlaps(grid: Grid, region: Region) -> bool:
         return True
     if isinstance(region, MaskFile):
         return bool(area_mask(grid, region).any())
+    if isinstance(region, PointSet):
+        return all(overlaps(grid, point) for point in region.points)
+    if isinstance(region, RegionSet):
+        return any(overlaps(grid, part) for part in region.parts)
     if isinstance(region, Intersection):
         return all(overlaps(grid, part) for part in region.parts)
     south, north = grid.lat.min() - grid.dlat / 2, grid.lat.max() + grid.dlat / 2

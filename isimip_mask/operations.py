@@ -1,20 +1,16 @@
-"""The operation registry: what a request may ask for, and the plan it becomes.
-
-A request carries a chain of operations in the ISIMIP files API v2 form, e.g.
-``[{"operation": "mask_bbox", "bbox": [W, E, S, N]}, {"operation": "mask_country", "country":
-"fra", "compute_mean": true, "output_csv": true}]``. The region operations of a chain become
-one region (a cell is kept when every one keeps it); ``crop``, ``compute_mean`` and
-``output_csv`` are flags on any of them (or standalone operations of those names). Adding an
-operation is one class and one entry in ``OPERATIONS``.
+"""The operation registry: the region operations a request may ask for, each building its
+region from its parameters (the chain they form is read in :mod:`isimip_mask.chain`). Adding
+an operation is one class and one entry in ``OPERATIONS``.
 """
 
+import json
 import re
 from typing import ClassVar
 
-from .errors import InputError, Problems, RegionError
-from .limits import DEFAULT_LIMITS, Limits, store_upload
+from .countries import country_catalogue
+from .errors import RegionError
+from .limits import Limits, store_upload
 from .netcdf import NETCDF_MAGIC, mask_variables, read_mask
-from .plan import FLAGS, Plan
 from .regions import (
     BBox,
     Country,
@@ -22,12 +18,10 @@ from .regions import (
     MaskFile,
     Point,
     Region,
-    Touching,
-    intersect,
     slug,
 )
-from .shapes import parse_geojson, parse_upload
-from .timeaxis import TIME_OPERATIONS, time_operation
+from .regionsets import MAX_COLUMNS, PointSet, RegionSet
+from .shapes import parse_features, parse_geojson, parse_upload, read_points_csv
 
 VARIABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
@@ -171,6 +165,79 @@ class SelectPoint(Operation):
         return Point.from_list(config.get("point"))
 
 
+class MaskRegions(Operation):
+    name = "mask_regions"
+    params = {
+        "regions": "'countries' (every country: Natural Earth, or every m_* layer of ISIMIP's "
+        "country masks if set), a list of ISO3 codes, or the name of an uploaded GeoJSON or zipped "
+        "shapefile (every feature, named by its name property)",
+    }
+    help = "the area-weighted mean of each region, one column each, in one pass over the file"
+
+    @classmethod
+    def region(cls, config, limits):
+        chosen = config.get("regions")
+        if chosen == "countries":
+            if limits.countrymasks is not None:
+                names = [v for v in mask_variables(str(limits.countrymasks)) if v.startswith("m_")]
+                parts = [MaskFile(str(limits.countrymasks), v, v[2:].lower()) for v in names]
+                return RegionSet(tuple(v[2:] for v in names), tuple(parts), "countries")
+            codes = sorted(country_catalogue())
+            return RegionSet(tuple(codes), tuple(Country(code) for code in codes), "countries")
+        if isinstance(chosen, list) and chosen:
+            if len(chosen) > MAX_COLUMNS:
+                raise RegionError(f"{len(chosen)} regions, more than the limit of {MAX_COLUMNS:,}", "regions")
+            parts = tuple(MaskCountry.region({"country": code}, limits) for code in chosen)
+            return RegionSet(tuple(str(code).strip().upper() for code in chosen), parts, "countries")
+        if isinstance(chosen, dict) or (isinstance(chosen, str) and chosen in limits.uploads):
+            data = json.dumps(chosen).encode() if isinstance(chosen, dict) else limits.uploads[chosen]
+            name = "regions" if isinstance(chosen, dict) else chosen
+            named = parse_features(data, name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+            return RegionSet(tuple(n for n, _ in named), tuple(s for _, s in named), slug(name))
+        raise RegionError(
+            "regions must be 'countries', a list of ISO3 codes or the name of an uploaded file "
+            f"(uploaded: {sorted(limits.uploads) or 'none'}), got {str(chosen)[:80]!r}",
+            "regions",
+        )
+
+
+class SelectPoints(Operation):
+    name = "select_points"
+    takes_rule = False
+    params = {
+        "points": "a list of [lat, lon] or of {name, lat, lon}, or the name of an uploaded CSV file "
+        "with the columns name, lat, lon"
+    }
+    help = "the values of the cell nearest to each point, one column each, in one pass over the file"
+
+    @classmethod
+    def region(cls, config, limits):
+        points = config.get("points")
+        if isinstance(points, str) and points in limits.uploads:
+            points = read_points_csv(limits.uploads[points], points, limits.max_geojson_bytes)
+        if not isinstance(points, list) or not points:
+            raise RegionError(
+                "points must be a list of [lat, lon] or {name, lat, lon}, or the name of an uploaded "
+                f"CSV file, got {str(points)[:80]!r}",
+                "points",
+            )
+        if len(points) > MAX_COLUMNS:
+            raise RegionError(f"{len(points)} points, more than the limit of {MAX_COLUMNS:,}", "points")
+        names, parsed = [], []
+        for number, point in enumerate(points):
+            if isinstance(point, dict):
+                names.append(str(point.get("name", f"point_{number}"))[:80])
+                point = [point.get("lat"), point.get("lon")]
+            else:
+                names.append(None)
+            try:
+                parsed.append(Point.from_list(point))
+            except RegionError as error:
+                raise RegionError(f"point {number}: {error}", "points") from None
+        names = [name or f"lat{p.lat:g}_lon{p.lon:g}" for name, p in zip(names, parsed)]
+        return PointSet(tuple(names), tuple(parsed))
+
+
 class CutoutPoint(SelectPoint):
     name = "cutout_point"
     help = "select_point (the v2 name of ncks -d at one cell)"
@@ -188,105 +255,7 @@ OPERATIONS: dict[str, type[Operation]] = {
         MaskMask,
         SelectPoint,
         CutoutPoint,
+        MaskRegions,
+        SelectPoints,
     )
 }
-
-
-RULES = ("centre", "touch")
-
-
-def apply_rule(region, rule: str):
-    """The region with the cell rule asked for: ``centre`` (as CDO) or ``touch`` (as ISIMIP's masks).
-
-    A mask file's cells are given by the file, and a point keeps its cell, whatever the rule.
-    """
-    if rule not in RULES:
-        raise InputError(f"rule must be one of {', '.join(RULES)}, not {str(rule)[:50]!r}", "operations")
-    if rule == "touch" and not isinstance(region, MaskFile | Point):
-        return Touching(region)
-    return region
-
-
-def _flag(problems: Problems, config: dict, name: str) -> bool:
-    value = config.get(name, False)
-    if not isinstance(value, bool):
-        problems.add("operations", f"{name} must be true or false, got {value!r}")
-        return False
-    return value
-
-
-def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
-    """Validate a v2 operations list into a Plan; InputError lists every problem found."""
-    problems = Problems()
-    if not isinstance(operations, list) or not operations:
-        raise InputError(
-            "operations must be a non-empty list of objects with an 'operation' key", "operations"
-        )
-    if len(operations) > limits.max_operations:
-        problems.add(
-            "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
-        )
-    regions, flags, timing = [], dict.fromkeys(FLAGS, False), {}
-    for config in operations:
-        name = config.get("operation") if isinstance(config, dict) else None
-        if not isinstance(name, str):
-            problems.add("operations", f"every operation needs an 'operation' name, got {str(config)[:80]!r}")
-            continue
-        if name in FLAGS:
-            flags[name] = True
-            continue
-        if name in TIME_OPERATIONS:
-            time_operation(problems, config, timing)
-            continue
-        if name not in OPERATIONS:
-            problems.add(
-                "operations",
-                f"operation {name!r} is not supported; choose one of "
-                f"{', '.join(sorted([*OPERATIONS, *TIME_OPERATIONS]))}",
-            )
-            continue
-        op = OPERATIONS[name]
-        try:
-            regions.append(apply_rule(op.region(config, limits), config.get("rule", "centre")))
-        except InputError as error:
-            problems.extend(error)
-        for flag in FLAGS:
-            flags[flag] |= _flag(problems, config, flag)
-        flags["crop"] |= op.crop
-    if not regions and not problems.errors:
-        problems.add("operations", f"one region operation is needed: {', '.join(sorted(OPERATIONS))}")
-    if len(regions) > 1 and any(isinstance(region, Point) for region in regions):
-        problems.add(
-            "operations", "select_point and cutout_point cannot be chained with other region operations"
-        )
-    series = flags["compute_mean"] or any(isinstance(region, Point) for region in regions)
-    if "window" in timing and flags["output_csv"] and not series:
-        problems.add("window", "time_mean with output_csv needs compute_mean or select_point (a table)")
-    problems.raise_if_any(InputError)
-    return Plan(
-        intersect(regions),
-        flags["crop"],
-        flags["compute_mean"],
-        flags["output_csv"],
-        timing.get("period"),
-        timing.get("window"),
-    )
-
-
-RULE_PARAM = {
-    "rule": "optional: 'centre' (default: cells whose centre is inside, as CDO) or 'touch' "
-    "(every cell the region overlaps, as ISIMIP's own masks)"
-}
-
-
-def catalogue() -> list[dict]:
-    """Every operation with its parameters and flags, for ``GET /`` and the docs."""
-    return [
-        {
-            "operation": op.name,
-            "help": op.help,
-            "params": {**op.params, **(RULE_PARAM if op.takes_rule else {})},
-            "flags": list(FLAGS),
-        }
-        for op in OPERATIONS.values()
-    ] + [{"operation": name, **described, "flags": []} for name, described in TIME_OPERATIONS.items()]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .naming import output_name, with_period
 from .options import DEFAULTS, RunOptions
-from .regions import Intersection, Point, Region, Touching, region_config, region_from_config
+from .regions import Intersection, Point, Region, Shape, Touching, region_config, region_from_config
+from .regionsets import PointSet, RegionSet
 from .timeaxis import CDO_NAMES, Period
 
 FLAGS = ("crop", "compute_mean", "output_csv")
@@ -18,7 +19,8 @@ FLAGS = ("crop", "compute_mean", "output_csv")
 class Plan:
     """What to do with every file of a request: one region plus the three flags; ``period``
     keeps the steps of a time range, ``window`` (``month``, ``year``) averages the series over
-    calendar months or years."""
+    calendar months or years; ``fractional`` weighs each cell of a mean by the share of it
+    inside the region."""
 
     region: Region
     crop: bool = False
@@ -26,10 +28,11 @@ class Plan:
     output_csv: bool = False
     period: Period | None = None
     window: str | None = None
+    fractional: bool = False
 
     @property
     def is_series(self) -> bool:
-        return self.compute_mean or isinstance(self.region, Point)
+        return self.compute_mean or isinstance(self.region, Point | RegionSet | PointSet)
 
     def config(self) -> dict:
         return {
@@ -39,6 +42,7 @@ class Plan:
             "output_csv": self.output_csv,
             "period": self.period.config() if self.period else None,
             "window": self.window,
+            "fractional": self.fractional,
         }
 
     @classmethod
@@ -50,6 +54,7 @@ class Plan:
             bool(config.get("output_csv")),
             Period(*config["period"]) if config.get("period") else None,
             config.get("window"),
+            bool(config.get("fractional")),
         )
 
     def operations(self) -> list[dict]:
@@ -57,6 +62,8 @@ class Plan:
         parts = self.region.parts if isinstance(self.region, Intersection) else (self.region,)
         operations = [_operation(part) for part in parts]
         operations[-1].update({flag: True for flag in FLAGS if getattr(self, flag)})
+        if self.fractional:
+            operations[-1]["weights"] = "fraction"
         if self.period:
             operations.append({"operation": "select_time", "period": self.period.config()})
         if self.window:
@@ -64,6 +71,10 @@ class Plan:
         return operations
 
     def describe(self) -> str:
+        if isinstance(self.region, RegionSet | PointSet):
+            count = f"{len(self.region.names)} {self.region.kind}"
+            what = "field means of" if isinstance(self.region, RegionSet) else "time series at"
+            return f"{what} {count} ({self.region.tag})" + self._extras()
         what = (
             "field mean over"
             if self.compute_mean
@@ -71,12 +82,17 @@ class Plan:
             if isinstance(self.region, Point)
             else "mask to"
         )
+        return f"{what} {self.region.tag}" + self._extras()
+
+    def _extras(self) -> str:
         extras = [flag for flag in ("crop", "output_csv") if getattr(self, flag)]
         if self.period:
             extras.append(f"{self.period.start} to {self.period.end}")
         if self.window:
             extras.append(f"{self.window}ly means")
-        return f"{what} {self.region.tag}" + (f" ({', '.join(extras)})" if extras else "")
+        if self.fractional:
+            extras.append("fractional cells")
+        return f" ({', '.join(extras)})" if extras else ""
 
     def output_name(self, source_name: str) -> str:
         suffix = ("_fldmean" if self.compute_mean else "") + (
@@ -110,7 +126,27 @@ REQUEST_NAMES = {
 
 
 def _operation(region) -> dict:
+    if isinstance(region, PointSet):
+        points = [{"name": n, "lat": p.lat, "lon": p.lon} for n, p in zip(region.names, region.points)]
+        return {"operation": "select_points", "points": points}
+    if isinstance(region, RegionSet):
+        return _regions_operation(region)
     if isinstance(region, Touching):
         return {**_operation(region.area), "rule": "touch"}
     config = {key: value for key, value in region.config().items() if key != "name" or region.kind == "shape"}
     return {"operation": REQUEST_NAMES[region.kind], **config}
+
+
+def _regions_operation(region: RegionSet) -> dict:
+    """Countries as ``countries`` or their codes; shapes as an inline FeatureCollection."""
+    touch = all(isinstance(part, Touching) for part in region.parts)
+    areas = [part.area if touch else part for part in region.parts]
+    if all(isinstance(area, Shape) for area in areas):
+        features = [
+            {"type": "Feature", "properties": {"name": name}, "geometry": area.config()["shape"]}
+            for name, area in zip(region.names, areas)
+        ]
+        chosen = {"type": "FeatureCollection", "features": features}
+    else:
+        chosen = "countries" if region.tag == "countries" and len(areas) > 100 else list(region.names)
+    return {"operation": "mask_regions", "regions": chosen, **({"rule": "touch"} if touch else {})}

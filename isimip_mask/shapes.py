@@ -3,6 +3,7 @@ and repaired into a :class:`~isimip_mask.regions.Shape`. ``parse_upload`` is the
 the API, the page and the command line: sizes, inflated sizes, members, nesting and vertices
 are checked before anything grows in memory."""
 
+import csv
 import io
 import json
 import warnings
@@ -71,6 +72,20 @@ def parse_geojson(
     (the ``m_<layer>`` variable of the ISIMIP files API's ``create_mask``). Raises RegionError
     naming the problem otherwise.
     """
+    raw = [geometry for geometry, _ in _features(data, max_bytes)]
+    if layer is not None:
+        if layer >= len(raw):
+            raise RegionError(
+                f"layer {layer} (m_{layer}) names no feature: "
+                f"{name} has {len(raw)} (m_0 to m_{len(raw) - 1})",
+                "layer",
+            )
+        raw = [raw[layer]]
+    return Shape(_polygonal(_geometries(raw, max_vertices), name), name=slug(name))
+
+
+def _features(data, max_bytes: int) -> list[tuple[dict, dict]]:
+    """(geometry, properties) of each feature of GeoJSON text, bytes or a parsed dict."""
     if isinstance(data, bytes | str):
         if len(data) > max_bytes:
             raise RegionError(f"shape is {len(data)} bytes, more than the limit of {max_bytes}", "shape")
@@ -87,19 +102,16 @@ def parse_geojson(
         features = data.get("features") or []
         if not isinstance(features, list):
             raise RegionError("shape FeatureCollection 'features' must be a list of Features", "shape")
-        raw = [feature.get("geometry") for feature in features if isinstance(feature, dict)]
-    elif kind == "Feature":
-        raw = [data.get("geometry")]
+        features = [feature for feature in features if isinstance(feature, dict)]
     else:
-        raw = [data]
-    if layer is not None:
-        if layer >= len(raw):
-            raise RegionError(
-                f"layer {layer} (m_{layer}) names no feature: "
-                f"{name} has {len(raw)} (m_0 to m_{len(raw) - 1})",
-                "layer",
-            )
-        raw = [raw[layer]]
+        features = [data if kind == "Feature" else {"geometry": data}]
+    return [
+        (feature.get("geometry"), p if isinstance(p := feature.get("properties"), dict) else {})
+        for feature in features
+    ]
+
+
+def _geometries(raw: list, max_vertices: int) -> list:
     try:
         with warnings.catch_warnings():  # NaN coordinates warn here; they are refused just below
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -118,7 +130,36 @@ def parse_geojson(
         raise RegionError(f"shape has {vertices} vertices, more than the limit of {max_vertices}", "shape")
     if geometries and not np.isfinite(shapely.get_coordinates(geometries)).all():
         raise RegionError("shape has coordinates that are not finite numbers (NaN or infinity)", "shape")
-    return Shape(_polygonal(geometries, name), name=slug(name))
+    return geometries
+
+
+NAME_PROPERTIES = ("name", "NAME", "NAME_EN", "ISO_A3", "id", "ID")
+
+
+def parse_features(data: bytes, name: str, max_bytes: int, max_vertices: int) -> list[tuple[str, Shape]]:
+    """Every feature of an uploaded GeoJSON or zipped shapefile as a region of its own, named
+    by its ``name`` (or ``NAME``, ``ISO_A3``, ``id``) property, else by its number."""
+    if len(data) > max_bytes:
+        raise RegionError(f"{name} is {len(data)} bytes, more than the limit of {max_bytes}", "regions")
+    if name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04":
+        data = _shapefile_geojson(data, ZIP_INFLATION * max_bytes)
+    features = _features(data, max_bytes)
+    _geometries([geometry for geometry, _ in features], max_vertices)  # the vertex limit, in total
+    named, taken = [], set()
+    for number, (geometry, properties) in enumerate(features):
+        label = next((str(properties[k]) for k in NAME_PROPERTIES if properties.get(k) not in (None, "")), "")
+        label = label[:80] or f"{slug(name)}_{number}"
+        label = label if label not in taken else f"{label}_{number}"
+        taken.add(label)
+        try:
+            named.append(
+                (label, Shape(_polygonal(_geometries([geometry], max_vertices), label), name=slug(label)))
+            )
+        except RegionError as error:
+            raise RegionError(f"feature {number} ({label}) of {name}: {error}", "regions") from None
+    if not named:
+        raise RegionError(f"{name} holds no feature", "regions")
+    return named
 
 
 ZIP_INFLATION = 10  # a zipped shapefile may inflate to this many times the upload limit
@@ -147,6 +188,11 @@ def parse_shapefile_zip(
     max_inflated: int = 50_000_000,
 ) -> Shape:
     """Build a Shape from a zipped ESRI shapefile (.shp + .shx + .dbf) in lon/lat."""
+    return parse_geojson(_shapefile_geojson(data, max_inflated), name, len(data) + 1, max_vertices, layer)
+
+
+def _shapefile_geojson(data: bytes, max_inflated: int) -> dict:
+    """The features of a zipped shapefile, with the attributes of its .dbf, as GeoJSON."""
     import shapefile  # pyshp: only needed for this upload format
 
     try:
@@ -171,9 +217,17 @@ def parse_shapefile_zip(
         with warnings.catch_warnings():  # pyshp warns of damaged headers; damage is an error below
             warnings.simplefilter("ignore")
             reader = shapefile.Reader(**streams)
+            records = reader.records() if "dbf" in streams else []
             geojson = {
                 "type": "FeatureCollection",
-                "features": [{"type": "Feature", "geometry": s.__geo_interface__} for s in reader.shapes()],
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": item.__geo_interface__,
+                        "properties": records[i].as_dict() if i < len(records) else {},
+                    }
+                    for i, item in enumerate(reader.shapes())
+                ],
             }
     except RegionError:
         raise
@@ -182,4 +236,28 @@ def parse_shapefile_zip(
     except Exception as error:  # noqa: BLE001 - pyshp fails on damaged bytes with any kind of error
         detail = str(error) if isinstance(error, shapefile.ShapefileException) else type(error).__name__
         raise RegionError(f"shape zip is not a readable shapefile ({detail})", "shape") from error
-    return parse_geojson(geojson, name, len(data) + 1, max_vertices, layer)
+    return geojson
+
+
+def read_points_csv(data: bytes, name: str, max_bytes: int) -> list[dict]:
+    """Points from an uploaded CSV with a header of ``name,lat,lon`` (``name`` optional; any
+    other columns are ignored): ``[{"name", "lat", "lon"}, ...]``, checked by ``Point``."""
+    if len(data) > max_bytes:
+        raise RegionError(f"{name} is {len(data)} bytes, more than the limit of {max_bytes}", "points")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RegionError(f"{name} is not UTF-8 text (a CSV of name,lat,lon)", "points") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    header = {key.strip().lower() for key in (rows[0].keys() if rows else []) if key}
+    if not {"lat", "lon"} <= header:
+        raise RegionError(f"{name} needs a header line with the columns name,lat,lon", "points")
+    points = []
+    for number, row in enumerate(rows, start=2):  # line numbers as an editor shows them
+        row = {(key or "").strip().lower(): (value or "").strip() for key, value in row.items()}
+        try:
+            lat, lon = float(row["lat"]), float(row["lon"])
+        except ValueError:
+            raise RegionError(f"{name} line {number}: lat and lon must be numbers", "points") from None
+        points.append({"name": row.get("name") or f"line_{number}", "lat": lat, "lon": lon})
+    return points

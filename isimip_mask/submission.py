@@ -5,12 +5,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .chain import parse_operations
 from .datasets import normalize_path, resolve_all
 from .errors import DatasetError, InputError, Problems, RegionError
 from .limits import Limits
 from .masks import grid_mask, overlaps
 from .netcdf import open_dataset, read_layout
-from .operations import parse_operations
 from .plan import Plan
 from .settings import Settings
 from .steps import Steps

@@ -8,6 +8,7 @@ steps of each calendar month or year, as ``cdo monmean`` / ``yearmean`` do; its 
 the middle of its first and last step and its bounds are those two steps, as CDO writes them.
 """
 
+import calendar
 import re
 from dataclasses import dataclass
 
@@ -74,6 +75,17 @@ class Period:
 
     def config(self) -> list[str]:
         return [self.start, self.end]
+
+    @property
+    def cdo_operator(self) -> str:
+        """The cdo operator that keeps the same steps (Gregorian month lengths)."""
+        if len(self.start) == len(self.end) == 4:
+            return f"-selyear,{self.start}/{self.end}"
+        end = self.end
+        if len(end) < 10:
+            year, month = int(end[:4]), int(end[5:7]) if len(end) > 4 else 12
+            end = f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
+        return f"-seldate,{_padded(self.start, '0').replace('-00', '-01')},{end}T23:59:59"
 
 
 def _date(value) -> str:

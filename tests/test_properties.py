@@ -9,9 +9,9 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from isimip_mask.chain import parse_operations
 from isimip_mask.errors import InputError, RegionError
 from isimip_mask.limits import Limits
-from isimip_mask.operations import parse_operations
 from isimip_mask.regions import BBox, Point
 from isimip_mask.shapes import parse_geojson
 

@@ -11,8 +11,8 @@ import netCDF4
 import numpy as np
 import pytest
 
+from isimip_mask.chain import parse_operations
 from isimip_mask.errors import InputError
-from isimip_mask.operations import parse_operations
 from isimip_mask.plan import Plan
 from isimip_mask.regions import BBox, Point
 from isimip_mask.submission import build_request

@@ -12,7 +12,8 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from ..errors import DatasetError
+from ..coverage import cell_weights
+from ..errors import DatasetError, RegionError
 from ..masks import grid_mask, mask_bounds, nearest_cell
 from ..netcdf import (
     atomic_output,
@@ -30,7 +31,7 @@ from . import chunks
 from .streaming import Progress, slabs, write_window_bounds
 
 
-def _series(
+def stream_series(
     source: Path, source_var, rows: slice, reduce, steps: Steps, progress: Progress | None, threads: int
 ) -> np.ndarray:
     """Reduce each time step read of ``source_var[:, rows, :]`` with ``reduce(block) -> values``."""
@@ -72,7 +73,7 @@ def field_means(
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
 
-    return _series(source, source_var, rows, reduce, steps, progress, threads)
+    return stream_series(source, source_var, rows, reduce, steps, progress, threads)
 
 
 def point_values(
@@ -85,7 +86,7 @@ def point_values(
         values = block[..., 0, col].astype("f8")
         return np.where(values == fill, np.nan, values)
 
-    return _series(source, source_var, slice(row, row + 1), reduce, steps, progress, threads)
+    return stream_series(source, source_var, slice(row, row + 1), reduce, steps, progress, threads)
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,11 @@ def read_series(
     threads: int = 1,
     period: Period | None = None,
     window: str | None = None,
+    fractional: bool = False,
 ):
     """Read the point time series (``Point``) or area-weighted field mean of each data variable,
-    over ``period`` (default: every step), averaged over each ``window`` if one is given.
+    over ``period`` (default: every step), averaged over each ``window`` if one is given; with
+    ``fractional``, each cell weighs by the share of it inside the region.
     Returns the file's layout, the series and the steps written."""
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
@@ -124,9 +127,12 @@ def read_series(
             }
             lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
         else:
-            mask = grid_mask(grid, region)
+            weighted = cell_weights(grid, region, fractional)
+            if not weighted.any():
+                raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
+            mask = weighted > 0
             rows, _ = mask_bounds(mask, grid.is_global)
-            weights = (grid.lat_weights()[:, None] * mask)[rows]
+            weights = weighted[rows]
             values = {
                 name: field_means(source, src.variables[name], weights, rows, progress, steps, threads)
                 for name in layout.data_vars
@@ -262,7 +268,7 @@ def read_cells(
                 raise DatasetError(
                     f"CSV output needs (time, lat, lon) variables; {name} has {variable.dimensions}"
                 )
-            values[name] = _series(
+            values[name] = stream_series(
                 source, variable, rows, lambda block: block[:, keep], steps, progress, threads
             )
         r, c = np.nonzero(mask)

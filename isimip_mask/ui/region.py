@@ -7,10 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from .. import datasets, mapview
+from ..chain import apply_rule
 from ..countries import country_names
 from ..errors import IsimipMaskError
 from ..estimates import output_estimate
-from ..operations import apply_rule
 from ..plan import Plan
 from ..regions import BBox, Country, LandOnly, Point, intersect, region_config
 from ..settings import Settings

@@ -1,0 +1,206 @@
+"""Many series in one pass: the area-weighted mean of each of many regions, or the values at
+many points, as one table (rows time, a column per region or point).
+
+Every column is a list of (cell, weight) entries, all columns in one sparse array sorted by
+column; each time step is read once, its entries gathered and summed per column with
+``np.add.reduceat``. A point is a column of one cell of weight 1, so its "mean" is its value.
+A region that covers no cell of the file has no column.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from ..coverage import cell_weights
+from ..errors import RegionError
+from ..masks import nearest_cell
+from ..netcdf import atomic_output, copy_global_attributes, fill_value, open_dataset, read_layout
+from ..regionsets import PointSet, RegionSet
+from ..steps import Steps
+from ..timeaxis import Period, window_means
+from .series import stream_series
+from .streaming import Progress, write_window_bounds
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The cells and weights of every column: ``cells`` (flat, in the window ``rows`` of the
+    grid) and ``weights``, sorted by column, each column starting at ``starts``."""
+
+    names: list[str]
+    rows: slice
+    cells: np.ndarray
+    weights: np.ndarray
+    starts: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    method: str
+
+
+def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False) -> Columns:
+    """The columns of a set on ``grid``; regions without a cell on it are left out."""
+    names, rows, cols, weights, lat, lon = [], [], [], [], [], []
+    for name, part in zip(region.names, region.parts):
+        if isinstance(region, PointSet):
+            row, col = nearest_cell(grid, part)
+            r, c, w = np.array([row]), np.array([col]), np.array([1.0])
+        else:
+            try:
+                weight = cell_weights(grid, part, fractional)
+            except RegionError:  # this region misses the file
+                continue
+            r, c = np.nonzero(weight)
+            w = weight[r, c]
+        if r.size == 0:
+            continue
+        names.append(name)
+        rows.append(r), cols.append(c), weights.append(w)
+        lat.append(float(np.average(grid.lat[r], weights=w)))
+        lon.append(float(grid.lon[c[np.argmax(w)]] if c.size == 1 else np.average(grid.lon[c], weights=w)))
+    if not names:
+        raise RegionError(f"none of the {region.kind} overlaps the grid of this file", region.kind)
+    first, last = min(int(r.min()) for r in rows), max(int(r.max()) for r in rows)
+    cells = np.concatenate([(r - first) * grid.lon.size + c for r, c in zip(rows, cols)])
+    starts = np.cumsum([0] + [r.size for r in rows[:-1]])
+    method = "point" if isinstance(region, PointSet) else "mean"
+    return Columns(
+        names,
+        slice(first, last + 1),
+        cells,
+        np.concatenate(weights),
+        starts,
+        np.array(lat),
+        np.array(lon),
+        method,
+    )
+
+
+@dataclass(frozen=True)
+class Table:
+    """``values[name]`` is (time, column) for each data variable."""
+
+    columns: Columns
+    values: dict[str, np.ndarray]
+    units: dict[str, str]
+    dtypes: dict[str, np.dtype]
+
+
+def read_table(
+    source: Path,
+    region: RegionSet | PointSet,
+    fractional: bool = False,
+    progress: Progress | None = None,
+    threads: int = 1,
+    period: Period | None = None,
+    window: str | None = None,
+):
+    """Every column's series of every data variable, in one pass over the file; returns the
+    file's layout, the table and the steps written."""
+    with open_dataset(source) as src:
+        layout = read_layout(src, source.name)
+        steps = Steps.of(layout, period, window)
+        columns = columns_of(layout.grid, region, fractional)
+        values = {}
+        for name in layout.data_vars:
+            variable = src.variables[name]
+            fill = fill_value(variable)
+
+            def reduce(block, fill=fill):
+                cells = block.reshape(block.shape[0], -1)[:, columns.cells].astype("f8")
+                valid = (cells != fill) & np.isfinite(cells)
+                sums = np.add.reduceat(np.where(valid, cells * columns.weights, 0.0), columns.starts, axis=1)
+                total = np.add.reduceat(np.where(valid, columns.weights, 0.0), columns.starts, axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
+
+            series = stream_series(source, variable, columns.rows, reduce, steps, progress, threads)
+            series = series.reshape(-1, len(columns.names))
+            values[name] = window_means(series, steps.groups) if steps.groups is not None else series
+        variables = {name: src.variables[name] for name in layout.data_vars}
+        table = Table(
+            columns,
+            values,
+            units={name: str(v.__dict__.get("units", "")) for name, v in variables.items()},
+            dtypes={name: v.dtype for name, v in variables.items()},
+        )
+    return layout, table, steps
+
+
+def write_table_csv(target: Path, table: Table, times: list[str]) -> None:
+    """``time,<column> [<units>],...``: one row per time step, empty where missing."""
+    several = len(table.values) > 1
+    headers = [
+        f"{f'{name} ' if several else ''}{column} [{table.units[name]}]"
+        for name in table.values
+        for column in table.columns.names
+    ]
+    with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time", *headers])
+        blocks = [np.asarray(values, dtype=table.dtypes[name]) for name, values in table.values.items()]
+        for step, time in enumerate(times):
+            row = [time]
+            for block in blocks:
+                row.extend("" if np.isnan(v) else str(v) for v in block[step])
+            writer.writerow(row)
+
+
+def write_table_netcdf(target: Path, source: Path, layout, table: Table, action: str, steps: Steps) -> None:
+    """A CF ``timeSeries`` file: each variable as ``(time, region)``, with the names, and the
+    latitude and longitude of each column (a point's cell, a region's weighted centre)."""
+    columns = table.columns
+    width = max(len(name.encode()) for name in columns.names)
+    with open_dataset(source) as src, atomic_output(target) as partial:
+        with netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
+            out.set_auto_maskandscale(False)
+            copy_global_attributes(src, out, action)
+            out.featureType = "timeSeries"
+            out.createDimension(layout.time_dim, None)
+            out.createDimension("region", len(columns.names))
+            out.createDimension("name_length", width)
+            time = out.createVariable(layout.time_dim, "f8", (layout.time_dim,))
+            time.setncatts(
+                {k: v for k, v in src.variables[layout.time_dim].__dict__.items() if k != "_FillValue"}
+            )
+            time[:] = steps.values
+            names = out.createVariable("region_name", "S1", ("region", "name_length"))
+            names.cf_role = "timeseries_id"
+            names[:] = netCDF4.stringtochar(np.array(columns.names, dtype=f"S{width}"))
+            for axis, values in (("lat", columns.lat), ("lon", columns.lon)):
+                coordinate = out.createVariable(axis, "f8", ("region",))
+                coordinate.setncatts(
+                    {
+                        "standard_name": "latitude" if axis == "lat" else "longitude",
+                        "units": "degrees_north" if axis == "lat" else "degrees_east",
+                    }
+                )
+                coordinate[:] = values
+            methods = ["area: mean (area-weighted)"] if columns.method == "mean" else []
+            methods += ["time: mean"] if steps.groups is not None else []
+            for name, values in table.values.items():
+                source_var = src.variables[name]
+                fill = fill_value(source_var)
+                attrs = {
+                    k: v for k, v in source_var.__dict__.items() if k not in ("_FillValue", "cell_methods")
+                }
+                variable = out.createVariable(
+                    name,
+                    source_var.dtype,
+                    (layout.time_dim, "region"),
+                    fill_value=fill,
+                    zlib=True,
+                    complevel=5,
+                )
+                variable.setncatts({**attrs, "coordinates": "lat lon region_name"})
+                if methods:
+                    variable.cell_methods = " ".join(methods)
+                variable[:] = np.where(np.isnan(values), fill, values).astype(source_var.dtype)
+            if steps.groups is not None:
+                write_window_bounds(out, layout, steps)
+
+
+def _attributes(variable, *left_out: str) -> dict:
+    return {key: value for key, value in variable.__dict__.items() if key not in left_out}
