@@ -118,7 +118,7 @@ def test_uploaded_shapes_by_name():
                 {"operation": "mask_country", "country": "DEU"},
             ],
             "operations",
-            "select_point and cutout_point cannot be chained",
+            "select_point, cutout_point, mask_regions and select_points cannot be chained",
         ),
         ([{"operation": "mask_landonly"}] * 5, "operations", "5 operations, more than the limit of 4"),
         (
