@@ -1,16 +1,23 @@
-"""Command line: ``python -m isimip_mask INPUT OUTPUT --bbox W E S N [--crop] [--mean] [--csv]``."""
+"""Command line: ``python -m isimip_mask INPUT OUTPUT --bbox W E S N [--crop] [--mean] [--csv]``, and
+the rest of what a request can ask (``--regions``, ``--points``, ``--period``, ``--window``)."""
 
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from .chain import apply_rule
 from .errors import IsimipMaskError
+from .limits import Limits
+from .operations import MaskRegions, SelectPoints
 from .options import RunOptions
 from .plan import Plan
-from .regions import BBox, Country, LandOnly, Point, Touching
+from .regions import BBox, Country, LandOnly, Point
+from .regionsets import PointSet, RegionSet
 from .settings import load_settings
 from .shapes import parse_upload
+from .timeaxis import Period
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     region.add_argument(
         "--point", nargs=2, type=float, metavar=("LAT", "LON"), help="time series of the nearest cell"
     )
+    region.add_argument(
+        "--regions",
+        metavar="WHICH",
+        help="a table of the mean of each region: 'countries', codes (DEU,FRA,...) or a GeoJSON file or "
+        "zipped shapefile (every feature)",
+    )
+    region.add_argument(
+        "--points",
+        metavar="WHICH",
+        help="a table of the values at each point: a CSV file (name,lat,lon) or LAT,LON;LAT,LON;...",
+    )
     parser.add_argument(
         "--touch",
         action="store_true",
@@ -47,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mean", action="store_true", help="area-weighted field mean per time step")
     parser.add_argument(
         "--csv", action="store_true", help="write the time series as CSV (with --mean or --point)"
+    )
+    parser.add_argument(
+        "--period", nargs=2, metavar=("START", "END"), help="keep the steps from START to END: years or dates"
+    )
+    parser.add_argument("--window", choices=["month", "year"], help="monthly or annual means (cdo monmean)")
+    parser.add_argument(
+        "--fraction",
+        action="store_true",
+        help="means weigh each cell by the share of it inside the region (exact overlap)",
     )
     parser.add_argument(
         "--threads",
@@ -66,18 +93,47 @@ def region_from_args(args):
         return LandOnly()
     if args.point is not None:
         return Point(*args.point)
-    limits = load_settings()  # MAX_GEOJSON_BYTES and MAX_GEOJSON_VERTICES, as for the API
+    limits = Limits.from_settings(load_settings(), {})  # upload sizes and vertices, as for the API
+    listed = {"regions": args.regions, "points": args.points}
+    if args.regions is not None and not _names_a_file(args.regions):
+        chosen = "countries" if args.regions == "countries" else args.regions.split(",")
+        return MaskRegions.region({"regions": chosen}, limits)
+    if args.points is not None and not _names_a_file(args.points):
+        pairs = [pair.split(",") for pair in args.points.split(";") if pair.strip()]
+        return SelectPoints.region({"points": [[_number(v) for v in pair] for pair in pairs]}, limits)
+    path = Path(args.geojson or listed["regions"] or listed["points"])
+    what = "GeoJSON file" if args.geojson else "regions file" if args.regions else "points file"
+    data = _read_upload(path, what, limits.max_geojson_bytes)
+    with_file = replace(limits, uploads={path.name: data})
+    if args.regions is not None:
+        return MaskRegions.region({"regions": path.name}, with_file)
+    if args.points is not None:
+        return SelectPoints.region({"points": path.name}, with_file)
+    return parse_upload(data, path.name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+
+
+def _names_a_file(text: str) -> bool:
+    """A file that exists, or text that can only be meant as one (a folder in it, an extension)."""
+    return Path(text).is_file() or "/" in text or text.lower().endswith((".csv", ".json", ".geojson", ".zip"))
+
+
+def _number(text: str):
     try:
-        size = args.geojson.stat().st_size
-        if size > limits.max_geojson_bytes:  # refused before it is read
+        return float(text)
+    except ValueError:
+        return text  # Point says what is wrong with it
+
+
+def _read_upload(path: Path, what: str, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:  # refused before it is read
             raise IsimipMaskError(
-                f"{args.geojson} is {size} bytes, more than the limit of {limits.max_geojson_bytes} "
-                "(MAX_GEOJSON_BYTES)"
+                f"{path} is {size} bytes, more than the limit of {max_bytes} (MAX_GEOJSON_BYTES)"
             )
-        data = args.geojson.read_bytes()
+        return path.read_bytes()
     except OSError as error:
-        raise IsimipMaskError(f"cannot read GeoJSON file {args.geojson}: {error.strerror}") from error
-    return parse_upload(data, args.geojson.name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+        raise IsimipMaskError(f"cannot read {what} {path}: {error.strerror}") from error
 
 
 def output_target(output: str) -> tuple[Path, str | None]:
@@ -96,14 +152,19 @@ def main(argv=None) -> int:
     try:
         region = region_from_args(args)
         if args.touch:
-            if isinstance(region, Point):
+            if isinstance(region, Point | PointSet):
                 raise IsimipMaskError(
                     "--touch applies to areas (a box, a country, land, a GeoJSON), not to a point"
                 )
-            region = Touching(region)
-        plan = Plan(region, args.crop, args.mean, args.csv)
+            region = apply_rule(region, "touch")
+        period = Period.parse(args.period) if args.period else None
+        plan = Plan(region, args.crop, args.mean, args.csv, period, args.window, args.fraction)
         if args.csv and not plan.is_series:
             raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
+        if args.fraction and not (args.mean or isinstance(region, RegionSet)):
+            raise IsimipMaskError("--fraction applies to means: add --mean, or use --regions")
+        if args.crop and isinstance(region, RegionSet | PointSet):
+            raise IsimipMaskError("--crop does not apply to --regions and --points: they write tables")
         if not args.input.is_file():
             raise IsimipMaskError(f"input file {args.input} does not exist")
         with _progress_bar() as progress:
@@ -126,6 +187,8 @@ def _write(plan: Plan, args, progress) -> Path:
         output_dir.mkdir(parents=True, exist_ok=True)
         options = RunOptions.from_settings(load_settings(), threads=args.threads)
         return plan.run(args.input, output_dir, progress, options, name)
+    except IsimipMaskError:
+        raise
     except (OSError, ValueError) as error:  # ValueError: a NUL in the name
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise IsimipMaskError(f"cannot write {args.output!r}: {reason}") from error

@@ -44,13 +44,16 @@ def cell_fractions(grid: Grid, geometry) -> np.ndarray:
     return np.minimum(fractions, 1.0)
 
 
-def cell_weights(grid: Grid, region, fractional: bool = False) -> np.ndarray:
-    """Area weights of a mean over ``region``: cos(lat) times each cell's share inside it
-    (``fractional``) or times 1 for the cells its rule keeps (0 elsewhere). A mask file or a
+def cell_shares(grid: Grid, region, fractional: bool = False) -> np.ndarray:
+    """How much of each cell counts for a mean over ``region``: its share inside it
+    (``fractional``), else 1 for the cells its rule keeps (a boolean mask). A mask file or a
     point has no outline: its cells count whole either way."""
     outlined = not any(isinstance(part, MaskFile | Point) for part in getattr(region, "parts", (region,)))
     if fractional and outlined and not isinstance(region, MaskFile | Point):
-        share = cell_fractions(grid, region.geometry)
-    else:
-        share = grid_mask(grid, region)
-    return grid.lat_weights()[:, None] * share
+        return cell_fractions(grid, region.geometry)
+    return grid_mask(grid, region)
+
+
+def cell_weights(grid: Grid, region, fractional: bool = False) -> np.ndarray:
+    """Area weights of a mean over ``region``: cos(lat) times :func:`cell_shares`."""
+    return grid.lat_weights()[:, None] * cell_shares(grid, region, fractional)

@@ -1,6 +1,7 @@
 """A file's grid: the centres of its cells, and the one rule for moving longitudes round the globe."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -27,11 +28,11 @@ class Grid:
             raise RegionError("the grid needs one-dimensional, non-empty lat and lon", "grid")
         return cls(lat, lon)
 
-    @property
+    @cached_property
     def dlat(self) -> float:
         return float(np.median(np.abs(np.diff(self.lat)))) if self.lat.size > 1 else 0.5
 
-    @property
+    @cached_property
     def dlon(self) -> float:
         return float(np.median(np.abs(np.diff(self.lon)))) if self.lon.size > 1 else 0.5
 

@@ -111,3 +111,62 @@ def test_cli_touch_keeps_every_cell_the_country_overlaps(tmp_path):
     with netCDF4.Dataset(centre) as a, netCDF4.Dataset(touch) as b:
         kept_centre, kept_touch = (a["dis"][0].mask == False), (b["dis"][0].mask == False)  # noqa: E712
     assert (kept_centre & ~kept_touch).sum() == 0 and kept_touch.sum() > kept_centre.sum()
+
+
+def test_cli_tables_periods_and_windows(tmp_path, capsys):
+    points = tmp_path / "cities.csv"
+    points.write_text("name,lat,lon\nParis,48.85,2.35\nLyon,45.75,4.85\n")
+    assert (
+        main(
+            [
+                str(DIS_FILE),
+                str(tmp_path / "p.csv"),
+                "--points",
+                str(points),
+                "--period",
+                "2002-06",
+                "2002-06-05",
+                "--csv",
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.reader((tmp_path / "p.csv").open()))
+    assert rows[0] == ["time", "Paris [m3 s-1]", "Lyon [m3 s-1]"]
+    assert [row[0] for row in rows[1:]] == [f"2002-06-0{day}" for day in range(1, 6)]
+    assert (
+        main(
+            [
+                str(DIS_FILE),
+                str(tmp_path) + "/",
+                "--regions",
+                "FRA,CHE",
+                "--window",
+                "year",
+                "--fraction",
+                "--csv",
+            ]
+        )
+        == 0
+    )
+    written = capsys.readouterr().out.split()[-1]
+    assert written.endswith("_dis_countries_yearmean_daily_DEMO_FR_2001_2003.csv")
+    rows = list(csv.reader(Path(written).read_text().splitlines()))
+    assert rows[0] == ["time", "FRA [m3 s-1]", "CHE [m3 s-1]"] and len(rows) == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--country", "FRA", "--period", "2010", "2011"], "the period 2010 to 2011 is outside the file"),
+        (["--country", "FRA", "--fraction"], "--fraction applies to means"),
+        (["--points", "48.85,x"], "point 0: point lon='x' is not a number"),
+        (["--points", "missing.csv"], "cannot read points file missing.csv"),
+        (["--regions", "FRA", "--crop"], "--crop does not apply to --regions and --points"),
+    ],
+)
+def test_cli_refuses_bad_tables_and_periods_in_one_line(tmp_path, capsys, args, message):
+    assert main([str(DIS_FILE), str(tmp_path / "out.nc"), *args]) == 1
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "out.nc").exists()

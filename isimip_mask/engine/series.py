@@ -32,17 +32,32 @@ from .streaming import Progress, slabs, write_window_bounds
 
 
 def stream_series(
-    source: Path, source_var, rows: slice, reduce, steps: Steps, progress: Progress | None, threads: int
+    source: Path,
+    source_var,
+    rows: slice,
+    reduce,
+    steps: Steps,
+    progress: Progress | None,
+    threads: int,
+    cells: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reduce each time step read of ``source_var[:, rows, :]`` with ``reduce(block) -> values``."""
+    """Reduce each time step read of ``source_var[:, rows, :]`` with ``reduce(block) -> values``;
+    with ``cells`` (flat indices within ``rows``), ``reduce`` gets only those cells, ``(time, cell)``."""
+
+    def pick(block: np.ndarray) -> np.ndarray:
+        return block if cells is None else block.reshape(block.shape[0], -1)[:, cells]
+
     if source_var.ndim < 3:
-        return np.atleast_1d(reduce(source_var[rows, :][None]))
-    if chunks.supported(source, source_var.name):
+        return np.atleast_1d(reduce(pick(source_var[rows, :][None])))
+    if chunks.supported(source, source_var.name) and cells is not None:
+        flat = cells + rows.start * source_var.shape[-1]
+        blocks = chunks.map_cells(source, source_var.name, flat, reduce, threads, steps.read)
+    elif chunks.supported(source, source_var.name):
         blocks = chunks.map_fields(source, source_var.name, rows, reduce, threads, steps.read)
     else:
         first = steps.read.start
         blocks = (
-            (stop - first, steps.count, reduce(source_var[start:stop, ..., rows, :]))
+            (stop - first, steps.count, reduce(pick(source_var[start:stop, ..., rows, :])))
             for start, stop in slabs(steps.read.stop, bytes_per_step(source_var), first)
         )
     parts = []

@@ -14,7 +14,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from ..coverage import cell_weights
+from ..coverage import cell_shares
 from ..errors import RegionError
 from ..masks import nearest_cell
 from ..netcdf import atomic_output, copy_global_attributes, fill_value, open_dataset, read_layout
@@ -43,17 +43,18 @@ class Columns:
 def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False) -> Columns:
     """The columns of a set on ``grid``; regions without a cell on it are left out."""
     names, rows, cols, weights, lat, lon = [], [], [], [], [], []
+    cos_lat = grid.lat_weights()
     for name, part in zip(region.names, region.parts):
         if isinstance(region, PointSet):
             row, col = nearest_cell(grid, part)
             r, c, w = np.array([row]), np.array([col]), np.array([1.0])
         else:
             try:
-                weight = cell_weights(grid, part, fractional)
+                shares = cell_shares(grid, part, fractional)
             except RegionError:  # this region misses the file
                 continue
-            r, c = np.nonzero(weight)
-            w = weight[r, c]
+            r, c = np.nonzero(shares)
+            w = cos_lat[r] * shares[r, c]
         if r.size == 0:
             continue
         names.append(name)
@@ -108,15 +109,21 @@ def read_table(
             variable = src.variables[name]
             fill = fill_value(variable)
 
-            def reduce(block, fill=fill):
-                cells = block.reshape(block.shape[0], -1)[:, columns.cells].astype("f8")
+            def reduce(cells, fill=fill):
+                cells = cells.astype("f8")
+                if columns.method == "point":  # a cell each: its value
+                    return np.where((cells != fill) & np.isfinite(cells), cells, np.nan)
                 valid = (cells != fill) & np.isfinite(cells)
-                sums = np.add.reduceat(np.where(valid, cells * columns.weights, 0.0), columns.starts, axis=1)
-                total = np.add.reduceat(np.where(valid, columns.weights, 0.0), columns.starts, axis=1)
+                weights = np.where(valid, columns.weights, 0.0)
+                cells[~valid] = 0.0
+                sums = np.add.reduceat(cells * weights, columns.starts, axis=1)
+                total = np.add.reduceat(weights, columns.starts, axis=1)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
 
-            series = stream_series(source, variable, columns.rows, reduce, steps, progress, threads)
+            series = stream_series(
+                source, variable, columns.rows, reduce, steps, progress, threads, columns.cells
+            )
             series = series.reshape(-1, len(columns.names))
             values[name] = window_means(series, steps.groups) if steps.groups is not None else series
         variables = {name: src.variables[name] for name in layout.data_vars}
@@ -162,9 +169,7 @@ def write_table_netcdf(target: Path, source: Path, layout, table: Table, action:
             out.createDimension("region", len(columns.names))
             out.createDimension("name_length", width)
             time = out.createVariable(layout.time_dim, "f8", (layout.time_dim,))
-            time.setncatts(
-                {k: v for k, v in src.variables[layout.time_dim].__dict__.items() if k != "_FillValue"}
-            )
+            time.setncatts(_attributes(src.variables[layout.time_dim], "_FillValue", "bounds"))
             time[:] = steps.values
             names = out.createVariable("region_name", "S1", ("region", "name_length"))
             names.cf_role = "timeseries_id"
@@ -183,16 +188,10 @@ def write_table_netcdf(target: Path, source: Path, layout, table: Table, action:
             for name, values in table.values.items():
                 source_var = src.variables[name]
                 fill = fill_value(source_var)
-                attrs = {
-                    k: v for k, v in source_var.__dict__.items() if k not in ("_FillValue", "cell_methods")
-                }
+                attrs = _attributes(source_var, "_FillValue", "cell_methods")
+                dims = (layout.time_dim, "region")  # deflate 1 + shuffle: 4 times as fast as 5, 10% larger
                 variable = out.createVariable(
-                    name,
-                    source_var.dtype,
-                    (layout.time_dim, "region"),
-                    fill_value=fill,
-                    zlib=True,
-                    complevel=5,
+                    name, source_var.dtype, dims, fill_value=fill, zlib=True, complevel=1, shuffle=True
                 )
                 variable.setncatts({**attrs, "coordinates": "lat lon region_name"})
                 if methods:
@@ -200,6 +199,10 @@ def write_table_netcdf(target: Path, source: Path, layout, table: Table, action:
                 variable[:] = np.where(np.isnan(values), fill, values).astype(source_var.dtype)
             if steps.groups is not None:
                 write_window_bounds(out, layout, steps)
+
+
+def _attributes(variable, *left_out: str) -> dict:
+    return {key: value for key, value in variable.__dict__.items() if key not in left_out}
 
 
 def _attributes(variable, *left_out: str) -> dict:
