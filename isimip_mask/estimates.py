@@ -23,13 +23,30 @@ def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int) -> str:
     """What ``plan`` writes for the files ``infos`` when ``cells`` cells of the first one's grid
     are kept, in words."""
     info = infos[0]
-    steps = max(1, info.n_times)
+    steps = output_steps(plan, info)
     if plan.is_series:
         what = "CSV" if plan.output_csv else "NetCDF"
-        row = CSV_DATE_CHARS + CSV_VALUE_CHARS * max(1, len(info.variables)) + 1
-        return (
-            f"a time series of {steps} values per file "
-            f"(about {human_size(steps * row * len(infos))} as {what})"
+        columns = len(getattr(plan.region, "names", ())) or 1
+        row = CSV_DATE_CHARS + CSV_VALUE_CHARS * max(1, len(info.variables)) * columns + 1
+        shape = (
+            f"a table of {steps:,} rows x {columns:,} columns"
+            if columns > 1
+            else f"a time series of {steps:,} values"
         )
-    raw = info.kept_bytes(cells) * len(infos)
+        return f"{shape} per file (about {human_size(steps * row * len(infos))} as {what})"
+    raw = info.kept_bytes(cells) * len(infos) * steps // max(1, info.n_times)
     return f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
+
+
+def output_steps(plan: Plan, info: DatasetInfo) -> int:
+    """Time steps written for ``info``: all, the share of its years in the plan's period, or
+    one per month or year (counted in whole years: an estimate)."""
+    steps = max(1, info.n_times)
+    if not info.time_span or not (plan.period or plan.window):
+        return steps
+    first, last = int(info.time_span[0][:4]), int(info.time_span[1][:4])
+    start, end = (int(plan.period.start[:4]), int(plan.period.end[:4])) if plan.period else (first, last)
+    years = max(0, min(last, end) - max(first, start) + 1)
+    if plan.window:
+        return max(1, years * (12 if plan.window == "month" else 1))
+    return max(1, steps * years // (last - first + 1))

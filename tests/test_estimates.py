@@ -33,7 +33,7 @@ def test_the_estimate_follows_the_plan(settings):
     info = describe(settings.input_path, DIS)  # 1,095 daily steps, one variable
     csv = output_estimate(Plan(Point(48.1, 2.1), output_csv=True), [info, info], 1)
     netcdf = output_estimate(Plan(Point(48.1, 2.1)), [info], 1)
-    assert csv.startswith("a time series of 1095 values per file") and csv.endswith("as CSV)")
+    assert csv.startswith("a time series of 1,095 values per file") and csv.endswith("as CSV)")
     assert netcdf.endswith("as NetCDF)")
     kept = output_estimate(Plan(BBox(0, 5, 44, 48)), [info, info], 100)
     assert kept == f"about {human_size(100 * 1095 * 4 * 2)} of data before compression, in 2 file(s)"

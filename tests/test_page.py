@@ -354,3 +354,40 @@ def test_chains_and_the_touch_rule_preview_exactly_what_the_job_keeps(
     at = at.button(key="submit").click().run()
     queued = Plan.from_config(queue_service.queue.info(job_of(at)).request["plan"]).region
     assert queued.kind == region.kind and kept(queue_service.settings, queued) == cells
+
+
+def test_every_country_as_a_table_of_means(app, service):
+    at = choose(app(), "Every country")
+    no_exceptions(at)
+    assert "a table of 1,095 rows x 241 columns per file" in preview_text(at)
+    at = at.checkbox(key="fraction").set_value(True).run()
+    at = at.button(key="submit").click().run()
+    no_exceptions(at)
+    info = service.wait(job_of(at))
+    assert info.status == "finished" and info.file_name.endswith("_countries_daily_DEMO_FR_2001_2003.csv")
+    header = service.queue.result_path(info).read_text().splitlines()[0].split(",")
+    assert header[0] == "time" and {"FRA [m3 s-1]", "CHE [m3 s-1]", "BEL [m3 s-1]"} <= set(header)
+
+
+def test_points_from_an_uploaded_csv(app, queue_service):
+    at = choose(app(), "Points")
+    no_exceptions(at)  # the typed table's defaults: Berlin lies outside the sample, said so
+    cities = b"name,lat,lon\nParis,48.85,2.35\nLyon,45.75,4.85\n"
+    at = at.file_uploader(key="points_upload").upload("cities.csv", cities, "text/csv").run()
+    no_exceptions(at)
+    assert "2 of 513 cells at 0.5° are kept" in preview_text(at)
+    assert "a table of 1,095 rows x 2 columns" in preview_text(at)
+
+
+def test_years_and_monthly_means(app, service):
+    at = choose(app(), "Country", country="FRA")
+    at = at.checkbox(key="mean").set_value(True).run()
+    at = at.slider(key="years").set_value((2002, 2002)).run()
+    at = at.selectbox(key="window").set_value("month").run()
+    no_exceptions(at)
+    assert "a time series of 12 values per file" in preview_text(at)
+    at = at.button(key="submit").click().run()
+    info = service.wait(job_of(at))
+    assert info.file_name.endswith("_fra_fldmean_monmean_daily_DEMO_FR_2002_2002.csv")
+    rows = service.queue.result_path(info).read_text().splitlines()
+    assert len(rows) == 13 and rows[1].startswith("2002-01-16")

@@ -1,5 +1,7 @@
-"""Steps 2 and 3 of the page: the region (drawn, a country, land, a box, an upload, a point),
-the cell rule, a second region to combine with, the options, and the preview of kept cells."""
+"""Steps 2 and 3 of the page: the region (drawn, a country, land, a box, an upload, a point,
+every country, a table of points), the cell rule, a second region to combine with, the
+options (crop, means, fractional cells, years, monthly or annual means), and the preview of
+kept cells."""
 
 import json
 from pathlib import Path
@@ -11,13 +13,32 @@ from ..chain import apply_rule
 from ..countries import country_names
 from ..errors import IsimipMaskError
 from ..estimates import output_estimate
+from ..limits import Limits
+from ..operations import MaskRegions, SelectPoints
 from ..plan import Plan
 from ..regions import BBox, Country, LandOnly, Point, intersect, region_config
+from ..regionsets import PointSet, RegionSet
 from ..settings import Settings
-from ..shapes import parse_upload
+from ..shapes import parse_upload, read_points_csv
+from ..timeaxis import Period
 from .state import MAP_KEY, Preview, preview, push
 
-MODES = ("Draw on the map", "Country", "Land only", "Box", "GeoJSON upload", "Point")
+MODES = (
+    "Draw on the map",
+    "Country",
+    "Land only",
+    "Box",
+    "GeoJSON upload",
+    "Point",
+    "Every country",
+    "Points",
+)
+DEFAULT_POINTS = [{"name": "Berlin", "lat": 52.52, "lon": 13.4}, {"name": "Paris", "lat": 48.85, "lon": 2.35}]
+WINDOWS = {
+    None: "every time step",
+    "month": "monthly means (cdo monmean)",
+    "year": "annual means (cdo yearmean)",
+}
 
 
 def show_region_inputs(settings: Settings):
@@ -81,6 +102,11 @@ def show_region_inputs(settings: Settings):
         return parse_upload(
             upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices
         )
+    if mode == MODES[6]:
+        st.caption("The area-weighted mean of every country, one column each, in one pass over each file.")
+        return MaskRegions.region({"regions": "countries"}, Limits.from_settings(settings, {}))
+    if mode == MODES[7]:
+        return show_points(settings)
     left, right = st.columns(2)
     lat = left.number_input("lat", -90.0, 90.0, st.session_state.get("lat", 52.39), key="lat", format="%.4f")
     lon = right.number_input(
@@ -88,6 +114,21 @@ def show_region_inputs(settings: Settings):
     )
     st.caption("Or click on the map. The time series of the nearest grid cell is extracted.")
     return Point(lat, lon)
+
+
+def show_points(settings: Settings) -> PointSet | None:
+    """A table of named points to type into, or an uploaded CSV of name,lat,lon."""
+    upload = st.file_uploader("CSV of name,lat,lon (or type them below)", type=["csv"], key="points_upload")
+    if upload is not None:
+        points = read_points_csv(upload.getvalue(), upload.name, settings.max_geojson_bytes)
+    else:
+        rows = st.data_editor(DEFAULT_POINTS, num_rows="dynamic", key="points", use_container_width=True)
+        points = [row for row in rows if any(row.get(k) not in (None, "") for k in ("lat", "lon"))]
+    if not points:
+        st.info("Give at least one point.")
+        return None
+    st.caption("The time series of the grid cell nearest to each point, one column each.")
+    return SelectPoints.region({"points": points}, Limits.from_settings(settings, {}))
 
 
 BOX_INPUTS = {  # name: (lowest, highest, default)
@@ -124,20 +165,44 @@ def show_combination():
     return None
 
 
-def show_options(region) -> Plan:
+FRACTION = "Count each cell by the share of it inside the region (exact overlap), not whole"
+
+
+def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
     st.markdown("**3 · Options**")
-    if isinstance(region, Point):
-        as_csv = st.checkbox("CSV time series (else NetCDF)", value=True, key="point_csv")
-        return Plan(region, output_csv=as_csv)
+    period, window = show_time(infos)
+    if isinstance(region, Point | PointSet):
+        as_csv = st.checkbox("CSV (else NetCDF)", value=True, key="point_csv")
+        return Plan(region, output_csv=as_csv, period=period, window=window)
     rule = st.radio(
         "Keep the cells", list(CELL_RULES), format_func=CELL_RULES.get, key="rule", horizontal=True
     )
+    if isinstance(region, RegionSet):
+        fractional = st.checkbox(FRACTION, key="fraction")
+        as_csv = st.checkbox("CSV table (else NetCDF)", value=True, key="table_csv")
+        region = apply_rule(region, rule)
+        return Plan(region, output_csv=as_csv, period=period, window=window, fractional=fractional)
     also = show_combination()
     region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
     crop = st.checkbox("Crop to the region's bounding box", key="crop")
     mean = st.checkbox("Field mean time series (area-weighted)", key="mean")
+    fractional = mean and st.checkbox(FRACTION, key="fraction")
     as_csv = mean and st.checkbox("CSV time series (else NetCDF)", value=True, key="mean_csv")
-    return Plan(region, crop=crop, compute_mean=mean, output_csv=as_csv)
+    return Plan(region, crop, mean, as_csv, period, window, fractional)
+
+
+def show_time(infos: list[datasets.DatasetInfo]) -> tuple[Period | None, str | None]:
+    """The years to keep (a slider over the picked files' years; all of them: no period) and
+    the time means."""
+    spans = [info.time_span for info in infos if info.time_span]
+    period = None
+    if spans:
+        first, last = min(int(s[0][:4]) for s in spans), max(int(s[1][:4]) for s in spans)
+        if last > first:
+            chosen = st.slider("Years", first, last, (first, last), key="years")
+            period = None if chosen == (first, last) else Period.parse(list(chosen))
+    window = st.selectbox("Time", list(WINDOWS), format_func=WINDOWS.get, key="window")
+    return period, window
 
 
 def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Preview | None:
