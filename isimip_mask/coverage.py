@@ -10,25 +10,21 @@ outline, so that a long coastline is not intersected whole with every cell along
 import numpy as np
 import shapely
 
-from .grid import Grid, wrap_lon
-from .masks import grid_mask
+from .grid import Grid
+from .masks import cell_window, grid_mask
 from .regions import MaskFile, Point
 
 
 def cell_fractions(grid: Grid, geometry) -> np.ndarray:
     """The share (0..1) of each cell of ``grid`` that ``geometry`` covers, shape ``(nlat, nlon)``."""
     fractions = np.zeros(grid.shape)
-    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
     for part in shapely.get_parts(geometry):
-        west, south, east, north = part.bounds
-        rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
-        lon = wrap_lon(grid.lon, west - half_lon)
-        cols = np.flatnonzero(lon - half_lon < east)
-        if rows.size == 0 or cols.size == 0:
+        rows, cols, cells = cell_window(grid, part)
+        if cells.size == 0:
             continue
+        west, _, east, _ = part.bounds
+        half_lat = grid.dlat / 2
         shapely.prepare(part)
-        x, y = np.meshgrid(lon[cols], grid.lat[rows])
-        cells = shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat)
         share = shapely.contains(part, cells).astype("f8")
         for i in np.flatnonzero((share < 1).any(axis=1)):
             edge = np.flatnonzero(share[i] < 1)

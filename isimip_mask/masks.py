@@ -173,16 +173,11 @@ def touch_mask(grid: Grid, geometry) -> np.ndarray:
     of the centre rule for regions that contain no cell centre.
     """
     mask = centre_mask(grid, geometry)
-    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
     for part in shapely.get_parts(geometry):
-        west, south, east, north = part.bounds
-        rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
-        lon = wrap_lon(grid.lon, west - half_lon)
-        cols = np.flatnonzero(lon - half_lon < east)
-        if rows.size == 0 or cols.size == 0:
+        rows, cols, cells = cell_window(grid, part)
+        if cells.size == 0:
             continue
-        x, y = np.meshgrid(lon[cols], grid.lat[rows])
-        cells = shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat).ravel()
+        cells = cells.ravel()
         outline = np.concatenate([_segments(ring) for ring in (part.exterior, *part.interiors)])
         _, crossed = shapely.STRtree(cells).query(shapely.linestrings(outline), predicate="intersects")
         window = mask[np.ix_(rows, cols)].ravel()
@@ -194,6 +189,18 @@ def touch_mask(grid: Grid, geometry) -> np.ndarray:
             window[crossed[hits]] = True
             mask[np.ix_(rows, cols)] = window.reshape(rows.size, cols.size)
     return mask
+
+
+def cell_window(grid: Grid, part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows and columns of the cells that ``part``'s bounding box overlaps, and those cells
+    as boxes, shape ``(rows, cols)`` (longitudes moved next to the part's)."""
+    west, south, east, north = part.bounds
+    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
+    rows = np.flatnonzero((grid.lat + half_lat > south) & (grid.lat - half_lat < north))
+    lon = wrap_lon(grid.lon, west - half_lon)
+    cols = np.flatnonzero(lon - half_lon < east)
+    x, y = np.meshgrid(lon[cols], grid.lat[rows])
+    return rows, cols, shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat)
 
 
 def _segments(ring) -> np.ndarray:
