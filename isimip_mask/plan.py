@@ -99,7 +99,7 @@ class Plan:
             f"_{CDO_NAMES[self.window]}" if self.window else ""
         )
         name = output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
-        return with_period(name, self.period.label) if self.period else name
+        return with_period(name, *self.period.years) if self.period else name
 
     def run(
         self,

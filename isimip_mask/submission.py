@@ -1,5 +1,6 @@
 """A request checked completely before anything is queued: its paths, its operations, and
-that its region touches every file; what the queue gets is the canonical ``JobRequest``."""
+that its region touches every file; what the queue gets is the canonical ``JobRequest``. Files
+that a request's period does not reach (other periods of the dataset) are left out of it."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,14 +49,19 @@ def build_request(
     except InputError as error:
         problems.extend(error)
     if plan is not None and resolved:
-        misses = {}
+        misses, outside = {}, set()
         for user_path, path in zip(paths, resolved):
             try:
                 with open_dataset(path) as dataset:
                     layout = read_layout(dataset, path.name)
                 if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
                     raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
-                n_steps = Steps.of(layout, plan.period, plan.window).count
+                try:
+                    n_steps = Steps.of(layout, plan.period, plan.window).count
+                except InputError as error:
+                    if plan.period is not None and error.errors.keys() == {"period"}:
+                        outside.add(user_path)  # a file of the dataset the period does not reach
+                    raise
             except DatasetError as error:
                 problems.add("paths", f"{user_path}: {error}")
                 continue
@@ -84,6 +90,7 @@ def build_request(
         if len(misses) == len(paths):
             for user_path, message in misses.items():
                 problems.add("paths", f"{user_path}: {message}")
+        paths = [p for p in paths if p not in outside or len(outside) == len(paths)]
     problems.raise_if_any(InputError)
     return JobRequest(tuple(normalize_path(p) for p in paths), plan)
 

@@ -27,7 +27,8 @@ from .datasets import resolve
 from .errors import IsimipMaskError
 from .failures import failure_message
 from .keys import cancel_key, lease_key, parent_id, part_id
-from .naming import output_names
+from .merge import merge_outputs, mergeable, merged_name
+from .naming import file_years, output_names
 from .options import RunOptions
 from .plan import Plan
 from .results import output_dir
@@ -274,7 +275,17 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
 
 
 def _bundle(job_id: str, request: dict, plan: Plan, written: list, errors: dict, progress, target_dir: Path):
+    """A zip of every output; for a period across the files of one dataset (all of them
+    done), one output joined along time instead."""
+    names = [output.path.name for output in written]
     try:
+        if plan.period is not None and not errors and mergeable(names):
+            ordered = sorted(written, key=lambda output: file_years(output.path.name))
+            paths = [output.path for output in ordered]
+            result = merge_outputs(target_dir / merged_name([path.name for path in paths]), paths)
+            for path in paths:
+                path.unlink()
+            return {"file_name": result.name, "created_files": [result.name], "errors": errors}
         result = zip_results(target_dir, job_id, request, plan, written, errors)
     except Exception as error:  # noqa: BLE001 - e.g. the disk filled up while zipping
         log.exception("job %s: zipping the results failed", job_id)

@@ -69,9 +69,9 @@ class Period:
         return slice(int(inside[0]), int(inside[-1]) + 1)
 
     @property
-    def label(self) -> str:
-        """For file names: the years, as ISIMIP names spell a file's period."""
-        return f"{self.start[:4]}_{self.end[:4]}"
+    def years(self) -> tuple[int, int]:
+        """The first and last year, for file names (ISIMIP names spell a file's period so)."""
+        return int(self.start[:4]), int(self.end[:4])
 
     def config(self) -> list[str]:
         return [self.start, self.end]

@@ -6,6 +6,7 @@ per chunk: the fast path) and converted to classic NetCDF (the netCDF4 path).
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import netCDF4
 import numpy as np
@@ -16,6 +17,7 @@ from isimip_mask.errors import InputError
 from isimip_mask.plan import Plan
 from isimip_mask.regions import BBox, Point
 from isimip_mask.submission import build_request
+from isimip_mask.tasks import run_job
 from isimip_mask.timeaxis import Period
 from tests.helpers import DIS, DIS_FILE
 
@@ -167,3 +169,92 @@ def test_time_operations_round_trip_through_the_queue_and_name_their_outputs():
     )
     with pytest.raises(InputError, match="window must be one of month, year"):
         parse_operations([{"operation": "mask_landonly"}, {"operation": "time_mean", "window": "week"}])
+
+
+@pytest.fixture
+def yearly_dataset(settings):
+    """The sample split into one file per year under the data root, named as ISIMIP names them."""
+    folder = settings.input_path / "isimip"
+    stem = DIS_FILE.name.replace("_2001_2003.nc", "")
+    cdo("splityear", str(DIS_FILE), str(folder / "year_"))
+    paths = []
+    for year in (2001, 2002, 2003):
+        target = folder / f"{stem}_{year}_{year}.nc"
+        (folder / f"year_{year}.nc").rename(target)
+        paths.append(f"isimip/{target.name}")
+    return paths
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        [{"operation": "compute_mean"}, {"operation": "output_csv"}],
+        [{"operation": "time_mean", "window": "month"}],
+    ],
+    ids=["mask", "field mean CSV", "monthly means"],
+)
+def test_a_period_across_the_files_of_a_dataset_is_one_output(settings, yearly_dataset, tmp_path, extra):
+    operations = [
+        {"operation": "mask_bbox", "bbox": list(BOX)},
+        {"operation": "select_time", "period": ["2001-06-15", "2003-02"]},
+        *extra,
+    ]
+    request = build_request(settings, yearly_dataset, operations)
+    result = run_job(request.canonical(), settings)
+    merged = settings.output_path / "local" / result["file_name"]
+    assert result["created_files"] == [merged.name] and sorted(p.name for p in merged.parent.iterdir()) == [
+        merged.name
+    ]
+    assert merged.name.endswith("_daily_DEMO_FR_2001_2003" + merged.suffix)
+    whole = request.plan.run(DIS_FILE, tmp_path, name="whole" + merged.suffix)  # the same plan on one file
+    if merged.suffix == ".csv":
+        assert merged.read_text() == whole.read_text()
+        return
+    for name in ("time", "dis", "time_bnds"):
+        np.testing.assert_array_equal(read(merged, name), read(whole, name))
+
+
+def test_a_joined_output_equals_cdo_mergetime_of_the_files(settings, yearly_dataset, tmp_path):
+    request = build_request(
+        settings,
+        yearly_dataset,
+        [{"operation": "mask_bbox", "bbox": list(BOX)}, {"operation": "select_time", "period": [2001, 2003]}],
+    )
+    merged = settings.output_path / "local" / run_job(request.canonical(), settings)["file_name"]
+    parts = []
+    for path in yearly_dataset:
+        parts.append(tmp_path / Path(path).name)
+        cdo(CDO_BOX, str(settings.input_path / path), str(parts[-1]))
+    reference = tmp_path / "mergetime.nc"
+    cdo("mergetime", *map(str, parts), str(reference))
+    np.testing.assert_array_equal(read(merged, "time"), read(reference, "time"))
+    assert_same_data(merged, reference)
+
+
+def test_files_a_period_does_not_reach_are_left_out(settings, yearly_dataset):
+    request = build_request(
+        settings,
+        yearly_dataset,
+        [{"operation": "mask_landonly"}, {"operation": "select_time", "period": [2002, 2002]}],
+    )
+    assert request.paths == (yearly_dataset[1],)
+    assert request.plan.output_name(Path(yearly_dataset[1]).name).endswith(
+        "_landonly_daily_DEMO_FR_2002_2002.nc"
+    )
+
+
+def test_through_the_queue_the_parts_of_a_period_are_joined(service, yearly_dataset, tmp_path):
+    operations = [
+        {"operation": "mask_country", "country": "FRA"},
+        {"operation": "select_time", "period": ["2001-12", "2002"]},
+    ]
+    request = build_request(service.settings, yearly_dataset, operations)
+    assert len(request.paths) == 2  # 2003 is left out
+    info, _ = service.queue.submit(request)
+    done = service.wait(info.id)
+    assert done.status == "finished" and done.file_name.endswith("_fra_daily_DEMO_FR_2001_2002.nc")
+    whole = request.plan.run(DIS_FILE, tmp_path, name="whole.nc")
+    merged = service.queue.result_path(done)
+    for name in ("time", "dis"):
+        np.testing.assert_array_equal(read(merged, name), read(whole, name))
