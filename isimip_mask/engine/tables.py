@@ -110,13 +110,13 @@ def read_table(
             fill = fill_value(variable)
 
             def reduce(cells, fill=fill):
-                cells = cells.astype("f8")
+                valid = (cells != fill) & np.isfinite(cells)  # in the file's type: fill compares exactly
                 if columns.method == "point":  # a cell each: its value
-                    return np.where((cells != fill) & np.isfinite(cells), cells, np.nan)
-                valid = (cells != fill) & np.isfinite(cells)
-                weights = np.where(valid, columns.weights, 0.0)
-                cells[~valid] = 0.0
-                sums = np.add.reduceat(cells * weights, columns.starts, axis=1)
+                    return np.where(valid, cells, np.nan).astype("f8")
+                weights = columns.weights * valid
+                sums = np.add.reduceat(
+                    np.where(valid, cells, 0).astype("f8") * weights, columns.starts, axis=1
+                )
                 total = np.add.reduceat(weights, columns.starts, axis=1)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
