@@ -81,7 +81,7 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
         except InputError as error:
             problems.extend(error)
         weights = config.get("weights", "cells")
-        if weights not in WEIGHTS:
+        if not isinstance(weights, str) or weights not in WEIGHTS:
             problems.add("weights", f"weights must be one of {', '.join(WEIGHTS)}, got {str(weights)[:40]!r}")
         fractional |= weights == "fraction"
         for flag in FLAGS:

@@ -114,7 +114,12 @@ def region_from_args(args):
 
 def _names_a_file(text: str) -> bool:
     """A file that exists, or text that can only be meant as one (a folder in it, an extension)."""
-    return Path(text).is_file() or "/" in text or text.lower().endswith((".csv", ".json", ".geojson", ".zip"))
+    if "/" in text or text.lower().endswith((".csv", ".json", ".geojson", ".zip")):
+        return True
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL: not a file
+        return False
 
 
 def _number(text: str):

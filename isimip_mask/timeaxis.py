@@ -104,7 +104,7 @@ def _padded(date: str, digit: str) -> str:
 
 
 def check_window(window) -> str:
-    if window not in WINDOWS:
+    if not isinstance(window, str) or window not in WINDOWS:
         raise InputError(f"window must be one of {', '.join(WINDOWS)}, got {str(window)[:40]!r}", "window")
     return window
 

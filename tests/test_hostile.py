@@ -77,6 +77,14 @@ SLOTS = {
     "mask name": chain('{"operation": "mask_mask", "mask": @}'),
     "rule": chain('{"operation": "mask_landonly", "rule": @}'),
     "output_csv": chain(BOX, '{"operation": "compute_mean", "output_csv": @}'),
+    "period": chain(BOX, '{"operation": "select_time", "period": @}'),
+    "a period bound": chain(BOX, '{"operation": "select_time", "period": [2001, @]}'),
+    "window": chain(BOX, '{"operation": "time_mean", "window": @}'),
+    "weights": chain('{"operation": "mask_country", "country": "FRA", "compute_mean": true, "weights": @}'),
+    "regions": chain('{"operation": "mask_regions", "regions": @}'),
+    "a region": chain('{"operation": "mask_regions", "regions": ["FRA", @]}'),
+    "points": chain('{"operation": "select_points", "points": @}'),
+    "a point": chain('{"operation": "select_points", "points": [[48, 2], @]}'),
     "legacy task": '{"paths": ["' + DIS + '"], "task": @}',
     "legacy bbox": '{"paths": ["' + DIS + '"], "task": "mask_bbox", "bbox": @}',
 }
@@ -262,6 +270,17 @@ def test_the_command_line_fails_every_hostile_input_with_one_line(settings, tall
         door.check(
             f"threads {value}",
             *run_cli([str(source), str(tmp_path), "--landonly", "--threads", value], capsys),
+        )
+        door.check(
+            f"period {value}",
+            *run_cli([str(source), str(tmp_path), "--landonly", "--period", value, "2002"], capsys),
+        )
+        door.check(
+            f"points {value}", *run_cli([str(source), str(tmp_path), "--points", f"{value},2"], capsys)
+        )
+    for regions in ["", ",,", "XX,FRA", "../../etc/passwd", "FRA;DEU", "a.zip"]:
+        door.check(
+            f"regions {regions!r}", *run_cli([str(source), str(tmp_path), "--regions", regions], capsys)
         )
     for case, (name, content) in UPLOADS.items():
         shape = tmp_path / "shapes" / f"{len(door.crashes)}{case.replace(' ', '_')}_{name}"
