@@ -7,6 +7,7 @@ from .. import datasets
 from ..errors import IsimipMaskError, JobNotFound
 from ..estimates import human_size
 from ..plan import Plan
+from ..reproduce import commands
 from ..results import result_url
 from ..settings import Settings
 from ..status import JobInfo
@@ -14,6 +15,7 @@ from ..submission import JobRequest, build_request
 from .state import get_queue, get_settings, quick_look_field, quick_look_series
 
 POLL_S = 2
+CHART_COLUMNS = 8  # a table of every country is too many lines for one chart
 TERMINAL = ("finished", "failed", "cancelled")
 
 
@@ -113,8 +115,14 @@ def show_result(info: JobInfo) -> None:
     # the size first: a long name is cut at the button's edge
     st.link_button(f"Download ({human_size(path.stat().st_size)}) {path.name}", url, type="primary")
     st.caption(f"For scripts: {url}")
+    with st.expander("Reproduce: the same request with curl, the ISIMIP client, or cdo"):
+        for language, text in commands(queue.settings, info.request).items():
+            st.code(text, language="bash" if language != "python" else "python")
     if path.suffix == ".csv":
         times, columns = quick_look_series(str(path), path.stat().st_mtime_ns)
+        if len(columns) > CHART_COLUMNS:
+            st.caption(f"The first {CHART_COLUMNS} of {len(columns)} columns:")
+            columns = dict(list(columns.items())[:CHART_COLUMNS])
         st.line_chart({"time": times, **columns}, x="time")
     elif path.suffix == ".nc" and (look := quick_look_field(str(path), path.stat().st_mtime_ns)):
         st.image(look[0], caption=look[1])  # a series NetCDF has no field to picture
