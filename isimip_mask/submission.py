@@ -16,6 +16,8 @@ from .plan import Plan
 from .settings import Settings
 from .steps import Steps
 
+# a table (mask_regions, select_points) is held in memory while it is read: ~30 bytes a value
+MAX_TABLE_VALUES = 10_000_000
 CSV_GRID_CELLS = 4_000_000  # a CSV of every cell is counted at submit; on finer grids it is refused
 
 
@@ -57,7 +59,8 @@ def build_request(
                 if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
                     raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
                 try:
-                    n_steps = Steps.of(layout, plan.period, plan.window).count
+                    steps = Steps.of(layout, plan.period, plan.window)
+                    n_steps = steps.count
                 except InputError as error:
                     if plan.period is not None and error.errors.keys() == {"period"}:
                         outside.add(user_path)  # a file of the dataset the period does not reach
@@ -67,6 +70,16 @@ def build_request(
                 continue
             except InputError as error:  # region or period: that file fails in the job, the others go on
                 misses[user_path] = str(error)
+                continue
+            columns = len(getattr(plan.region, "names", ()))
+            if columns * steps.size > MAX_TABLE_VALUES:
+                problems.add(
+                    "operations",
+                    f"{user_path}: a table of {steps.size:,} steps x {columns:,} columns = "
+                    f"{steps.size * columns:,} values, more than the limit of {MAX_TABLE_VALUES:,}; "
+                    "choose a shorter period (select_time), monthly or annual means (time_mean), or "
+                    "fewer regions or points",
+                )
                 continue
             if plan.output_csv and not plan.is_series:
                 cells = layout.grid.lat.size * layout.grid.lon.size

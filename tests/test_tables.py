@@ -251,3 +251,14 @@ def test_regions_that_miss_a_file_have_no_column_and_a_point_off_it_is_refused(s
         build_request(
             settings, [DIS], [{"operation": "select_points", "points": [[48.85, 2.35], [40.7, -74.0]]}]
         )
+
+
+def test_a_table_too_large_to_hold_is_refused_with_the_ways_out(settings, monkeypatch):
+    import isimip_mask.submission
+
+    monkeypatch.setattr(isimip_mask.submission, "MAX_TABLE_VALUES", 1095 * 3 - 1)
+    operations = [{"operation": "mask_regions", "regions": ["FRA", "CHE", "BEL"]}]
+    with pytest.raises(InputError, match=r"1,095 steps x 3 columns = 3,285 values, more than the limit"):
+        build_request(settings, [DIS], operations)
+    operations.append({"operation": "time_mean", "window": "month"})  # 36 rows
+    assert build_request(settings, [DIS], operations).plan.window == "month"
