@@ -149,3 +149,23 @@ def test_bad_uploaded_masks_are_refused_before_queueing(
         build_request(settings, [DIS], [{"operation": "mask_mask", **operation}], {upload_name: data})
     errors = error.value.errors
     assert any(message in m for messages in errors.values() for m in messages), errors
+
+
+def test_every_country_of_isimip_country_masks_is_a_column(masks, tmp_path):
+    countries, _ = masks
+    source = write_netcdf(tmp_path / "model_tas_global_daily_2001_2001.nc", LAT, LON, n_times=2)
+    limits = Limits(countrymasks=countries)
+    plan = parse_operations(
+        [{"operation": "mask_regions", "regions": "countries", "output_csv": True}], limits
+    )
+    assert plan.region.names == ("REU", "FRA")  # every m_* layer, named by its code
+    header, *rows = plan.run(source, tmp_path).read_text().splitlines()
+    assert header == "time,REU [K],FRA [K]" and len(rows) == 2
+    for column, code in enumerate(("REU", "FRA"), start=1):
+        single = parse_operations(
+            [{"operation": "mask_country", "country": code, "compute_mean": True, "output_csv": True}], limits
+        )
+        expected = [
+            line.split(",")[1] for line in single.run(source, tmp_path / code).read_text().splitlines()[1:]
+        ]
+        assert [row.split(",")[column] for row in rows] == expected

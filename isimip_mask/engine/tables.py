@@ -112,7 +112,9 @@ def read_table(
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
         steps = Steps.of(layout, period, window)
-        columns = columns_of(layout.grid, region, fractional, threads)
+    # outside the open file: it holds the NetCDF lock, which mask files read in the threads need
+    columns = columns_of(layout.grid, region, fractional, threads)
+    with open_dataset(source) as src:
         values = {}
         for name in layout.data_vars:
             variable = src.variables[name]
