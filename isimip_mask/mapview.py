@@ -18,6 +18,7 @@ from shapely.geometry import mapping
 from .countries import country_catalogue
 from .grid import Grid, wrap_lon
 from .regions import BBox, Country, LandOnly, Point, Region
+from .regionsets import PointSet, RegionSet
 from .shapes import parse_geojson
 
 MASK_RGBA = (220, 38, 38, 150)  # kept cells: translucent red
@@ -178,6 +179,7 @@ def kept_cells_image(grid: Grid, mask: np.ndarray) -> tuple[str, list[list[float
 
 
 POINT_ZOOM = 6
+MAX_MARKERS = 500  # a table of more points shows its kept cells only
 
 
 def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | None]:
@@ -185,8 +187,15 @@ def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | No
     departments); (None, None) leaves the map where it is (nothing chosen, or land: the world)."""
     if isinstance(region, Point):
         return (region.lat, region.lon), POINT_ZOOM
-    if region is None or isinstance(region, LandOnly):
+    if region is None or isinstance(region, LandOnly | RegionSet):  # the world
         return None, None
+    if isinstance(region, PointSet):
+        if len(region.points) == 1:
+            return (region.points[0].lat, region.points[0].lon), POINT_ZOOM
+        west, south, east, north = region.geometry.bounds
+        span = max(east - west, (north - south) * 2, 1e-3)
+        zoom = int(max(1, min(POINT_ZOOM, math.floor(math.log2(360 / span)))))
+        return ((south + north) / 2, (west + east) / 2), zoom
     try:
         geometry = box_outline(region) if isinstance(region, BBox) else region.geometry
     except (AttributeError, NotImplementedError):  # a region without an outline of its own
@@ -223,9 +232,13 @@ def overlays(
     if cells is not None:
         url, bounds = cells
         folium.raster_layers.ImageOverlay(url, bounds, pixelated=True, name="kept cells").add_to(group)
-    if isinstance(region, Point):
-        folium.CircleMarker((region.lat, region.lon), radius=6, color="#1d4ed8", fill=True).add_to(group)
-    elif region is not None and not isinstance(region, LandOnly):
+    if isinstance(region, Point | PointSet):
+        named = zip(region.names, region.points) if isinstance(region, PointSet) else [(None, region)]
+        for name, point in list(named)[:MAX_MARKERS]:
+            folium.CircleMarker(
+                (point.lat, point.lon), radius=6, color="#1d4ed8", fill=True, tooltip=name
+            ).add_to(group)
+    elif region is not None and not isinstance(region, LandOnly | RegionSet):  # countries: the base map
         geometry = box_outline(region) if isinstance(region, BBox) else region.geometry
         label = region.name if isinstance(region, Country) else region.tag
         folium.GeoJson(

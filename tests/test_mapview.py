@@ -3,6 +3,7 @@
 import pytest
 import shapely
 
+from isimip_mask import mapview
 from isimip_mask.mapview import POINT_ZOOM, box_outline, view_of
 from isimip_mask.regions import BBox, Country, LandOnly, Point
 
@@ -33,3 +34,18 @@ def test_the_map_goes_to_the_region_and_stays_for_land_or_nothing():
     assert (lat, lon) == (0, 0)
     assert view_of(Point(48.1, 2.1)) == ((48.1, 2.1), POINT_ZOOM)
     assert view_of(LandOnly()) == (None, None) and view_of(None) == (None, None)
+
+
+def test_tables_on_the_map_the_world_for_every_country_the_points_for_points():
+    from isimip_mask.chain import parse_operations
+
+    countries = parse_operations([{"operation": "mask_regions", "regions": "countries"}]).region
+    assert mapview.view_of(countries) == (None, None)
+    group = mapview.overlays(countries)
+    assert not group._children  # the base map has the outlines: 241 more would weigh on every rerun
+    points = parse_operations(
+        [{"operation": "select_points", "points": [[52.5, 13.4], [48.85, 2.35]]}]
+    ).region
+    (lat, lon), zoom = mapview.view_of(points)
+    assert 48.85 < lat < 52.5 and 2.35 < lon < 13.4 and 1 <= zoom <= mapview.POINT_ZOOM
+    assert len(mapview.overlays(points)._children) == 2

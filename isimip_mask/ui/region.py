@@ -165,7 +165,10 @@ def show_combination():
     return None
 
 
-FRACTION = "Count each cell by the share of it inside the region (exact overlap), not whole"
+FRACTION = "Fractional cells: each counts by the share of it inside the region"
+FRACTION_HELP = (
+    "The exact overlap of each cell with the outline, so that small countries and coasts weigh right"
+)
 
 
 def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
@@ -178,7 +181,7 @@ def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
         "Keep the cells", list(CELL_RULES), format_func=CELL_RULES.get, key="rule", horizontal=True
     )
     if isinstance(region, RegionSet):
-        fractional = st.checkbox(FRACTION, key="fraction")
+        fractional = st.checkbox(FRACTION, key="fraction", help=FRACTION_HELP)
         as_csv = st.checkbox("CSV table (else NetCDF)", value=True, key="table_csv")
         region = apply_rule(region, rule)
         return Plan(region, output_csv=as_csv, period=period, window=window, fractional=fractional)
@@ -186,7 +189,7 @@ def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
     region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
     crop = st.checkbox("Crop to the region's bounding box", key="crop")
     mean = st.checkbox("Field mean time series (area-weighted)", key="mean")
-    fractional = mean and st.checkbox(FRACTION, key="fraction")
+    fractional = mean and st.checkbox(FRACTION, key="fraction", help=FRACTION_HELP)
     as_csv = mean and st.checkbox("CSV time series (else NetCDF)", value=True, key="mean_csv")
     return Plan(region, crop, mean, as_csv, period, window, fractional)
 
