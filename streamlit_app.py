@@ -6,7 +6,7 @@ from streamlit_folium import st_folium
 
 from isimip_mask import mapview
 from isimip_mask.errors import IsimipMaskError
-from isimip_mask.ui.job import request_of, show_job, submit
+from isimip_mask.ui.job import request_of, show_job, show_recent_jobs, submit
 from isimip_mask.ui.picker import show_dataset_picker
 from isimip_mask.ui.region import show_options, show_preview, show_region_inputs
 from isimip_mask.ui.state import MAP_KEY, get_settings
@@ -34,6 +34,7 @@ def main() -> None:
         if "job" in st.query_params:
             chosen = None if plan is None or not infos else request_of(infos, plan)
             show_job(st.query_params["job"], chosen)
+        show_recent_jobs()
     with view:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"

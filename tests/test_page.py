@@ -393,3 +393,19 @@ def test_years_and_monthly_means(app, service):
     assert info.file_name.endswith("_fra_fldmean_monmean_daily_DEMO_FR_2002_2002.csv")
     rows = service.queue.result_path(info).read_text().splitlines()
     assert len(rows) == 13 and rows[1].startswith("2002-01-16")
+
+
+def test_recent_jobs_of_this_browser_are_kept_in_its_address(app, service):
+    at = choose(app(), "Country", country="FRA").button(key="submit").click().run()
+    first = job_of(at)
+    at = choose(at, "Land only").button(key="submit").click().run()
+    second = job_of(at)
+    assert second != first
+    jobs = at.query_params["jobs"]
+    assert (jobs[0] if isinstance(jobs, list) else jobs) == f"{second},{first}"
+    service.wait(first), service.wait(second)
+    at = at.run()
+    no_exceptions(at)
+    listed = " ".join(block.value for block in at.markdown)
+    assert f"[{first[:8]}](?job={first}&jobs={second},{first})" in listed
+    assert "mask to fra" in listed and "mask to landonly" in listed

@@ -26,8 +26,50 @@ def submit(settings: Settings, infos, plan: Plan) -> None:
     except IsimipMaskError as error:
         st.error(str(error))
         return
-    st.query_params["job"] = info.id
+    remember(info.id)
     st.toast("Job queued" if created else f"This request was submitted before: job is {info.label}")
+
+
+RECENT = 10  # jobs of this browser listed on the page, kept in its address (?jobs=)
+
+
+def recent_jobs() -> list[str]:
+    """The ids of this browser's recent jobs, newest first, from the page's address."""
+    listed = st.query_params.get("jobs", "")
+    return [job_id for job_id in listed.split(",") if job_id.strip()][:RECENT]
+
+
+def remember(job_id: str) -> None:
+    """Show ``job_id`` and put it first among the recent jobs in the address."""
+    st.query_params["job"] = job_id
+    st.query_params["jobs"] = ",".join([job_id, *[j for j in recent_jobs() if j != job_id]][:RECENT])
+
+
+def show_recent_jobs() -> None:
+    """Links to this browser's recent jobs with what they were and how they stand; expired
+    ones are left out of the list."""
+    known = recent_jobs()
+    if not known:
+        return
+    lines, kept = [], []
+    for job_id in known:
+        try:
+            info = get_queue().info(job_id)
+        except IsimipMaskError:  # expired or forgotten, or Redis away: not listed
+            continue
+        kept.append(job_id)
+        link = f"?job={job_id}&jobs={','.join(known)}"
+        lines.append(f"- [{job_id[:8]}]({link}) · {info.label} · {_plain(info.summary)}")
+    if kept != known:
+        st.query_params["jobs"] = ",".join(kept)
+    if lines:
+        with st.expander(f"Recent jobs of this browser ({len(lines)})"):
+            st.markdown("\n".join(lines))
+
+
+def _plain(text: str) -> str:
+    """Text shown as it is in Markdown (file names have underscores)."""
+    return "".join(f"\\{c}" if c in "\\`*_[]()#|<>" else c for c in text)
 
 
 def request_of(infos: list[datasets.DatasetInfo], plan: Plan) -> dict:
