@@ -1,5 +1,5 @@
 """Running a plan on one file: masking and cropping (``mask``), field means, point series and
-cell tables (``series``), tables of many regions or points (``tables``), the chunk fast path
+every kept cell (``cells``), tables of many regions or points (``tables``), the chunk fast path
 and its codecs (``chunks``).
 
 Reached only from above (``operations.Plan.run``, the worker's tasks, the command line); it
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ..options import DEFAULTS, RunOptions
 from ..regionsets import PointSet, RegionSet
+from .cells import read_cells, write_cells_csv
 from .mask import mask_file
-from .series import read_cells, read_series, write_cells_csv, write_series_csv, write_series_netcdf
+from .series import read_series, write_series_csv, write_series_netcdf
 from .streaming import Progress
 from .tables import read_table, write_table_csv, write_table_netcdf
 
