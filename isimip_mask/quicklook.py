@@ -1,4 +1,5 @@
-"""Quick looks at results for the page: a coloured picture of a field, a CSV as a table.
+"""Quick looks at results for the page: a coloured picture of a field, a CSV as a table, and
+the licence and citation attributes of the input.
 
 Results are opened with xarray: it decodes the fill and missing values to NaN and reads only
 the first time step, which is all a quick look needs (the engine streams chunks instead).
@@ -34,7 +35,12 @@ def first_field(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, st
     its latitudes and longitudes (the variable's last two dimensions), name and units; None
     for a result without one (a series)."""
     with xr.open_dataset(path, decode_times=False) as dataset:
-        gridded = [(n, v) for n, v in dataset.data_vars.items() if v.ndim >= 2]
+        # a field has coordinates on both of its last axes (a table's "region" axis has none)
+        gridded = [
+            (n, v)
+            for n, v in dataset.data_vars.items()
+            if v.ndim >= 2 and set(v.dims[-2:]) <= set(dataset.coords)
+        ]
         if not gridded:
             return None
         name, variable = gridded[0]
@@ -77,3 +83,17 @@ def read_csv_series(path: Path, max_rows: int = 100_000) -> tuple[list[str], dic
             for name, value in zip(header[1:], row[1:]):
                 columns[name].append(float(value) if value else float("nan"))
     return times, columns
+
+
+CREDIT_ATTRIBUTES = ("title", "institution", "contact", "license", "licence", "citation", "references")
+
+
+def credits(path: Path) -> dict[str, str]:
+    """The licence, citation and provenance attributes of a NetCDF file (ISIMIP files carry
+    them), for showing with a result: what its users must cite and whom to ask."""
+    try:
+        with xr.open_dataset(path, decode_times=False) as dataset:
+            attrs = dataset.attrs
+    except (OSError, ValueError):
+        return {}
+    return {key: str(attrs[key])[:300] for key in CREDIT_ATTRIBUTES if str(attrs.get(key, "")).strip(" -")}

@@ -194,6 +194,8 @@ def test_submit_follow_and_download(app, service, options, suffix, quick_look):
     assert link.url == f"{service.settings.output_url}/{info.id}/{info.file_name}"
     assert link.label.startswith("Download (") and link.label.endswith(f") {info.file_name}")
     assert at.get(quick_look), f"no quick look ({quick_look}) of the result"
+    credits = " ".join(c.value for c in at.caption)  # what the input's users must cite
+    assert "From the input file:" in credits and "licence: CC BY 4.0" in credits
     codes = [block.value for block in at.code]  # the reproduce box: curl, the ISIMIP client, cdo
     assert any(c.startswith("curl -s -X POST") for c in codes) and any("submit_job(" in c for c in codes)
 

@@ -262,3 +262,12 @@ def test_a_table_too_large_to_hold_is_refused_with_the_ways_out(settings, monkey
         build_request(settings, [DIS], operations)
     operations.append({"operation": "time_mean", "window": "month"})  # 36 rows
     assert build_request(settings, [DIS], operations).plan.window == "month"
+
+
+def test_a_table_has_no_field_for_the_quick_look(global_file, tmp_path):
+    from isimip_mask.quicklook import first_field
+
+    table = parse_operations([{"operation": "mask_regions", "regions": ["FRA", "DEU"]}]).run(
+        global_file, tmp_path
+    )
+    assert first_field(table) is None

@@ -12,7 +12,7 @@ from ..results import result_url
 from ..settings import Settings
 from ..status import JobInfo
 from ..submission import JobRequest, build_request
-from .state import get_queue, get_settings, quick_look_field, quick_look_series
+from .state import get_queue, get_settings, input_credits, quick_look_field, quick_look_series
 
 POLL_S = 2
 CHART_COLUMNS = 8  # a table of every country is too many lines for one chart
@@ -65,6 +65,19 @@ def show_recent_jobs() -> None:
     if lines:
         with st.expander(f"Recent jobs of this browser ({len(lines)})"):
             st.markdown("\n".join(lines))
+
+
+def show_credits(settings: Settings, paths: list[str]) -> None:
+    """The licence and citation attributes of the (first) input file, with its result."""
+    try:
+        source = datasets.resolve(settings.input_path, paths[0])
+        found = input_credits(str(source), source.stat().st_mtime_ns)
+    except (IndexError, OSError, IsimipMaskError):
+        return
+    if found:
+        st.caption(
+            "From the input file: " + " · ".join(f"{key}: {_plain(value)}" for key, value in found.items())
+        )
 
 
 def _plain(text: str) -> str:
@@ -157,6 +170,7 @@ def show_result(info: JobInfo) -> None:
     # the size first: a long name is cut at the button's edge
     st.link_button(f"Download ({human_size(path.stat().st_size)}) {path.name}", url, type="primary")
     st.caption(f"For scripts: {url}")
+    show_credits(queue.settings, info.request.get("paths", []))
     with st.expander("Reproduce: the same request with curl, the ISIMIP client, or cdo"):
         for language, text in commands(queue.settings, info.request).items():
             st.code(text, language="bash" if language != "python" else "python")

@@ -58,6 +58,11 @@ def quick_look_field(path: str, mtime_ns: int):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def input_credits(path: str, mtime_ns: int) -> dict[str, str]:
+    return quicklook.credits(Path(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def quick_look_series(path: str, mtime_ns: int):
     return quicklook.read_csv_series(Path(path))
 
