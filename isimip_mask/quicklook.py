@@ -49,25 +49,37 @@ def first_field(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, st
         return field, lat, lon, name, str(variable.attrs.get("units", ""))
 
 
-def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str] | None:
-    """The first time step of a NetCDF result, north up, each cell ``scale`` pixels wide."""
+def field_picture(path: Path, scale: int = 4) -> tuple[np.ndarray, str, tuple | None] | None:
+    """The first time step of a NetCDF result, north up, each cell ``scale`` pixels wide, its
+    caption, and the colour scale (a picture and its caption; None without values)."""
     found = first_field(path)
     if found is None:
         return None
     field, lat, lon, name, units = found
-    field = field[np.argsort(-lat)][:, np.argsort(lon)]
+    by_lat, by_lon = np.argsort(-lat), np.argsort(lon)
+    field, lat, lon = field[by_lat][:, by_lon], lat[by_lat], lon[by_lon]
     valid = np.isfinite(field)
     if valid.any():  # a masked global file is mostly empty: show the part with values
         rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
-        field = field[max(0, rows[0] - 2) : rows[-1] + 3, max(0, cols[0] - 2) : cols[-1] + 3]
+        rows, cols = slice(max(0, rows[0] - 2), rows[-1] + 3), slice(max(0, cols[0] - 2), cols[-1] + 3)
+        field, lat, lon = field[rows, cols], lat[rows], lon[cols]
     picture = colour(field)
     scale = max(1, min(scale, 720 // max(1, field.shape[1]), 480 // max(1, field.shape[0])))
+    extent = f"lat {lat.min():g} to {lat.max():g}, lon {lon.min():g} to {lon.max():g}"
+    if not np.isfinite(field).any():
+        return picture, f"{name}: no valid value in the first time step", None
+    low, high = np.percentile(field[np.isfinite(field)], [2, 98])
     caption = (
-        f"{name} [{units}], first time step; valid range {np.nanmin(field):.4g} to {np.nanmax(field):.4g}"
-        if np.isfinite(field).any()
-        else f"{name}: no valid value in the first time step"
+        f"{name} [{units}], first time step, north up ({extent}); values {np.nanmin(field):.4g} to "
+        f"{np.nanmax(field):.4g}"
     )
-    return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1), caption
+    legend = (colour_bar(), f"colour scale: {low:.4g} to {high:.4g} {units} (2nd to 98th percentile)")
+    return np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1), caption, legend
+
+
+def colour_bar(width: int = 256, height: int = 12) -> np.ndarray:
+    """The colour ramp of :func:`colour`, low to high, as a picture."""
+    return colour(np.tile(np.linspace(0.0, 1.0, width), (height, 1)))
 
 
 def read_csv_series(path: Path, max_rows: int = 100_000) -> tuple[list[str], dict[str, list[float]]]:

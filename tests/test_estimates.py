@@ -47,3 +47,14 @@ def test_every_period_of_the_picked_datasets_and_nothing_else(settings):
         "isimip/x_tas_daily_2001_2010.nc",
         "isimip/x_tas_daily_2011_2020.nc",
     ]
+
+
+def test_the_quick_look_has_its_extent_and_a_colour_scale(tmp_path):
+    from isimip_mask.quicklook import colour, field_picture
+
+    masked = Plan(BBox(0, 5, 44, 48)).run(DIS_FILE, tmp_path)
+    picture, caption, (bar, scale) = field_picture(masked)
+    assert picture.ndim == 3 and "north up (lat 43.25 to 48.75, lon -0.75 to 5.75)" in caption
+    assert scale.startswith("colour scale: ") and scale.endswith("m3 s-1 (2nd to 98th percentile)")
+    assert bar.shape == (12, 256, 3)
+    assert (bar[0, 0] == colour(bar[:1, :1, 0] * 0.0)[0, 0]).all()  # low at the left

@@ -179,6 +179,29 @@ def show_result(info: JobInfo) -> None:
         if len(columns) > CHART_COLUMNS:
             st.caption(f"The first {CHART_COLUMNS} of {len(columns)} columns:")
             columns = dict(list(columns.items())[:CHART_COLUMNS])
-        st.line_chart({"time": times, **columns}, x="time")
+        show_chart(times, columns)
     elif path.suffix == ".nc" and (look := quick_look_field(str(path), path.stat().st_mtime_ns)):
-        st.image(look[0], caption=look[1])  # a series NetCDF has no field to picture
+        picture, caption, legend = look  # a series NetCDF has no field to picture
+        st.image(picture, caption=caption)
+        if legend is not None:
+            st.image(legend[0], caption=legend[1], width=256)
+
+
+def show_chart(times: list[str], columns: dict[str, list[float]]) -> None:
+    """The series of a CSV result, each column a line, the value axis fitted to the values
+    (not from 0: a temperature in K would be a flat line)."""
+    rows = [
+        {"time": time, "column": name, "value": value}
+        for name, values in columns.items()
+        for time, value in zip(times, values)
+        if value == value  # NaN: a missing step
+    ]
+    spec = {
+        "mark": {"type": "line"},
+        "encoding": {
+            "x": {"field": "time", "type": "temporal", "title": None},
+            "y": {"field": "value", "type": "quantitative", "scale": {"zero": False}, "title": None},
+            "color": {"field": "column", "type": "nominal", "title": None},
+        },
+    }
+    st.vega_lite_chart(rows, spec, use_container_width=True)
