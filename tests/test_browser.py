@@ -94,6 +94,31 @@ def drag_box(page, start: tuple[float, float], end: tuple[float, float]) -> tupl
     return BBox(min(lon0, lon1), max(lon0, lon1), min(lat0, lat1), max(lat0, lat1)), two_pixels_deg
 
 
+def caption_contrast(element) -> float:
+    """The contrast ratio of an element's text (its colour at its opacity) with the background
+    behind it (the first one up its parents that is not transparent)."""
+    colours = element.evaluate(
+        """e => { const style = getComputedStyle(e); let back = e, bg = 'rgba(0, 0, 0, 0)';
+        const clear = 'rgba(0, 0, 0, 0)';
+        while (back && (bg = getComputedStyle(back).backgroundColor) === clear) back = back.parentElement;
+        return [style.color, style.opacity, back ? bg : 'rgb(255, 255, 255)']; }"""
+    )
+
+    def rgb(text: str) -> list[float]:
+        return [float(v) for v in text[text.index("(") + 1 : text.index(")")].split(",")][:3]
+
+    def luminance(channels) -> float:
+        linear = [
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in channels)
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    text, opacity, background = rgb(colours[0]), float(colours[1]), rgb(colours[2])
+    shown = [t * opacity + b * (1 - opacity) for t, b in zip(text, background)]
+    lighter, darker = sorted((luminance(shown), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 @pytest.mark.timeout(300)  # map, job and download each wait with a deadline of their own
 def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     page = browser_page
@@ -104,6 +129,8 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     page.get_by_role("option", name=FILE).click()
     page.keyboard.press("Escape")
     page.get_by_text("Draw a rectangle or a polygon").wait_for()
+    for caption in page.locator("[data-testid=stCaptionContainer]").all():  # WCAG AA: 4.5:1
+        assert caption_contrast(caption) >= 4.5, caption.text_content()
     drawn, tolerance = drag_box(page, (0.52, 0.22), (0.68, 0.42))
     page.get_by_text("cells at 0.5° are kept").wait_for()
     page.frame_locator(MAP).locator("img.leaflet-image-layer").wait_for()  # the kept cells
