@@ -66,7 +66,8 @@ def _append(target: Path, source: Path) -> None:
             if name == time_dim or name == out.variables[time_dim].__dict__.get("bounds"):
                 out.variables[name][start : start + len(values)] = _in_units(values, out.variables[time_dim])
                 continue
-            step = max(1, SLAB_BYTES // max(1, values[0].nbytes if values.shape[0] else 1))
+            step_bytes = values.dtype.itemsize * int(np.prod(values.shape[1:]))
+            step = max(1, SLAB_BYTES // max(1, step_bytes))
             for first in range(0, values.shape[0], step):
                 out.variables[name][start + first : start + first + step] = values[first : first + step]
     if raw:

@@ -271,3 +271,15 @@ def test_a_table_has_no_field_for_the_quick_look(global_file, tmp_path):
         global_file, tmp_path
     )
     assert first_field(table) is None
+
+
+def test_a_column_centre_is_taken_round_the_globe_in_the_file_own_longitudes():
+    from isimip_mask.engine.tables import columns_of
+
+    lat, _ = global_axes()
+    for lon, point_lon in ((global_axes()[1], -9.75), (global_axes(lon0360=True)[1], 350.25)):
+        grid = Grid.from_arrays(lat, lon)
+        fiji = columns_of(grid, parse_operations([{"operation": "mask_regions", "regions": ["FJI"]}]).region)
+        assert 175 < fiji.lon[0] < 180  # its cells lie on both sides of 180°: not near 0°
+        points = parse_operations([{"operation": "select_points", "points": [[0.25, -9.75]]}]).region
+        assert columns_of(grid, points).lon[0] == point_lon

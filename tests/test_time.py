@@ -258,3 +258,14 @@ def test_through_the_queue_the_parts_of_a_period_are_joined(service, yearly_data
     merged = service.queue.result_path(done)
     for name in ("time", "dis"):
         np.testing.assert_array_equal(read(merged, name), read(whole, name))
+
+
+def test_a_request_without_time_operations_decodes_no_time_axis(settings, monkeypatch):
+    import isimip_mask.steps
+
+    def refuse(*args):
+        raise AssertionError("a time axis was decoded")
+
+    monkeypatch.setattr(isimip_mask.steps, "decode_times", refuse)
+    request = build_request(settings, [DIS], [{"operation": "mask_bbox", "bbox": list(BOX)}])
+    assert request.plan.period is None

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..coverage import cell_shares
 from ..errors import RegionError
+from ..grid import wrap_lon
 from ..masks import nearest_cell
 from ..netcdf import atomic_output, copy_global_attributes, fill_value, open_dataset, read_layout
 from ..regions import Point
@@ -47,7 +48,7 @@ class Columns:
 def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, threads: int = 1) -> Columns:
     """The columns of a set on ``grid``; regions without a cell on it are left out. Regions are
     rasterised in ``threads`` threads (shapely lets go of the GIL)."""
-    cos_lat = grid.lat_weights()
+    cos_lat, lon_start = grid.lat_weights(), float(grid.lon.min()) - grid.dlon / 2
 
     def entries(part) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if isinstance(part, Point):
@@ -69,7 +70,10 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
             names.append(name)
             rows.append(r), cols.append(c), weights.append(w)
             lat.append(float(np.average(grid.lat[r], weights=w)))
-            lon.append(float(grid.lon[c[0]] if c.size == 1 else np.average(grid.lon[c], weights=w)))
+            # averaged round the globe (Fiji's centre is near 180°, not 0°), in the file's own range
+            west = grid.lon[c[0]]
+            centre = west + np.average(wrap_lon(grid.lon[c] - west), weights=w)
+            lon.append(float(wrap_lon(centre, lon_start)))
     if not names:
         raise RegionError(f"none of the {region.kind} overlaps the grid of this file", region.kind)
     first, last = min(int(r.min()) for r in rows), max(int(r.max()) for r in rows)
