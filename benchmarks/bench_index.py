@@ -1,35 +1,35 @@
-"""How fast the dataset picker is on a large archive: build the index once, then search.
+"""How fast the dataset picker is on a large archive: build the index once, then search by
+words and by ISIMIP facets.
 
-Creates an ISIMIP-like tree of empty ``.nc`` files (round/product/sector/model/files) and
+Creates an ISIMIP-like tree of empty ``.nc`` files named by the ISIMIP3b protocol
+(round/product/sector/model, one file per model, forcing, scenario, variable and decade) and
 prints a table. Usage: ``python benchmarks/bench_index.py [--files 100000] [--workdir DIR]``
 """
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
 from isimip_mask.datasets import FileIndex, list_folder
 
-VARIABLES = ("tas", "pr", "dis", "qtot", "yield-whe-noirr", "evap", "soilmoist", "lai")
+SECTORS = ("water_global", "agriculture", "biomes", "fire", "lakes_global", "permafrost", "forestry")
+FORCINGS = ("gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0", "ukesm1-0-ll")
+SCENARIOS = ("historical", "picontrol", "ssp126", "ssp370", "ssp585")
+VARIABLES = ("dis", "qtot", "evap", "soilmoist", "lai", "yield-whe-noirr", "tsl", "swe")
 
 
 def make_tree(root: Path, n_files: int) -> None:
     if (root / ".complete").exists():
         return
-    count = 0
-    for model in range(n_files // 400 + 1):
-        folder = root / "ISIMIP3b" / "OutputData" / f"sector{model % 7}" / f"model{model}"
+    names = list(itertools.product(FORCINGS, SCENARIOS, VARIABLES, range(1850, 2100, 10)))
+    for count in range(n_files):
+        model = count // 400
+        forcing, scenario, variable, decade = names[count % len(names)]
+        folder = root / "ISIMIP3b" / "OutputData" / SECTORS[model % len(SECTORS)] / f"model{model}"
         folder.mkdir(parents=True, exist_ok=True)
-        for number in range(400):
-            if count == n_files:
-                break
-            variable = VARIABLES[number % len(VARIABLES)]
-            decade = 1850 + 10 * (number // len(VARIABLES) % 25)
-            (
-                folder / f"model{model}_gcm{number % 5}_ssp585_{variable}_global_daily"
-                f"_{decade}_{decade + 9}_{number}.nc"
-            ).touch()
-            count += 1
+        name = f"model{model}_{forcing}_w5e5_{scenario}_2015soc_default_{variable}_global_daily"
+        (folder / f"{name}_{decade}_{decade + 9}.nc").touch()
     (root / ".complete").touch()
 
 
@@ -42,19 +42,25 @@ def timed(function):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "archive")
+    parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "archive-isimip")
     args = parser.parse_args()
     make_tree(args.workdir, args.files)
     index = FileIndex(args.workdir)
+    two = {"model": ["model17", "model40"], "climate_scenario": ["ssp585"]}
     rows = [
         ("build the index (one walk)", *timed(lambda: len(index.paths()))),
         ("folders for the picker", *timed(lambda: len(index.folders()))),
-        ("search 'model17 tas 1900' (index built)", *timed(lambda: len(index.search("model17 tas 1900")))),
-        ("search 'pr' (first 200 hits)", *timed(lambda: len(index.search("pr")))),
-        ("search 'nothing-matches' (full scan)", *timed(lambda: len(index.search("nothing-matches")))),
+        ("search 'model17 dis 1900' (index built)", *timed(lambda: index.search("model17 dis 1900").total)),
+        ("search 'ssp' (count every hit)", *timed(lambda: index.search("ssp").total)),
+        ("search 'nothing-matches' (full scan)", *timed(lambda: index.search("nothing-matches").total)),
+        ("facets of every file (first use)", *timed(lambda: index.facets().size)),
+        ("facet counts, nothing chosen", *timed(lambda: len(index.facets().counts({})))),
+        ("facet counts, 2 models + 1 scenario", *timed(lambda: len(index.facets().counts(two)))),
+        ("files of 2 models + 1 scenario", *timed(lambda: index.search("", chosen=two).total)),
+        ("... and the word 'dis'", *timed(lambda: index.search("dis", chosen=two).total)),
         (
             "list one folder of 400 files",
-            *timed(lambda: len(list_folder(args.workdir, "ISIMIP3b/OutputData/sector3/model10").files)),
+            *timed(lambda: len(list_folder(args.workdir, "ISIMIP3b/OutputData/fire/model10").files)),
         ),
     ]
     print(f"{'step':<44} {'seconds':>8} {'results':>8}")

@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .errors import DatasetError, Problems
+from .facets import FacetTable
+from .facets import parse as parse_facets
 from .grid import Grid
 from .netcdf import check_magic, decode_times, open_dataset, read_layout
 
@@ -139,6 +141,14 @@ def resolve_folder(root: Path, folder: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Found:
+    """The first files of a search, and how many matched in all."""
+
+    paths: list[str]
+    total: int
+
+
 class FileIndex:
     """Relative paths of every NetCDF file under the root, walked once and kept for a while.
 
@@ -151,6 +161,8 @@ class FileIndex:
         self.max_age_s = max_age_s
         self._paths: list[str] = []
         self._folders: list[str] = []
+        self._table: FacetTable | None = None
+        self._parsed: dict[str, dict[str, str]] = {}  # kept across rebuilds: a name parses once
         self._built = float("-inf")
         self._lock = threading.Lock()
 
@@ -168,7 +180,18 @@ class FileIndex:
             if time.monotonic() - self._built > self.max_age_s:
                 self._paths = sorted(self._walk())
                 self._folders = sorted({path.rpartition("/")[0] or "." for path in self._paths})
+                self._table = None
                 self._built = time.monotonic()
+
+    def facets(self) -> FacetTable:
+        """The ISIMIP facets of every file, parsed on first use after each rebuild."""
+        paths = self.paths()
+        with self._lock:
+            if self._table is None:
+                parsed = {path: self._parsed.get(path) or parse_facets(path) for path in paths}
+                self._parsed = parsed
+                self._table = FacetTable([parsed[path] for path in paths])
+            return self._table
 
     def _walk(self):
         stack = [self.root]
@@ -182,17 +205,19 @@ class FileIndex:
                     elif entry.name.lower().endswith(NETCDF_SUFFIXES):
                         yield Path(entry.path).relative_to(self.root).as_posix()
 
-    def search(self, query: str, limit: int = 200) -> list[str]:
-        """Paths that contain every whitespace-separated word of ``query`` (case-insensitive)."""
+    def search(self, query: str, limit: int = 200, chosen: dict[str, list[str]] | None = None) -> Found:
+        """Paths that contain every whitespace-separated word of ``query`` (case-insensitive)
+        and have the ``chosen`` facet values (see :class:`FacetTable`); the first ``limit``
+        of them, and how many there are."""
         words = query.lower().split()
-        found = []
-        for path in self.paths():
-            lowered = path.lower()
-            if all(word in lowered for word in words):
-                found.append(path)
-                if len(found) >= limit:
-                    break
-        return found
+        paths = self.paths()
+        if chosen and any(chosen.values()):
+            candidates = [paths[i] for i in np.flatnonzero(self.facets().matching(chosen))]
+        else:
+            candidates = paths
+        if words:
+            candidates = [path for path in candidates if all(word in path.lower() for word in words)]
+        return Found(candidates[:limit], len(candidates))
 
 
 def dataset_stem(path: str) -> str:

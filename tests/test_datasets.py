@@ -80,9 +80,10 @@ def test_file_index_searches_every_word(settings):
         "archive/model4",
         "isimip",
     ]
-    assert index.search("MODEL3 tas 1913") == ["archive/model3/model3_tas_global_daily_1913.nc"]
-    assert len(index.search("tas", limit=7)) == 7
-    assert index.search("dis") == [DIS]
+    assert index.search("MODEL3 tas 1913").paths == ["archive/model3/model3_tas_global_daily_1913.nc"]
+    assert len(index.search("tas", limit=7).paths) == 7
+    assert index.search("tas", limit=7).total == 50
+    assert index.search("dis").paths == [DIS]
 
 
 def test_describe_the_daily_discharge_file(settings):

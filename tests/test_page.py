@@ -230,6 +230,8 @@ def test_no_file_and_no_region_cannot_be_submitted(app):
     [
         ({"mode": "Country", "country": "AUS"}, "keeps no cells"),
         ({"mode": "Box", "south": 80.0}, "south=80.0 must be below north=70.0"),
+        ({"mode": "Box", "west": -500.0}, "west=-500.0 is below -180"),  # the value typed, not the last good
+        ({"mode": "Point", "lat": 95.0}, "lat=95.0 is above 90"),
         (
             {"mode": "GeoJSON upload", "upload": ("bad.geojson", b"{oops", "application/json")},
             "not valid JSON",
@@ -285,6 +287,35 @@ def test_the_dataset_picker_describes_and_filters(app, queue_service):
         ["other_tas_global_daily.nc", DIS_FILE.name]
     )  # labels
     no_exceptions(at)
+
+
+def test_files_found_by_isimip_facets(app, queue_service):
+    folder = queue_service.settings.input_path / "ISIMIP3b" / "OutputData" / "water_global"
+    folder.mkdir(parents=True)
+    for model in ("cwatm", "h08"):
+        for scenario in ("historical", "ssp126", "ssp585"):
+            name = f"{model}_gfdl-esm4_w5e5_{scenario}_2015soc_default_dis_global_daily_2015_2017.nc"
+            shutil.copy(DIS_FILE, folder / name)
+    at = app(paths=[])
+    facets = {m.key: m for m in at.sidebar.multiselect if m.key.startswith("facet_")}
+    assert {"facet_model", "facet_climate_scenario", "facet_simulation_round"} <= set(facets)
+    assert facets["facet_model"].options == ["cwatm (3)", "h08 (4)", "pepic (1)"]  # with the sample files
+    at = at.multiselect(key="facet_model").set_value(["h08"]).run()
+    at = at.multiselect(key="facet_climate_scenario").set_value(["ssp126", "ssp585"]).run()
+    no_exceptions(at)
+    assert at.multiselect(key="paths").options == [
+        f"h08_gfdl-esm4_w5e5_{scenario}_2015soc_default_dis_global_daily_2015_2017.nc"
+        for scenario in ("ssp126", "ssp585")
+    ]
+    # each value counts the files it would give with the other choices
+    assert at.multiselect(key="facet_climate_scenario").options == [
+        "historical (2)",
+        "ssp126 (1)",
+        "ssp585 (1)",
+    ]
+    assert at.multiselect(key="facet_model").options == ["cwatm (2)", "h08 (2)"]
+    at = at.text_input(key="query").set_value("ssp585").run()  # words narrow further
+    assert len(at.multiselect(key="paths").options) == 1
 
 
 def test_a_queued_job_shows_its_position_and_can_be_cancelled(app, queue_service):

@@ -7,6 +7,7 @@ import streamlit as st
 from .. import datasets
 from ..errors import IsimipMaskError
 from ..estimates import human_size
+from ..facets import FACETS
 from ..settings import Settings
 from .state import describe, get_index, push
 
@@ -17,8 +18,15 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     query = st.sidebar.text_input(
         "Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly"
     )
-    if query:
-        options = index.search(query)
+    chosen = show_facet_filters(index)
+    if query or chosen:
+        found = index.search(query, chosen=chosen)
+        options = found.paths
+        if found.total > len(found.paths):
+            st.sidebar.caption(
+                f"{found.total:,} files match; the first {len(found.paths)} are listed. "
+                "Choose more facets or words to narrow them."
+            )
     else:
         folder = st.sidebar.selectbox(
             "Folder", index.folders(), key="folder", format_func=lambda f: "(data root)" if f == "." else f
@@ -55,6 +63,28 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     if len({(i.nlat, i.nlon, i.lat_range, i.lon_range) for i in infos}) > 1:
         st.sidebar.warning("These files have different grids; the preview shows the first one's.")
     return infos
+
+
+def show_facet_filters(index: datasets.FileIndex) -> dict[str, list[str]]:
+    """Filters by the ISIMIP facets of the files' names, as the ISIMIP repository's search:
+    each value says how many files it would give with the other choices."""
+    table = index.facets()
+    if not table.values:
+        return {}
+    chosen = {facet: st.session_state.get(f"facet_{facet}") for facet in FACETS}
+    chosen = {facet: values for facet, values in chosen.items() if values}
+    counts = table.counts(chosen)
+    with st.sidebar.expander("Filter by ISIMIP facets", expanded=bool(chosen)):
+        for facet, label in FACETS.items():
+            if values := counts.get(facet):
+                st.multiselect(
+                    label,
+                    list(values),
+                    key=f"facet_{facet}",
+                    format_func=lambda value, values=values: f"{value} ({values[value]:,})",
+                    placeholder="any",
+                )
+    return chosen
 
 
 def show_dataset_info(info: datasets.DatasetInfo) -> None:

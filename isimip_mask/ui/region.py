@@ -108,10 +108,10 @@ def show_region_inputs(settings: Settings):
     if mode == MODES[7]:
         return show_points(settings)
     left, right = st.columns(2)
-    lat = left.number_input("lat", -90.0, 90.0, st.session_state.get("lat", 52.39), key="lat", format="%.4f")
-    lon = right.number_input(
-        "lon", -180.0, 360.0, st.session_state.get("lon", 13.06), key="lon", format="%.4f"
-    )
+    # no limits on the inputs: a browser keeps the last value in range without a word; the
+    # region's own checks name the value typed (e.g. "point lat=95.0 is above 90")
+    lat = left.number_input("lat", value=st.session_state.get("lat", 52.39), key="lat", format="%.4f")
+    lon = right.number_input("lon", value=st.session_state.get("lon", 13.06), key="lon", format="%.4f")
     st.caption("Or click on the map. The time series of the nearest grid cell is extracted.")
     return Point(lat, lon)
 
@@ -131,12 +131,7 @@ def show_points(settings: Settings) -> PointSet | None:
     return SelectPoints.region({"points": points}, Limits.from_settings(settings, {}))
 
 
-BOX_INPUTS = {  # name: (lowest, highest, default)
-    "west": (-180.0, 360.0, -10.0),
-    "east": (-180.0, 360.0, 40.0),
-    "south": (-90.0, 90.0, 35.0),
-    "north": (-90.0, 90.0, 70.0),
-}
+BOX_INPUTS = {"west": -10.0, "east": 40.0, "south": 35.0, "north": 70.0}  # name: default
 CELL_RULES = {
     "centre": "whose centre is inside (as CDO)",
     "touch": "that the region touches (as ISIMIP's country masks)",
@@ -147,11 +142,9 @@ COMBINATIONS = ("nothing else", "land only", "a box")
 def show_box_inputs(prefix: str = "") -> BBox:
     """Four number inputs, west, east, south, north (keys ``prefix + name``)."""
     values = {}
-    for column, (name, (low, high, default)) in zip(st.columns(4), BOX_INPUTS.items()):
-        key = prefix + name
-        values[name] = column.number_input(
-            name, low, high, st.session_state.get(key, default), step=0.5, key=key
-        )
+    for column, (name, default) in zip(st.columns(4), BOX_INPUTS.items()):
+        key = prefix + name  # no limits, as for a point: the box names a value out of range
+        values[name] = column.number_input(name, value=st.session_state.get(key, default), step=0.5, key=key)
     return BBox(values["west"], values["east"], values["south"], values["north"])
 
 
