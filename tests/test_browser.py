@@ -7,11 +7,13 @@ Playwright (never a browser that Playwright downloads itself).
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from isimip_mask.demo import write_isimip_like
 from isimip_mask.grid import Grid
@@ -125,7 +127,7 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     page.goto(page_url)
     page.wait_for_selector(MAP)
     page.frame_locator(MAP).locator("a.leaflet-draw-draw-rectangle").wait_for()
-    page.locator("[data-testid=stMultiSelect] input").click()
+    page.get_by_role("combobox", name="Files").click()
     page.get_by_role("option", name=FILE).click()
     page.keyboard.press("Escape")
     page.get_by_text("Draw a rectangle or a polygon").wait_for()
@@ -166,3 +168,68 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     assert inside.sum() > 100
     np.testing.assert_array_equal(values[inside], original[inside])
     assert np.all(values[~inside] == np.float32(1e20))
+
+
+def settled(page) -> None:
+    """Wait until the page's script has finished its run (Streamlit marks the app element)."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
+        " === 'notRunning'"
+    )
+
+
+def choose_options(page, label: str, *names: str) -> None:
+    """Pick options of a multiselect as a user does: open its list, click each, close it.
+
+    The list does not open for a click while an expander above is still sliding open: the
+    click is repeated until the list shows (within the page's timeout)."""
+    box = page.get_by_role("combobox", name=label)
+    deadline = time.monotonic() + 30
+    while box.get_attribute("aria-expanded") != "true":
+        assert time.monotonic() < deadline, f"the list of {label} does not open"
+        box.click()
+        try:
+            page.wait_for_function(
+                "b => b.getAttribute('aria-expanded') === 'true'", arg=box.element_handle(), timeout=1_000
+            )
+        except PlaywrightTimeout:
+            continue
+    for name in names:
+        page.get_by_role("option", name=name, exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("listbox").wait_for(state="detached")
+
+
+@pytest.mark.timeout(300)
+def test_find_by_facets_then_every_period(page_url, browser_page, service):
+    folder = service.settings.input_path / "ISIMIP3b" / "OutputData" / "water_global" / "h08"
+    folder.mkdir(parents=True)
+    name = "h08_gfdl-esm4_w5e5_ssp585_2015soc_default_tas_global_monthly_{}_{}.nc"
+    names = [name.format(year, year) for year in (2001, 2002, 2003)]
+    for year in (2001, 2002, 2003):
+        write_isimip_like(folder / name.format(year, year), 12, year, monthly=True)
+    page = browser_page
+    page.goto(page_url)
+    page.wait_for_selector(MAP)
+    settled(page)
+    page.get_by_role("combobox", name="Folder").click()  # the folder view stays: start elsewhere
+    page.get_by_role("option", name="isimip", exact=True).click()
+    settled(page)
+    page.get_by_text("Filter by ISIMIP facets").click()
+    choose_options(page, "Climate scenario", "ssp585 (3)")
+    settled(page)
+    assert page.get_by_role("combobox", name="Folder").count() == 0  # facets list files instead
+    choose_options(page, "Files", names[1])
+    button = page.get_by_role("button", name="Add every period of the picked dataset (3 files)")
+    button.wait_for()
+    appeared = button.bounding_box()
+    settled(page)
+    assert button.bounding_box() == appeared  # it stays where it appeared: the first click lands
+    button.click()  # once: the list above it shrinks as it loses the focus (the button below moved)
+    tags = page.locator("[data-testid=stMultiSelect]").filter(has=page.get_by_role("combobox", name="Files"))
+    tags.get_by_text(names[2]).wait_for(timeout=15_000)
+    settled(page)
+    assert page.get_by_role("button", name="Add every period").count() == 0  # nothing left to add
+    picked = tags.locator("[data-testid=stMultiSelectTagsContainer]").inner_text()
+    assert [line for line in picked.split() if line.endswith(".nc")] == names
+    page.screenshot(path=SCREENSHOTS / "facets-every-period.png", full_page=True)

@@ -35,6 +35,9 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     chosen = st.session_state.get("paths", [])
     options = sorted(set(options) | set(chosen))
     names = datasets.labels(options)
+    # above the files: the list grows while it has the focus and shrinks on the click that
+    # takes it away, which moved a button below it from under the mouse (the first click missed)
+    every_period = st.sidebar.empty()
     picked = st.sidebar.multiselect(
         "Files",
         options,
@@ -46,8 +49,8 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
         st.sidebar.info("No NetCDF file matches: try fewer words, or another folder.")
     periods = datasets.periods(settings.input_path, picked)
     if len(periods) > len(picked):
-        st.sidebar.button(
-            f"Add every period of this dataset ({len(periods)} files)",
+        every_period.button(
+            f"Add every period of the picked dataset ({len(periods)} files)",
             key="all_periods",
             on_click=push,
             args=({"paths": periods},),
@@ -76,7 +79,8 @@ def show_facet_filters(index: datasets.FileIndex) -> dict[str, list[str]]:
     counts = table.counts(chosen)
     with st.sidebar.expander("Filter by ISIMIP facets", expanded=bool(chosen)):
         for facet, label in FACETS.items():
-            if values := counts.get(facet):
+            values = counts.get(facet, {})
+            if len(values) > 1 or facet in chosen or 0 < sum(values.values()) < table.size:  # a choice
                 st.multiselect(
                     label,
                     list(values),
