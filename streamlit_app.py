@@ -1,6 +1,8 @@
 """isimip-mask: the page, laid out. Its parts are in ``isimip_mask.ui``; the work happens in
 ``isimip_mask``."""
 
+from pathlib import Path
+
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -9,7 +11,9 @@ from isimip_mask.errors import IsimipMaskError
 from isimip_mask.ui.job import request_of, show_job, show_recent_jobs, submit
 from isimip_mask.ui.picker import show_dataset_picker
 from isimip_mask.ui.region import show_options, show_preview, show_region_inputs
-from isimip_mask.ui.state import MAP_KEY, get_settings
+from isimip_mask.ui.state import MAP_KEY, get_settings, outlines_url
+
+STATIC = Path(__file__).parent / "static"  # served by Streamlit at app/static
 
 
 def main() -> None:
@@ -37,10 +41,11 @@ def main() -> None:
         show_recent_jobs()
     with view:
         base_url = st.get_option("server.baseUrlPath").strip("/")
-        static_url = f"/{base_url}/app/static/vendor" if base_url else "/app/static/vendor"
+        static_url = f"/{base_url}/app/static" if base_url else "/app/static"
+        outlines = outlines_url(str(STATIC), static_url)
         center, zoom = mapview.view_of(plan.region if plan else None)  # the map follows the region
         st_folium(
-            mapview.base_map(static_url),
+            mapview.base_map(f"{static_url}/vendor", outlines),
             key=MAP_KEY,
             center=center,
             zoom=zoom,

@@ -5,13 +5,19 @@ npm by ``make assets``), never from a CDN. Tiles may fail offline; a light layer
 outlines from the bundled Natural Earth data keeps the map readable without them.
 """
 
+import hashlib
+import json
 import math
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import folium
 import folium.plugins
 import numpy as np
 import shapely
+from folium import MacroElement
+from folium.template import Template
 from folium.utilities import image_to_url
 from shapely.geometry import mapping
 
@@ -38,7 +44,7 @@ def use_local_assets(static_url: str) -> None:
 
 @lru_cache(maxsize=1)
 def outline_geojson() -> dict:
-    """Simplified country outlines (about 0.2 degree), small enough to send with every rerun."""
+    """Simplified country outlines (about 0.2 degree) for the base map."""
     features = []
     for code, (name, geometry) in country_catalogue().items():
         simple = shapely.set_precision(shapely.simplify(geometry, 0.2, preserve_topology=True), 0.05)
@@ -49,23 +55,70 @@ def outline_geojson() -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def base_map(static_url: str) -> folium.Map:
-    """The map every rerun starts from; it never changes, so drawings on it survive reruns."""
+OUTLINE_STYLE = {"color": "#64748b", "weight": 0.6, "fillColor": "#e2e8f0", "fillOpacity": 0.35}
+
+
+def write_outlines(folder: Path) -> str:
+    """Write the outlines as a file the browser fetches once (named by their content, so a
+    cached copy is never stale); returns the file's name. Sent inside the map instead, they
+    were 249 of the 255 kB that every map change sent again."""
+    text = json.dumps(outline_geojson(), separators=(",", ":"))
+    name = f"outlines-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+    path = folder / name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(text)
+        partial.replace(path)  # whole or absent, also when two servers start at once
+    return name
+
+
+class FetchedOutlines(MacroElement):
+    """Country outlines fetched from ``url``, below every overlay, named on hover."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            map.createPane("outlines").style.zIndex = 350;
+            fetch({{ this.url|tojson }}).then((answer) => answer.json()).then((data) => {
+                L.geoJson(data, {
+                    pane: "outlines",
+                    style: () => ({{ this.style|tojson }}),
+                    onEachFeature: (feature, layer) =>
+                        layer.bindTooltip(feature.properties.name, {sticky: true}),
+                }).addTo(map);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str):
+        super().__init__()
+        self._name = "FetchedOutlines"
+        self.url = url
+        self.style = OUTLINE_STYLE
+
+
+def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
+    """The map every rerun starts from; it never changes, so drawings on it survive reruns.
+
+    The country outlines come from ``outlines_url`` (see :func:`write_outlines`), or are
+    embedded in the map where no such file could be written."""
     use_local_assets(static_url)
     world = folium.Map(
         location=(20, 0), zoom_start=2, min_zoom=1, tiles="OpenStreetMap", world_copy_jump=True
     )
-    folium.GeoJson(
-        outline_geojson(),
-        name="countries",
-        style_function=lambda _: {
-            "color": "#64748b",
-            "weight": 0.6,
-            "fillColor": "#e2e8f0",
-            "fillOpacity": 0.35,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-    ).add_to(world)
+    if outlines_url:
+        world.add_child(FetchedOutlines(outlines_url))
+    else:
+        folium.GeoJson(
+            outline_geojson(),
+            name="countries",
+            style_function=lambda _: OUTLINE_STYLE,
+            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        ).add_to(world)
     folium.plugins.Draw(
         export=False,
         draw_options={

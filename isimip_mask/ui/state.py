@@ -1,6 +1,7 @@
 """The page's shared state: settings, the queue, caches of file descriptions, previews and
 quick looks (Streamlit caches: one per server process), and setting widget values."""
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def get_index(root: str) -> datasets.FileIndex:
 @st.cache_resource
 def get_queue() -> JobQueue:
     return JobQueue(get_settings())  # raises ServiceError while Redis is down: not cached then
+
+
+@st.cache_resource
+def outlines_url(static_folder: str, static_url: str) -> str | None:
+    """Where the browser fetches the map's country outlines (a file written into the folder
+    Streamlit serves at ``static_url``); None (sent inside the map) if it cannot be written."""
+    try:
+        return f"{static_url}/{mapview.write_outlines(Path(static_folder))}"
+    except OSError as error:
+        logging.getLogger(__name__).warning("country outlines go inside the map: %s", error)
+        return None
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
