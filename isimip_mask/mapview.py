@@ -250,7 +250,7 @@ def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | No
         zoom = int(max(1, min(POINT_ZOOM, math.floor(math.log2(360 / span)))))
         return ((south + north) / 2, (west + east) / 2), zoom
     try:
-        geometry = box_outline(region) if isinstance(region, BBox) else region.geometry
+        geometry = box_outline(region) if isinstance(region, BBox) else display_outline(region.geometry)
     except (AttributeError, NotImplementedError):  # a region without an outline of its own
         return None, None
     if geometry is None or geometry.is_empty:
@@ -274,6 +274,17 @@ def box_outline(box: BBox) -> shapely.Geometry:
     )
 
 
+DISPLAY_TOLERANCE_DEG = 0.01  # under a screen pixel at the map's closest zoom (7: 0.011 degree)
+
+
+def display_outline(geometry):
+    """The outline as drawn: simplified to what the map can show, so a detailed country or a
+    large upload does not travel to the browser in full on every rerun."""
+    simple = shapely.simplify(geometry, DISPLAY_TOLERANCE_DEG, preserve_topology=True)
+    simple = shapely.transform(simple, lambda xy: np.round(xy, 3))  # 3 decimals in the JSON
+    return geometry if simple.is_empty else simple
+
+
 def overlays(
     region: Region | None, cells: tuple[str, list[list[float]]] | None = None
 ) -> folium.FeatureGroup:
@@ -292,7 +303,7 @@ def overlays(
                 (point.lat, point.lon), radius=6, color="#1d4ed8", fill=True, tooltip=name
             ).add_to(group)
     elif region is not None and not isinstance(region, LandOnly | RegionSet):  # countries: the base map
-        geometry = box_outline(region) if isinstance(region, BBox) else region.geometry
+        geometry = box_outline(region) if isinstance(region, BBox) else display_outline(region.geometry)
         label = region.name if isinstance(region, Country) else region.tag
         folium.GeoJson(
             mapping(geometry),
