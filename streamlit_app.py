@@ -35,15 +35,17 @@ def main() -> None:
             st.info("Pick one or more files in the sidebar.")
         if st.button("Submit", type="primary", disabled=kept is None, key="submit"):
             submit(settings, infos, plan)
+        shown = plan.region if plan else None  # the region on the map
         if "job" in st.query_params:
             chosen = None if plan is None or not infos else request_of(infos, plan)
-            show_job(st.query_params["job"], chosen)
+            job_region = show_job(st.query_params["job"], chosen)
+            shown = shown or job_region  # a shared link shows the job's region until another is chosen
         show_recent_jobs()
     with view:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static" if base_url else "/app/static"
         outlines = outlines_url(str(STATIC), static_url)
-        center, zoom = mapview.view_of(plan.region if plan else None)  # the map follows the region
+        center, zoom = mapview.view_of(shown)  # the map follows the region
         st_folium(
             mapview.base_map(f"{static_url}/vendor", outlines),
             key=MAP_KEY,
@@ -52,9 +54,7 @@ def main() -> None:
             height=560,
             use_container_width=True,
             returned_objects=["last_active_drawing", "all_drawings", "last_clicked"],
-            feature_group_to_add=mapview.overlays(
-                plan.region if plan else None, kept.image if kept else None
-            ),
+            feature_group_to_add=mapview.overlays(shown, kept.image if kept else None),
         )
 
 

@@ -144,6 +144,25 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     download_link = page.get_by_role("link", name="Download")
     download_link.wait_for()
     page.screenshot(path=SCREENSHOTS / "job-finished.png", full_page=True)
+    settled(page)
+    links = [link for link in page.locator("[data-testid=stMain] a").all() if link.text_content().strip()]
+    assert len(links) >= 2  # the download and the link for scripts
+    for link in links:  # WCAG AA: 4.5:1 (links were at 2.96:1)
+        assert caption_contrast(link) >= 4.5, link.text_content()
+    images = page.locator("[data-testid=stMain] img").all()
+    assert len(images) == 2  # the quick look and its colour scale, each said in words
+    assert all(len(image.get_attribute("alt") or "") > 20 for image in images)
+    for width, height in ((1400, 900), (390, 844)):  # the job's link opened on a laptop and a phone
+        viewer = page.context.browser.new_page(viewport={"width": width, "height": height})
+        viewer.goto(page.url)
+        link = viewer.get_by_role("link", name="Download")
+        link.wait_for()
+        settled(viewer)
+        viewer.frame_locator(MAP).locator("path[stroke='#1d4ed8']").wait_for()  # the job's region
+        viewer.screenshot(path=SCREENSHOTS / f"job-link-{width}x{height}-top.png")
+        link.scroll_into_view_if_needed()
+        viewer.screenshot(path=SCREENSHOTS / f"job-link-{width}x{height}-result.png")
+        viewer.close()
     # the link goes to the file server (OUTPUT_URL), never through the page: fetched as the
     # browser would (Playwright's request context shares the page's cookies), as an attachment
     answer = page.request.get(download_link.get_attribute("href"))

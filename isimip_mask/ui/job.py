@@ -7,6 +7,7 @@ from .. import datasets
 from ..errors import IsimipMaskError, JobNotFound
 from ..estimates import human_size
 from ..plan import Plan
+from ..regions import Region
 from ..reproduce import commands
 from ..results import result_url
 from ..settings import Settings
@@ -102,17 +103,18 @@ def run_again(info: JobInfo) -> None:
     st.rerun()
 
 
-def show_job(job_id: str, chosen: dict | None) -> None:
-    """The job of the page's address; ``chosen`` is the request the page's inputs make now."""
+def show_job(job_id: str, chosen: dict | None) -> Region | None:
+    """The job of the page's address; ``chosen`` is the request the page's inputs make now.
+    Returns the job's region (for the map), None if there is no such job."""
     st.subheader("4 · Job")
     try:
         info = get_queue().info(job_id)
     except JobNotFound:
         st.warning(f"Job {job_id} does not exist (any more): results expire. Submit the request again.")
-        return
+        return None
     except IsimipMaskError as error:
         st.error(str(error))
-        return
+        return None
     st.caption(f"Job `{info.id}`: {info.summary}")
     if chosen is not None and chosen != info.request:
         st.info("This job is for an earlier choice of files or region: press Submit to run the current one.")
@@ -120,6 +122,10 @@ def show_job(job_id: str, chosen: dict | None) -> None:
         show_result(info)
     else:
         follow_job(job_id)
+    try:
+        return Plan.from_config(info.request["plan"]).region
+    except (IsimipMaskError, KeyError, TypeError):  # a request of an older version: no outline
+        return None
 
 
 @st.fragment(run_every=POLL_S)
@@ -182,9 +188,9 @@ def show_result(info: JobInfo) -> None:
         show_chart(times, columns)
     elif path.suffix == ".nc" and (look := quick_look_field(str(path), path.stat().st_mtime_ns)):
         picture, caption, legend = look  # a series NetCDF has no field to picture
-        st.image(picture, caption=caption)
+        st.image(picture, caption=caption, alt=f"Map of the result's first time step: {caption}")
         if legend is not None:
-            st.image(legend[0], caption=legend[1], width=256)
+            st.image(legend[0], caption=legend[1], width=256, alt=f"Colour scale of that map: {legend[1]}")
 
 
 def show_chart(times: list[str], columns: dict[str, list[float]]) -> None:
