@@ -101,6 +101,27 @@ class FetchedOutlines(MacroElement):
         self.style = OUTLINE_STYLE
 
 
+class KeepLastDrawing(MacroElement):
+    """A new drawing replaces the earlier ones (only the last one is the region)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.on("draw:created", function (event) {
+            {{ this.group.get_name() }}.eachLayer(function (layer) {
+                if (layer !== event.layer) {{ this.group.get_name() }}.removeLayer(layer);
+            });
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, group: folium.FeatureGroup):
+        super().__init__()
+        self._name = "KeepLastDrawing"
+        self.group = group
+
+
 def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
     """The map every rerun starts from; it never changes, so drawings on it survive reruns.
 
@@ -112,6 +133,11 @@ def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
     )
     if outlines_url:
         world.add_child(FetchedOutlines(outlines_url))
+        # a click on a country focuses its path: no focus ring round its box (France's spans the
+        # Atlantic); the outlines are for hovering, never a keyboard stop
+        world.get_root().header.add_child(
+            folium.Element("<style>.leaflet-outlines-pane path:focus { outline: none; }</style>")
+        )
     else:
         folium.GeoJson(
             outline_geojson(),
@@ -119,7 +145,9 @@ def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
             style_function=lambda _: OUTLINE_STYLE,
             tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
         ).add_to(world)
+    drawings = folium.FeatureGroup(name="drawings", control=False).add_to(world)
     folium.plugins.Draw(
+        feature_group=drawings,
         export=False,
         draw_options={
             "polyline": False,
@@ -132,6 +160,7 @@ def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
         },
         edit_options={"edit": True, "remove": True},
     ).add_to(world)
+    world.add_child(KeepLastDrawing(drawings))
     return world
 
 

@@ -133,8 +133,29 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     page.get_by_text("Draw a rectangle or a polygon").wait_for()
     for caption in page.locator("[data-testid=stCaptionContainer]").all():  # WCAG AA: 4.5:1
         assert caption_contrast(caption) >= 4.5, caption.text_content()
+    frame = page.frame_locator(MAP)
+    frame.locator("path.leaflet-interactive").first.wait_for(state="attached")  # outlines fetched
+    frame.locator("#map_div").click(position={"x": 400, "y": 300})  # on a country
+    # no focus ring round the country's box (was reported: France's spans the Atlantic)
+    assert (
+        frame.locator("#map_div").evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+        == "none"
+    )
+    drag_box(page, (0.30, 0.50), (0.40, 0.60))  # a first try, then the box meant
+    first_try = page.get_by_text("cells at 0.5° are kept")
+    first_try.wait_for()
+    counted = first_try.inner_text()
     drawn, tolerance = drag_box(page, (0.52, 0.22), (0.68, 0.42))
-    page.get_by_text("cells at 0.5° are kept").wait_for()
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('p')].some(p => /kept/.test(p.innerText) && p.innerText !== t)",
+        arg=counted,
+    )
+    settled(page)
+    assert frame.locator("path[fill-opacity='0']").count() == 1  # the first try is gone from the map
+    # the country outlines are no keyboard stops (one per country, invisible, was reported)
+    assert frame.locator("#map_div").evaluate(
+        "m => [...m.querySelectorAll('path')].every(p => p.tabIndex < 0)"
+    )
     page.frame_locator(MAP).locator("img.leaflet-image-layer").wait_for()  # the kept cells
     page.get_by_text("Crop to the region's bounding box").wait_for()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
