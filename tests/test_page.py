@@ -442,3 +442,10 @@ def test_recent_jobs_of_this_browser_are_kept_in_its_address(app, service):
     listed = " ".join(block.value for block in at.markdown)
     assert f"[{first[:8]}](?job={first}&jobs={second},{first})" in listed
     assert "mask to fra" in listed and "mask to landonly" in listed
+
+
+def test_the_steps_are_headings_of_one_level(app):
+    at = app(map=drawn(RECTANGLE)).button(key="submit").click().run()  # queued: no worker runs
+    no_exceptions(at)
+    headings = [h.value for h in at.sidebar.subheader] + [h.value for h in at.main.subheader]
+    assert headings == ["1 · Data", "2 · Region", "3 · Options", "4 · Job"]

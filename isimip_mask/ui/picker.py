@@ -13,7 +13,7 @@ from .state import describe, get_index, push
 
 
 def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
-    st.sidebar.header("1 · Data")
+    st.sidebar.subheader("1 · Data")
     index = get_index(str(settings.input_path))
     query = st.sidebar.text_input(
         "Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly"

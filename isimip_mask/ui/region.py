@@ -61,7 +61,8 @@ def show_region_inputs(settings: Settings):
     if clicked and st.session_state.get("clicked") != clicked:
         st.session_state["clicked"] = clicked
         push({"lat": round(clicked[0], 4), "lon": round(clicked[1], 4)})
-    mode = st.radio("2 · Region", MODES, key="mode", horizontal=True)
+    st.subheader("2 · Region")  # the steps are headings of one level: 1 · Data ... 4 · Job
+    mode = st.radio("Region", MODES, key="mode", horizontal=True, label_visibility="collapsed")
     if mode == MODES[0]:
         if drawing_error is not None:
             raise drawing_error
@@ -165,7 +166,7 @@ FRACTION_HELP = (
 
 
 def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
-    st.markdown("**3 · Options**")
+    st.subheader("3 · Options")
     period, window = show_time(infos)
     if isinstance(region, Point | PointSet):
         as_csv = st.checkbox("CSV (else NetCDF)", value=True, key="point_csv")
