@@ -185,13 +185,17 @@ class FileIndex:
 
     def facets(self) -> FacetTable:
         """The ISIMIP facets of every file, parsed on first use after each rebuild."""
-        paths = self.paths()
+        return self._faceted()[1]
+
+    def _faceted(self) -> tuple[list[str], FacetTable]:
+        """The paths and their facets, row for row (one rebuild may come between two calls)."""
+        self._refresh()
         with self._lock:
             if self._table is None:
-                parsed = {path: self._parsed.get(path) or parse_facets(path) for path in paths}
+                parsed = {path: self._parsed.get(path) or parse_facets(path) for path in self._paths}
                 self._parsed = parsed
-                self._table = FacetTable([parsed[path] for path in paths])
-            return self._table
+                self._table = FacetTable([parsed[path] for path in self._paths])
+            return self._paths, self._table
 
     def _walk(self):
         stack = [self.root]
@@ -210,11 +214,11 @@ class FileIndex:
         and have the ``chosen`` facet values (see :class:`FacetTable`); the first ``limit``
         of them, and how many there are."""
         words = query.lower().split()
-        paths = self.paths()
         if chosen and any(chosen.values()):
-            candidates = [paths[i] for i in np.flatnonzero(self.facets().matching(chosen))]
+            paths, table = self._faceted()
+            candidates = [paths[i] for i in np.flatnonzero(table.matching(chosen))]
         else:
-            candidates = paths
+            candidates = self.paths()
         if words:
             candidates = [path for path in candidates if all(word in path.lower() for word in words)]
         return Found(candidates[:limit], len(candidates))
