@@ -122,8 +122,15 @@ def show_job(job_id: str, chosen: dict | None) -> Region | None:
         show_result(info)
     else:
         follow_job(job_id)
+    return job_region(info.id, info.request)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def job_region(job_id: str, _request: dict) -> Region | None:
+    """The region of a job's request, read once per job (a request never changes; an uploaded
+    shape can be large)."""
     try:
-        return Plan.from_config(info.request["plan"]).region
+        return Plan.from_config(_request["plan"]).region
     except (IsimipMaskError, KeyError, TypeError):  # a request of an older version: no outline
         return None
 
