@@ -56,4 +56,4 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor var benchmarks/out
+	rm -rf $(VENV) node_modules static/vendor static/outlines-*.json var benchmarks/out

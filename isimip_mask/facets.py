@@ -141,15 +141,16 @@ class FacetTable:
 
     def __init__(self, rows: list[dict[str, str]]):
         self.size = len(rows)
-        self.values: dict[str, list[str]] = {}
-        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, list[str]] = {}  # facet: its values, sorted
+        self.number: dict[str, dict[str, int]] = {}  # facet: value -> its code
+        self.codes: dict[str, np.ndarray] = {}  # facet: the code of every file's value (-1: none)
         for facet in FACETS:
             column = [row.get(facet) for row in rows]
             values = sorted({value for value in column if value is not None})
             if not values:
                 continue
             number = {value: code for code, value in enumerate(values)}
-            self.values[facet] = values
+            self.values[facet], self.number[facet] = values, number
             self.codes[facet] = np.fromiter(
                 (number.get(value, -1) for value in column), dtype=np.int32, count=self.size
             )
@@ -162,7 +163,7 @@ class FacetTable:
                 continue
             if facet not in self.codes:
                 return np.zeros(self.size, dtype=bool)
-            number = {value: code for code, value in enumerate(self.values[facet])}
+            number = self.number[facet]
             wanted = [number[value] for value in values if value in number]
             keep &= np.isin(self.codes[facet], wanted)
         return keep

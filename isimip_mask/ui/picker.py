@@ -18,9 +18,9 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
     query = st.sidebar.text_input(
         "Filter by name", key="query", placeholder="words of the file name, e.g. tas monthly"
     )
-    chosen = show_facet_filters(index)
-    if query or chosen:
-        found = index.search(query, chosen=chosen)
+    facet_choice = show_facet_filters(index)
+    if query or facet_choice:
+        found = index.search(query, chosen=facet_choice)
         options = found.paths
         if found.total > len(found.paths):
             st.sidebar.caption(
