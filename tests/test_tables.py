@@ -112,6 +112,27 @@ def test_many_points_equal_one_point_series_each(global_file, tmp_path):
         np.testing.assert_array_equal(table[:, column].astype("f4"), expected)
 
 
+def test_nan_and_infinite_values_count_as_missing_in_a_table(tmp_path):
+    """Each step misses other cells (the weights kept for one pattern must not serve another):
+    a NaN or an infinity drops out of its region's mean like the fill value does."""
+    lat, lon = global_axes()
+    values = np.random.default_rng(5).normal(280, 20, (4, lat.size, lon.size)).astype("f4")
+    germany = grid_mask(Grid.from_arrays(lat, lon), Country("DEU"))
+    rows, cols = np.nonzero(germany)
+    values[1, rows[:5], cols[:5]] = np.nan
+    values[2, rows[5:9], cols[5:9]] = np.inf
+    values[3, rows, cols] = np.nan  # all of it missing: no mean
+    source = write_netcdf(tmp_path / "in.nc", lat, lon, 4, values=values)
+    plan = parse_operations([{"operation": "mask_regions", "regions": ["DEU", "FRA"]}])
+    table = read(plan.run(source, tmp_path), "tas")
+    weights = np.cos(np.deg2rad(lat))[rows]
+    for step in range(3):
+        kept = np.isfinite(values[step, rows, cols])
+        expected = np.average(values[step, rows, cols][kept], weights=weights[kept])
+        np.testing.assert_allclose(table[step, 0], expected, rtol=EPS32)
+    assert table[3, 0] > 1e19 and table[3, 1] < 1e19  # written as the fill value; France has its mean
+
+
 def test_monthly_means_of_a_table(tmp_path):
     lat, lon = global_axes()
     source = write_netcdf(tmp_path / "in.nc", lat, lon, 70)  # days 0..69 since 1661-01-01

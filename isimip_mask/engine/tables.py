@@ -1,10 +1,12 @@
 """Many series in one pass: the area-weighted mean of each of many regions, or the values at
 many points, as one table (rows time, a column per region or point).
 
-Every column is a list of (cell, weight) entries, all columns in one sparse array sorted by
-column; each time step is read once, its entries gathered and summed per column with
-``np.add.reduceat``. A point is a column of one cell of weight 1, so its "mean" is its value.
-A region that covers no cell of the file has no column.
+Every column is a list of (cell, weight) entries, all columns in one sparse array in the
+order of the cells in the field (gathering them in that order takes half the time of gathering
+them column by column); each time step is read once, its entries gathered, summed per run of
+one column's entries and the runs per column, both with ``np.add.reduceat``. A point is a
+column of one cell of weight 1, so its "mean" is its value. A region that covers no cell of
+the file has no column.
 """
 
 import csv
@@ -33,16 +35,25 @@ TABLE_CHUNK_BYTES = 2**20
 @dataclass(frozen=True)
 class Columns:
     """The cells and weights of every column: ``cells`` (flat, in the window ``rows`` of the
-    grid) and ``weights``, sorted by column, each column starting at ``starts``."""
+    grid, ascending) and their ``weights``, in runs of one column's entries starting at
+    ``runs``; ``run_order`` lists the runs column by column, each column's from
+    ``column_starts``. ``names``, ``lat`` and ``lon`` are per column."""
 
     names: list[str]
     rows: slice
     cells: np.ndarray
     weights: np.ndarray
-    starts: np.ndarray
+    runs: np.ndarray
+    run_order: np.ndarray
+    column_starts: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
     method: str
+
+    def sums(self, entries: np.ndarray) -> np.ndarray:
+        """``(time, entry) -> (time, column)``: the sum of each column's entries."""
+        per_run = np.add.reduceat(entries, self.runs, axis=1)
+        return np.add.reduceat(per_run[:, self.run_order], self.column_starts, axis=1)
 
 
 def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, threads: int = 1) -> Columns:
@@ -78,14 +89,20 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
         raise RegionError(f"none of the {region.kind} overlaps the grid of this file", region.kind)
     first, last = min(int(r.min()) for r in rows), max(int(r.max()) for r in rows)
     cells = np.concatenate([(r - first) * grid.lon.size + c for r, c in zip(rows, cols)])
-    starts = np.cumsum([0] + [r.size for r in rows[:-1]])
+    column = np.repeat(np.arange(len(names)), [r.size for r in rows])
+    order = np.argsort(cells, kind="stable")
+    cells, column = cells[order], column[order]
+    runs = np.flatnonzero(np.diff(column, prepend=-1))
+    run_order = np.argsort(column[runs], kind="stable")
     method = "point" if isinstance(region, PointSet) else "mean"
     return Columns(
         names,
         slice(first, last + 1),
         cells,
-        np.concatenate(weights),
-        starts,
+        np.concatenate(weights)[order],
+        runs,
+        run_order,
+        np.searchsorted(column[runs][run_order], np.arange(len(names))),
         np.array(lat),
         np.array(lon),
         method,
@@ -124,20 +141,15 @@ def read_table(
             variable = src.variables[name]
             fill = fill_value(variable)
 
-            def reduce(cells, fill=fill):
-                valid = (cells != fill) & np.isfinite(cells)  # in the file's type: fill compares exactly
-                if columns.method == "point":  # a cell each: its value
-                    return np.where(valid, cells, np.nan).astype("f8")
-                weights = columns.weights * valid
-                sums = np.add.reduceat(
-                    np.where(valid, cells, 0).astype("f8") * weights, columns.starts, axis=1
-                )
-                total = np.add.reduceat(weights, columns.starts, axis=1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
-
             series = stream_series(
-                source, variable, columns.rows, reduce, steps, progress, threads, columns.cells
+                source,
+                variable,
+                columns.rows,
+                column_means(columns, fill),
+                steps,
+                progress,
+                threads,
+                columns.cells,
             )
             series = series.reshape(-1, len(columns.names))
             values[name] = window_means(series, steps.groups) if steps.groups is not None else series
@@ -149,6 +161,34 @@ def read_table(
             dtypes={name: v.dtype for name, v in variables.items()},
         )
     return layout, table, steps
+
+
+def column_means(columns: Columns, fill):
+    """``reduce(values) -> means``: ``(time, entry)`` values to each column's weighted mean,
+    missing values left out (a point's "mean" is its value, NaN where missing).
+
+    The weights of the valid entries and their totals are kept for the last pattern of missing
+    values seen (ISIMIP files miss the same cells at every step) and made anew when it changes.
+    Threads share the reducer: what is kept is replaced whole, never changed in place.
+    """
+    kept = None
+    sums = columns.sums
+
+    def reduce(values: np.ndarray) -> np.ndarray:
+        nonlocal kept
+        valid = (values != fill) & np.isfinite(values)  # in the file's type: fill compares exactly
+        known = kept
+        if known is None or known[0].shape != valid.shape or not np.array_equal(known[0], valid):
+            weights = columns.weights * valid
+            known = kept = (valid, weights, sums(weights))
+        _, weights, totals = known
+        weighted = sums(values.astype("f8") * weights)
+        if not np.isfinite(weighted).all():  # a NaN or infinite value times its weight 0
+            weighted = sums(np.where(valid, values, 0).astype("f8") * weights)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, weighted / totals, np.nan)
+
+    return reduce
 
 
 def write_table_csv(target: Path, table: Table, times: list[str]) -> None:
@@ -218,10 +258,6 @@ def write_table_netcdf(target: Path, source: Path, layout, table: Table, action:
                 variable[:] = np.where(np.isnan(values), fill, values).astype(source_var.dtype)
             if steps.groups is not None:
                 write_window_bounds(out, layout, steps)
-
-
-def _attributes(variable, *left_out: str) -> dict:
-    return {key: value for key, value in variable.__dict__.items() if key not in left_out}
 
 
 def _attributes(variable, *left_out: str) -> dict:
