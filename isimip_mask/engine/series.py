@@ -77,17 +77,40 @@ def field_means(
     threads: int,
 ) -> np.ndarray:
     """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
-    fill = fill_value(source_var)
+    means = weighted_means(weights.ravel(), lambda entries: entries.sum(axis=1), fill_value(source_var))
 
     def reduce(block):
-        valid = (block != fill) & np.isfinite(block)
-        w = np.where(valid, weights, 0.0)
-        total = w.sum(axis=(-2, -1))
-        sums = np.where(valid, block.astype("f8") * weights, 0.0).sum(axis=(-2, -1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total > 0, sums / np.where(total > 0, total, 1), np.nan)
+        return means(block.reshape(block.shape[0], -1))
 
     return stream_series(source, source_var, rows, reduce, steps, progress, threads)
+
+
+def weighted_means(weights: np.ndarray, sums, fill):
+    """``reduce(values) -> means``: values ``(time, entry)`` to weighted means, where
+    ``sums(entries)`` adds up weighted entries (``(time, entry) -> (time, ...)``); missing
+    values (``fill``, NaN, infinities) are left out, and a mean of no valid entry is NaN.
+
+    The weights of the valid entries and their totals are kept for the last pattern of missing
+    values seen (ISIMIP files miss the same cells at every step) and made anew when it changes.
+    Threads share the reducer: what is kept is replaced whole, never changed in place.
+    """
+    kept = None
+
+    def reduce(values: np.ndarray) -> np.ndarray:
+        nonlocal kept
+        valid = (values != fill) & np.isfinite(values)  # in the file's type: fill compares exactly
+        known = kept
+        if known is None or known[0].shape != valid.shape or not np.array_equal(known[0], valid):
+            valid_weights = weights * valid
+            known = kept = (valid, valid_weights, sums(valid_weights))
+        _, valid_weights, totals = known
+        weighted = sums(np.multiply(values, valid_weights, dtype="f8"))
+        if not np.isfinite(weighted).all():  # a NaN or infinite value times its weight 0
+            weighted = sums(np.multiply(np.where(valid, values, 0), valid_weights, dtype="f8"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, weighted / totals, np.nan)
+
+    return reduce
 
 
 def point_values(

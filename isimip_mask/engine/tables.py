@@ -26,7 +26,7 @@ from ..regions import Point
 from ..regionsets import PointSet, RegionSet
 from ..steps import Steps
 from ..timeaxis import Period, window_means
-from .series import stream_series
+from .series import stream_series, weighted_means
 from .streaming import Progress, write_window_bounds
 
 TABLE_CHUNK_BYTES = 2**20
@@ -145,7 +145,7 @@ def read_table(
                 source,
                 variable,
                 columns.rows,
-                column_means(columns, fill),
+                weighted_means(columns.weights, columns.sums, fill),
                 steps,
                 progress,
                 threads,
@@ -161,34 +161,6 @@ def read_table(
             dtypes={name: v.dtype for name, v in variables.items()},
         )
     return layout, table, steps
-
-
-def column_means(columns: Columns, fill):
-    """``reduce(values) -> means``: ``(time, entry)`` values to each column's weighted mean,
-    missing values left out (a point's "mean" is its value, NaN where missing).
-
-    The weights of the valid entries and their totals are kept for the last pattern of missing
-    values seen (ISIMIP files miss the same cells at every step) and made anew when it changes.
-    Threads share the reducer: what is kept is replaced whole, never changed in place.
-    """
-    kept = None
-    sums = columns.sums
-
-    def reduce(values: np.ndarray) -> np.ndarray:
-        nonlocal kept
-        valid = (values != fill) & np.isfinite(values)  # in the file's type: fill compares exactly
-        known = kept
-        if known is None or known[0].shape != valid.shape or not np.array_equal(known[0], valid):
-            weights = columns.weights * valid
-            known = kept = (valid, weights, sums(weights))
-        _, weights, totals = known
-        weighted = sums(values.astype("f8") * weights)
-        if not np.isfinite(weighted).all():  # a NaN or infinite value times its weight 0
-            weighted = sums(np.where(valid, values, 0).astype("f8") * weights)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals > 0, weighted / totals, np.nan)
-
-    return reduce
 
 
 def write_table_csv(target: Path, table: Table, times: list[str]) -> None:
