@@ -130,6 +130,28 @@ def test_every_storage_layout_gives_the_same_result(tmp_path, layout, crop):
     ).sum() == 7 * 16 * 18  # 16 rows from -37.5 to 37.5, 18 columns from 152.5 to -122.5
 
 
+def test_a_step_the_mask_does_not_change_is_copied_as_stored(tmp_path):
+    """Step 0 has values only inside the box (like an impact model's land-only output under a
+    land mask): its chunk is copied byte for byte, not deflated again; step 1 has values
+    everywhere: its chunk is masked and written anew."""
+    import h5py
+
+    lat, lon = global_axes()
+    region = BBox(-10, 40, 35, 70)
+    inside = grid_mask(Grid.from_arrays(lat, lon), region)
+    values = np.random.default_rng(1).normal(280, 5, (2, lat.size, lon.size)).astype("f4")
+    values[0, ~inside] = FILL
+    source = write_netcdf(tmp_path / "in.nc", lat, lon, 2, values=values, chunks=(1, lat.size, lon.size))
+    target = engine.mask_file(source, tmp_path / "out.nc", region, options=RunOptions(threads=2))
+    with h5py.File(source) as src, h5py.File(target) as out:
+        stored = [src["tas"].id.read_direct_chunk((step, 0, 0))[1] for step in range(2)]
+        written = [out["tas"].id.read_direct_chunk((step, 0, 0))[1] for step in range(2)]
+    assert written[0] == stored[0] and written[1] != stored[1]
+    after = read(target)[0]
+    np.testing.assert_array_equal(after[0], values[0])
+    np.testing.assert_array_equal(after[1], np.where(inside, values[1], np.float32(FILL)))
+
+
 def test_chunk_path_reports_progress_per_step(tmp_path):
     source = write_netcdf(tmp_path / "in.nc", *global_axes(5.0), n_times=5, chunks=(2, 36, 72))
     seen = []

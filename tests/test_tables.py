@@ -102,9 +102,16 @@ def test_all_countries_in_one_pass_equal_one_field_mean_each(global_file, tmp_pa
 
 def test_many_points_equal_one_point_series_each(global_file, tmp_path):
     points = [[52.5, 13.4], {"name": "Paris", "lat": 48.85, "lon": 2.35}, [-33.9, 151.2], [0.1, 179.9]]
+    points += [[-33.8, 151.3]]  # the cell of the third again: each keeps its own column
     plan = parse_operations([{"operation": "select_points", "points": points, "output_csv": True}])
     header, table = table_csv(plan.run(global_file, tmp_path))
-    assert header[1:] == ["lat52.5_lon13.4 [K]", "Paris [K]", "lat-33.9_lon151.2 [K]", "lat0.1_lon179.9 [K]"]
+    assert header[1:] == [
+        "lat52.5_lon13.4 [K]",
+        "Paris [K]",
+        "lat-33.9_lon151.2 [K]",
+        "lat0.1_lon179.9 [K]",
+        "lat-33.8_lon151.3 [K]",
+    ]
     for column, point in enumerate(points):
         lat, lon = (point["lat"], point["lon"]) if isinstance(point, dict) else point
         single = read(Plan(Point(lat, lon)).run(global_file, tmp_path / str(column)), "tas").ravel()

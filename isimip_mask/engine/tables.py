@@ -55,6 +55,19 @@ class Columns:
         per_run = np.add.reduceat(entries, self.runs, axis=1)
         return np.add.reduceat(per_run[:, self.run_order], self.column_starts, axis=1)
 
+    def reducer(self, fill):
+        """``reduce(values) -> (time, column)``, from the values ``(time, entry)`` of a step:
+        each column's weighted mean, or for points each one's value; missing values NaN."""
+        if self.method == "mean":
+            return weighted_means(self.weights, self.sums, fill)
+        entry = self.runs[self.run_order]  # a point's column has one entry
+
+        def values_at_points(values: np.ndarray) -> np.ndarray:
+            picked = values[:, entry]
+            return np.where((picked != fill) & np.isfinite(picked), picked, np.nan).astype("f8")
+
+        return values_at_points
+
 
 def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, threads: int = 1) -> Columns:
     """The columns of a set on ``grid``; regions without a cell on it are left out. Regions are
@@ -145,7 +158,7 @@ def read_table(
                 source,
                 variable,
                 columns.rows,
-                weighted_means(columns.weights, columns.sums, fill),
+                columns.reducer(fill),
                 steps,
                 progress,
                 threads,
