@@ -18,17 +18,24 @@ FILL = np.float32(1e20)
 
 
 def write_isimip_like(
-    path: Path, n_steps: int, first_year: int = 2001, monthly: bool = False, seed: int = 42
+    path: Path,
+    n_steps: int,
+    first_year: int = 2001,
+    monthly: bool = False,
+    seed: int = 42,
+    everywhere: bool = False,
 ) -> Path:
     """Write a daily (365-day calendar) or monthly ``tas(time, lat, lon)`` file, atomically.
 
-    An existing file is kept. Monthly files count ``months since 1661-01-01``.
+    Values on land only, as impact models write them, or on every cell (``everywhere``), as
+    climate forcing data have them. An existing file is kept. Monthly files count
+    ``months since 1661-01-01``.
     """
     if path.exists():
         return path
     lat = np.arange(89.75, -90, -0.5)
     lon = np.arange(-179.75, 180, 0.5)
-    land = grid_mask(Grid.from_arrays(lat, lon), LandOnly())
+    land = True if everywhere else grid_mask(Grid.from_arrays(lat, lon), LandOnly())
     rng = np.random.default_rng(seed)
     base = (
         300 - 45 * np.sin(np.deg2rad(lat))[:, None] ** 2 + 3 * np.cos(np.deg2rad(3 * lon))[None, :]
