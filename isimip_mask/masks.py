@@ -210,16 +210,30 @@ def _segments(ring) -> np.ndarray:
 
 def nearest_cell(grid: Grid, point: Point) -> tuple[int, int]:
     """Row and column of the cell nearest to the point; RegionError if it is off the grid."""
-    row = int(np.argmin(np.abs(grid.lat - point.lat)))
-    lon_offset = np.abs(wrap_lon(grid.lon - point.lon, -180.0))
-    col = int(np.argmin(lon_offset))
-    if abs(grid.lat[row] - point.lat) > grid.dlat / 2 + EPS_DEG or lon_offset[col] > grid.dlon / 2 + EPS_DEG:
+    rows, cols = nearest_cells(grid, [point])
+    return int(rows[0]), int(cols[0])
+
+
+def nearest_cells(grid: Grid, points) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the cells nearest to each of ``points``, found at once; RegionError
+    naming the first point off the grid."""
+    lat = np.array([point.lat for point in points], dtype="f8")[:, None]
+    lon = np.array([point.lon for point in points], dtype="f8")[:, None]
+    lat_offset = np.abs(grid.lat[None, :] - lat)
+    lon_offset = np.abs(wrap_lon(grid.lon[None, :] - lon, -180.0))
+    rows, cols = np.argmin(lat_offset, axis=1), np.argmin(lon_offset, axis=1)
+    every = np.arange(len(rows))
+    off = (lat_offset[every, rows] > grid.dlat / 2 + EPS_DEG) | (
+        lon_offset[every, cols] > grid.dlon / 2 + EPS_DEG
+    )
+    if off.any():
+        point = points[int(np.argmax(off))]
         raise RegionError(
             f"point lat={point.lat} lon={point.lon} is outside the grid of this file "
             f"(lat {grid.lat.min()}..{grid.lat.max()}, lon {grid.lon.min()}..{grid.lon.max()})",
             "point",
         )
-    return row, col
+    return rows, cols
 
 
 def point_mask(grid: Grid, point: Point) -> np.ndarray:

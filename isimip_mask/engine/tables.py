@@ -20,9 +20,8 @@ import numpy as np
 from ..coverage import cell_shares
 from ..errors import RegionError
 from ..grid import wrap_lon
-from ..masks import nearest_cell
+from ..masks import nearest_cells
 from ..netcdf import atomic_output, copy_global_attributes, fill_value, open_dataset, read_layout
-from ..regions import Point
 from ..regionsets import PointSet, RegionSet
 from ..steps import Steps
 from ..timeaxis import Period, window_means
@@ -71,13 +70,24 @@ class Columns:
 
 def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, threads: int = 1) -> Columns:
     """The columns of a set on ``grid``; regions without a cell on it are left out. Regions are
-    rasterised in ``threads`` threads (shapely lets go of the GIL)."""
+    rasterised in ``threads`` threads (shapely lets go of the GIL); points are placed at once."""
+    if isinstance(region, PointSet):
+        rows, cols = nearest_cells(grid, region.parts)
+        every = np.arange(rows.size)
+        return _columns(
+            grid,
+            list(region.names),
+            every,
+            rows,
+            cols,
+            np.ones(rows.size),
+            grid.lat[rows],
+            grid.lon[cols],
+            "point",
+        )
     cos_lat, lon_start = grid.lat_weights(), float(grid.lon.min()) - grid.dlon / 2
 
     def entries(part) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        if isinstance(part, Point):
-            row, col = nearest_cell(grid, part)
-            return np.array([row]), np.array([col]), np.array([1.0])
         try:
             shares = cell_shares(grid, part, fractional)
         except RegionError:  # this region misses the file
@@ -100,24 +110,30 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
             lon.append(float(wrap_lon(centre, lon_start)))
     if not names:
         raise RegionError(f"none of the {region.kind} overlaps the grid of this file", region.kind)
-    first, last = min(int(r.min()) for r in rows), max(int(r.max()) for r in rows)
-    cells = np.concatenate([(r - first) * grid.lon.size + c for r, c in zip(rows, cols)])
     column = np.repeat(np.arange(len(names)), [r.size for r in rows])
+    return _columns(
+        grid, names, column, *map(np.concatenate, (rows, cols, weights)), np.array(lat), np.array(lon), "mean"
+    )
+
+
+def _columns(grid, names, column, rows, cols, weights, lat, lon, method) -> Columns:
+    """:class:`Columns` from the entries: ``column``, ``rows``, ``cols``, ``weights`` each."""
+    first = int(rows.min())
+    cells = (rows - first) * grid.lon.size + cols
     order = np.argsort(cells, kind="stable")
     cells, column = cells[order], column[order]
     runs = np.flatnonzero(np.diff(column, prepend=-1))
     run_order = np.argsort(column[runs], kind="stable")
-    method = "point" if isinstance(region, PointSet) else "mean"
     return Columns(
         names,
-        slice(first, last + 1),
+        slice(first, int(rows.max()) + 1),
         cells,
-        np.concatenate(weights)[order],
+        weights[order],
         runs,
         run_order,
         np.searchsorted(column[runs][run_order], np.arange(len(names))),
-        np.array(lat),
-        np.array(lon),
+        np.asarray(lat, "f8"),
+        np.asarray(lon, "f8"),
         method,
     )
 
