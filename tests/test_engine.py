@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from isimip_mask import engine
-from isimip_mask.engine import streaming
+from isimip_mask.engine import chunks, streaming
 from isimip_mask.errors import DatasetError
 from isimip_mask.grid import Grid
 from isimip_mask.masks import grid_mask
@@ -150,6 +150,32 @@ def test_a_step_the_mask_does_not_change_is_copied_as_stored(tmp_path):
     after = read(target)[0]
     np.testing.assert_array_equal(after[0], values[0])
     np.testing.assert_array_equal(after[1], np.where(inside, values[1], np.float32(FILL)))
+
+
+def test_a_chunk_never_written_reads_as_missing(tmp_path):
+    """HDF5 stores no chunk for a step nobody wrote; it reads as the fill value, and so does it
+    on the chunk path (which reads chunks from the file itself, where HDF5 lists them)."""
+    import h5py
+
+    lat, lon = global_axes()
+    field = read(write_netcdf(tmp_path / "field.nc", lat, lon, 1))[0][0]
+    source = write_netcdf(tmp_path / "in.nc", lat, lon, 0, chunks=(1, lat.size, lon.size), values=field[:0])
+    with netCDF4.Dataset(source, "a") as dataset:  # steps 0 and 2 written, step 1 never
+        dataset["time"][:] = [0, 1, 2]
+        dataset["tas"][0] = field
+        dataset["tas"][2] = np.where(field < 1e19, field + 20, field)
+    before = read(source)[0]
+    assert np.all(before[1] == np.float32(FILL))
+    with h5py.File(source) as handle:
+        assert handle["tas"].id.get_chunk_info_by_coord((1, 0, 0)).byte_offset is None
+    assert chunks.supported(source, "tas")
+    region = BBox(-10, 40, 35, 70)
+    masked = read(engine.mask_file(source, tmp_path / "out.nc", region, options=RunOptions(threads=2)))[0]
+    mask = region_mask(source, region)
+    np.testing.assert_array_equal(masked[:, mask], before[:, mask])
+    mean = Plan(region, compute_mean=True).run(source, tmp_path / "mean")
+    values = read(mean)[0].ravel()
+    assert values[0] < 1e19 and values[1] == np.float32(FILL) and values[2] == pytest.approx(values[0] + 20)
 
 
 def test_chunk_path_reports_progress_per_step(tmp_path):

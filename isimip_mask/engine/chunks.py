@@ -13,6 +13,7 @@ with nothing but shuffle and deflate, which is how ISIMIP files are written; any
 goes through the netCDF4 path in :mod:`isimip_mask.engine.mask`.
 """
 
+import os
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -161,6 +162,31 @@ def _read_chunk(dataset, start: int) -> tuple[bytes | None, int]:
     return raw, skipped
 
 
+def chunk_reader(src, dataset, handle) -> Callable[[int], tuple[bytes | None, int]]:
+    """``read(start) -> (raw bytes or None if never written, filters skipped)`` of the chunk
+    that starts at step ``start``.
+
+    Where HDF5 can list a dataset's chunks at once (1.14 and later: milliseconds for thousands),
+    they are read with ``os.pread`` from ``handle`` (an open binary file of ``src``), which
+    lets go of the GIL; asking HDF5 chunk by chunk took 0.1-0.2 ms a chunk in the thread that
+    feeds the pool, while the pool waited.
+    """
+    where = {}
+    try:
+        dataset.id.chunk_iter(lambda info: where.__setitem__(info.chunk_offset[0], info))
+    except AttributeError:  # an HDF5 library without chunk iteration
+        return lambda start: _read_chunk(dataset, start)
+    base = src.userblock_size  # chunk addresses count from the end of the user block
+
+    def read(start: int) -> tuple[bytes | None, int]:
+        info = where.get(start)
+        if info is None:
+            return None, 0
+        return os.pread(handle.fileno(), info.size, base + info.byte_offset), info.filter_mask
+
+    return read
+
+
 def map_chunks(source: Path, name: str, func, threads: int, steps: slice | None = None):
     """Yield ``(done, total, func(local, chunk))`` for each chunk of ``name`` holding steps of
     ``steps`` (default: all), in time order.
@@ -170,11 +196,12 @@ def map_chunks(source: Path, name: str, func, threads: int, steps: slice | None 
     steps up to this chunk, of ``total``. ``func`` runs in a pool of threads, with at most two
     chunks per thread in flight.
     """
-    with h5py.File(source, "r") as src:
+    with h5py.File(source, "r") as src, open(source, "rb") as handle:
         dataset = src[name]
         per_chunk = dataset.chunks[0]
         first, last = (0, dataset.shape[0]) if steps is None else (steps.start, steps.stop)
         codec = ChunkCodec(dataset)
+        read_chunk = chunk_reader(src, dataset, handle)
 
         def work(start: int, raw: bytes | None, skipped: int):
             local = slice(max(first, start) - start, min(last, start + per_chunk) - start)
@@ -184,7 +211,7 @@ def map_chunks(source: Path, name: str, func, threads: int, steps: slice | None 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             for start in range(first - first % per_chunk, last, per_chunk):
                 done = min(last, start + per_chunk) - first
-                pending.append((done, pool.submit(work, start, *_read_chunk(dataset, start))))
+                pending.append((done, pool.submit(work, start, *read_chunk(start))))
                 if len(pending) > 2 * threads:
                     done, future = pending.popleft()
                     yield done, last - first, future.result()
