@@ -2,11 +2,12 @@
 
 Masking speed is bound by deflate, not by disk. HDF5 (behind netCDF4 and h5py) runs its
 filters under one global lock, with zlib, so it can use one core only and slowly. Here the raw
-compressed chunks are read with ``read_direct_chunk``, inflated with libdeflate (twice zlib's
-speed), masked, deflated with the configured compressor (ISA-L: ten times zlib's speed) by a
-pool of threads (all three release the GIL) and written back with ``write_direct_chunk``, in
-order. Every codec reads and writes the standard zlib format. A chunk the mask does not change
-is copied as stored. Memory stays at a few chunks per thread whatever the length of the time axis.
+compressed chunks are found in HDF5's chunk index and read from the file as stored (see
+:func:`chunk_reader`), inflated with libdeflate (twice zlib's speed), masked, deflated with the
+configured compressor (ISA-L: ten times zlib's speed) by a pool of threads (all three release
+the GIL) and written back with ``write_direct_chunk``, in order. Every codec reads and writes
+the standard zlib format. A chunk the mask does not change is copied as stored. Memory stays
+at a few chunks per thread whatever the length of the time axis.
 
 Used when the input variable is chunked with whole horizontal fields per chunk and filtered
 with nothing but shuffle and deflate, which is how ISIMIP files are written; anything else
