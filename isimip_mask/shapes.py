@@ -18,6 +18,7 @@ from .errors import Problems, RegionError
 from .regions import Shape, slug
 
 MAX_ZIP_MEMBERS = 32  # a zipped shapefile has a handful (.shp .shx .dbf .prj .cpg ...)
+SNAP_DEG = 1e-9  # the grid degenerate outlines are snapped to (see _polygonal)
 
 
 def _union(polygons: list) -> shapely.Geometry:
@@ -31,7 +32,33 @@ def _union(polygons: list) -> shapely.Geometry:
     return shapely.union_all(polygons)
 
 
-def _polygonal(geometries, name: str) -> shapely.Geometry:
+def _polygonal(geometries: list) -> shapely.Geometry:
+    """One valid area from the user's geometries, repaired if need be.
+
+    GEOS cannot node some degenerate outlines (near-coincident edges, denormal coordinates such
+    as 1e-225): it fails, or returns an invalid area. Those are read again snapped to a grid of
+    ``SNAP_DEG`` (0.1 mm, far below any cell), where they are ordinary polygons.
+    """
+    merged = _area(geometries)
+    if merged is None or not merged.is_valid:
+        try:
+            merged = _area(shapely.set_precision(geometries, SNAP_DEG))
+        except shapely.errors.GEOSException:
+            merged = None
+        if merged is None or not merged.is_valid or merged.area == 0:
+            raise RegionError("shape cannot be read as an area: its outline is degenerate", "shape")
+    return merged
+
+
+def _area(geometries) -> shapely.Geometry | None:
+    """The union of the polygons of ``geometries``, invalid ones repaired; None where GEOS fails."""
+    try:
+        return _checked_area(geometries)
+    except shapely.errors.GEOSException:
+        return None
+
+
+def _checked_area(geometries) -> shapely.Geometry:
     problems = Problems()
     polygons = []
     for geometry in geometries:
@@ -81,7 +108,7 @@ def parse_geojson(
                 "layer",
             )
         raw = [raw[layer]]
-    return Shape(_polygonal(_geometries(raw, max_vertices), name), name=slug(name))
+    return Shape(_polygonal(_geometries(raw, max_vertices)), name=slug(name))
 
 
 def _features(data, max_bytes: int) -> list[tuple[dict, dict]]:
@@ -152,9 +179,7 @@ def parse_features(data: bytes, name: str, max_bytes: int, max_vertices: int) ->
         label = label if label not in taken else f"{label}_{number}"
         taken.add(label)
         try:
-            named.append(
-                (label, Shape(_polygonal(_geometries([geometry], max_vertices), label), name=slug(label)))
-            )
+            named.append((label, Shape(_polygonal(_geometries([geometry], max_vertices)), name=slug(label))))
         except RegionError as error:
             raise RegionError(f"feature {number} ({label}) of {name}: {error}", "regions") from None
     if not named:

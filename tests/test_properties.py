@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from isimip_mask.chain import parse_operations
@@ -62,8 +62,22 @@ GEOMETRIES = st.fixed_dictionaries(
 )
 
 
+DEGENERATE = [  # found by this test: GEOS failed to node them, or returned an invalid area
+    [[[0.0, -17.0], [0.0, 0.0], [1.183724548875465e-225, -10.0], [-138.0, 0.0]],
+     [[0.0, -17.0], [-122.0, -1.0], [0.0, -10.0], [-138.0, 0.0]],
+     [[0.0, -10.0], [0.0, -11.0], [1.0, 0.0]]],
+    [[[0.0, -3.0], [0.0, -1.0], [-57.0, -5.7745781823700256e-114]],
+     [[0.0, 0.0], [0.0, -1.0], [-57.0, 0.0]],
+     [[0.0, -4.596101496900502], [-57.0, 0.0], [-57.0, -1.0]]],
+    [[[0.0, -3.0], [0.0, -1.0], [1.0, -5.7745781823700256e-114]], [[0.0, 0.0], [0.0, -1.0], [1.0, 0.0]]],
+]  # fmt: skip
+
+
 @QUICK
 @given(GEOMETRIES | JSON)
+@example({"type": "Polygon", "coordinates": DEGENERATE[0]})
+@example({"type": "Polygon", "coordinates": DEGENERATE[1]})
+@example({"type": "Polygon", "coordinates": DEGENERATE[2]})
 def test_any_geojson_is_a_valid_shape_or_a_region_error(document):
     try:
         region = parse_geojson(json.dumps(document), max_vertices=10_000)
