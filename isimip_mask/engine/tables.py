@@ -29,6 +29,7 @@ from .series import stream_series, weighted_means
 from .streaming import Progress, write_window_bounds
 
 TABLE_CHUNK_BYTES = 2**20
+CSV_BLOCK_ROWS = 256  # rows of a CSV table turned to text at once
 
 
 @dataclass(frozen=True)
@@ -203,12 +204,21 @@ def write_table_csv(target: Path, table: Table, times: list[str]) -> None:
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["time", *headers])
-        blocks = [np.asarray(values, dtype=table.dtypes[name]) for name, values in table.values.items()]
-        for step, time in enumerate(times):
-            row = [time]
-            for block in blocks:
-                row.extend("" if np.isnan(v) else str(v) for v in block[step])
-            writer.writerow(row)
+        for start in range(0, len(times), CSV_BLOCK_ROWS):
+            rows = slice(start, start + CSV_BLOCK_ROWS)
+            # each value as the shortest text of the file's type, turned to text a block at a
+            # time in numpy (a str() and an isnan() per value took twice as long)
+            texts = [_texts(values[rows], table.dtypes[name]) for name, values in table.values.items()]
+            cells = np.concatenate(texts, axis=1).tolist()
+            writer.writerows([time, *row] for time, row in zip(times[rows], cells))
+
+
+def _texts(values: np.ndarray, dtype) -> np.ndarray:
+    """``values`` (float, NaN where missing) as text in ``dtype``, empty where missing."""
+    missing = np.isnan(values)
+    texts = np.where(missing, 0, values).astype(dtype).astype(str)
+    texts[missing] = ""
+    return texts
 
 
 def write_table_netcdf(target: Path, source: Path, layout, table: Table, action: str, steps: Steps) -> None:
