@@ -41,24 +41,22 @@ def _polygonal(geometries: list) -> shapely.Geometry:
     """
     merged = _area(geometries)
     if merged is None or not merged.is_valid:
-        try:
-            merged = _area(shapely.set_precision(geometries, SNAP_DEG))
-        except shapely.errors.GEOSException:
-            merged = None
+        merged = _area(geometries, snapped=True)
         if merged is None or not merged.is_valid or merged.area == 0:
             raise RegionError("shape cannot be read as an area: its outline is degenerate", "shape")
     return merged
 
 
-def _area(geometries) -> shapely.Geometry | None:
-    """The union of the polygons of ``geometries``, invalid ones repaired; None where GEOS fails."""
+def _area(geometries, snapped: bool = False) -> shapely.Geometry | None:
+    """The union of the polygons of ``geometries`` (``snapped`` to ``SNAP_DEG`` first), invalid
+    ones repaired; None where GEOS fails."""
     try:
-        return _checked_area(geometries)
+        return _union_of_polygons(shapely.set_precision(geometries, SNAP_DEG) if snapped else geometries)
     except shapely.errors.GEOSException:
         return None
 
 
-def _checked_area(geometries) -> shapely.Geometry:
+def _union_of_polygons(geometries) -> shapely.Geometry:
     problems = Problems()
     polygons = []
     for geometry in geometries:

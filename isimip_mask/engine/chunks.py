@@ -163,12 +163,12 @@ def _read_chunk(dataset, start: int) -> tuple[bytes | None, int]:
     return raw, skipped
 
 
-def chunk_reader(src, dataset, handle) -> Callable[[int], tuple[bytes | None, int]]:
+def chunk_reader(dataset, handle) -> Callable[[int], tuple[bytes | None, int]]:
     """``read(start) -> (raw bytes or None if never written, filters skipped)`` of the chunk
     that starts at step ``start``.
 
     Where HDF5 can list a dataset's chunks at once (1.14 and later: milliseconds for thousands),
-    they are read with ``os.pread`` from ``handle`` (an open binary file of ``src``), which
+    they are read with ``os.pread`` from ``handle`` (the dataset's file, opened in binary), which
     lets go of the GIL; asking HDF5 chunk by chunk took 0.1-0.2 ms a chunk in the thread that
     feeds the pool, while the pool waited.
     """
@@ -177,7 +177,7 @@ def chunk_reader(src, dataset, handle) -> Callable[[int], tuple[bytes | None, in
         dataset.id.chunk_iter(lambda info: where.__setitem__(info.chunk_offset[0], info))
     except AttributeError:  # an HDF5 library without chunk iteration
         return lambda start: _read_chunk(dataset, start)
-    base = src.userblock_size  # chunk addresses count from the end of the user block
+    base = dataset.file.userblock_size  # chunk addresses count from the end of the user block
 
     def read(start: int) -> tuple[bytes | None, int]:
         info = where.get(start)
@@ -202,7 +202,7 @@ def map_chunks(source: Path, name: str, func, threads: int, steps: slice | None 
         per_chunk = dataset.chunks[0]
         first, last = (0, dataset.shape[0]) if steps is None else (steps.start, steps.stop)
         codec = ChunkCodec(dataset)
-        read_chunk = chunk_reader(src, dataset, handle)
+        read_chunk = chunk_reader(dataset, handle)
 
         def work(start: int, raw: bytes | None, skipped: int):
             local = slice(max(first, start) - start, min(last, start + per_chunk) - start)

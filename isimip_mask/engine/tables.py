@@ -74,11 +74,10 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
     rasterised in ``threads`` threads (shapely lets go of the GIL); points are placed at once."""
     if isinstance(region, PointSet):
         rows, cols = nearest_cells(grid, region.parts)
-        every = np.arange(rows.size)
         return _columns(
             grid,
             list(region.names),
-            every,
+            np.arange(rows.size),  # a column each
             rows,
             cols,
             np.ones(rows.size),
