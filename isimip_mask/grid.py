@@ -19,6 +19,7 @@ class Grid:
 
     lat: np.ndarray
     lon: np.ndarray
+    spacing: tuple[float, float] | None = None  # (dlat, dlon) of the grid a window is cut from
 
     @classmethod
     def from_arrays(cls, lat, lon) -> "Grid":
@@ -30,11 +31,19 @@ class Grid:
 
     @cached_property
     def dlat(self) -> float:
+        if self.spacing:
+            return self.spacing[0]
         return float(np.median(np.abs(np.diff(self.lat)))) if self.lat.size > 1 else 0.5
 
     @cached_property
     def dlon(self) -> float:
+        if self.spacing:
+            return self.spacing[1]
         return float(np.median(np.abs(np.diff(self.lon)))) if self.lon.size > 1 else 0.5
+
+    def window(self, rows: slice, cols: np.ndarray) -> "Grid":
+        """The cells of ``rows`` and ``cols``, keeping this grid's cell size."""
+        return Grid(self.lat[rows], self.lon[cols], (self.dlat, self.dlon))
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -8,6 +8,8 @@ yields an empty mask. A region marked ``Touching`` keeps every cell it overlaps 
 ISIMIP's own masks); a mask file keeps the cells it marks. Points keep the single nearest cell.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
 
@@ -16,9 +18,126 @@ from .grid import Grid, wrap_lon
 from .netcdf import read_mask
 from .regions import BBox, Intersection, MaskFile, Point, Region, Touching
 from .regionsets import PointSet, RegionSet
+from .scanline import BAND_CELLS, Outline
 
 # tolerance in degrees for coordinates that should sit exactly on an edge
 EPS_DEG = 1e-6
+POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class Window:
+    """The rows (a slice) and columns (indices, west to east, so round the globe where a region
+    crosses the grid's edge) of a grid that a region can keep cells in."""
+
+    rows: slice
+    cols: np.ndarray
+
+    @classmethod
+    def whole(cls, grid: Grid) -> "Window":
+        return cls(slice(0, grid.lat.size), np.arange(grid.lon.size))
+
+    def is_whole(self, grid: Grid) -> bool:
+        """All the grid's columns in the grid's own order (the order a crop may wrap around)."""
+        return self.cols.size == grid.lon.size and bool(np.all(np.diff(self.cols) == 1))
+
+
+@dataclass(frozen=True, eq=False)
+class RegionMask:
+    """The cells a region keeps, held over its window only, eight cells a byte: land only on a
+    30-arcsec grid takes 117 MB instead of the 933 MB of a boolean array of the grid, a country
+    a few kB. The engine asks for the bands of rows it works on (:meth:`cells`)."""
+
+    shape: tuple[int, int]
+    window: Window
+    bits: np.ndarray
+    circular: bool
+
+    @classmethod
+    def of(cls, grid: Grid, window: Window, bits: np.ndarray) -> "RegionMask":
+        return cls(grid.shape, window, bits, grid.is_global and window.is_whole(grid))
+
+    def any(self) -> bool:
+        return bool(self.bits.any())
+
+    def count(self) -> int:
+        """How many cells are kept."""
+        return int(
+            sum(POPCOUNT[self.bits[i : i + 4096]].sum(dtype=np.int64) for i in range(0, len(self.bits), 4096))
+        )
+
+    def cells(self, rows: slice, cols: np.ndarray | None = None) -> np.ndarray:
+        """The mask on the grid's ``rows`` (a slice) and ``cols`` (indices; None: every column)."""
+        n_cols = self.shape[1] if cols is None else cols.size
+        out = np.zeros((rows.stop - rows.start, n_cols), dtype=bool)
+        own = self.window.rows
+        first, last = max(rows.start, own.start), min(rows.stop, own.stop)
+        if first >= last:
+            return out
+        values = unpack(self.bits[first - own.start : last - own.start], self.window.cols.size)
+        if cols is None:
+            out[first - rows.start : last - rows.start, self.window.cols] = values
+            return out
+        position = np.full(self.shape[1], -1)
+        position[cols] = np.arange(cols.size)
+        where = position[self.window.cols]
+        inside = where >= 0
+        out[first - rows.start : last - rows.start, where[inside]] = values[:, inside]
+        return out
+
+    def full(self) -> np.ndarray:
+        """The mask on the whole grid (for grids small enough to hold one)."""
+        return self.cells(slice(0, self.shape[0]))
+
+    def bounds(self) -> tuple[slice, np.ndarray]:
+        """Rows (a slice) and columns (indices, round the globe the short way where the window
+        is the whole of a global grid) that enclose the kept cells: the grid of a crop."""
+        rows_used = self.bits.any(axis=1)
+        cols_used = unpack(np.bitwise_or.reduce(self.bits, axis=0)[None], self.window.cols.size)[0]
+        rows, cols = _bounds(rows_used, cols_used, self.circular)
+        own = self.window.rows.start
+        return slice(own + rows.start, own + rows.stop), self.window.cols[cols]
+
+
+def region_window(grid: Grid, region: Region) -> Window:
+    """The rows and columns whose cells ``region`` may keep, from its extent alone (no mask)."""
+    if isinstance(region, Point):
+        row, col = nearest_cell(grid, region)
+        return Window(slice(row, row + 1), np.array([col]))
+    if isinstance(region, MaskFile | RegionSet | PointSet):
+        return Window.whole(grid)
+    if isinstance(region, Intersection):
+        return _common_window(grid, [region_window(grid, part) for part in region.parts])
+    if isinstance(region, BBox):
+        lat_in, lon_in = _box_axes(grid, region)
+        if lat_in.any() and lon_in.any():
+            return _window(grid, lat_in, lon_in, region.west - EPS_DEG)
+    west, south, east, north = region.geometry.bounds
+    half_lat, half_lon = grid.dlat / 2 + EPS_DEG, grid.dlon / 2 + EPS_DEG
+    lat_in = (grid.lat >= south - half_lat) & (grid.lat <= north + half_lat)
+    if east - west + 2 * half_lon >= 360:
+        return _window(grid, lat_in, np.ones(grid.lon.size, dtype=bool), None)
+    lon_in = wrap_lon(grid.lon, west - half_lon) <= east + half_lon
+    return _window(grid, lat_in, lon_in, west - half_lon)
+
+
+def _window(grid: Grid, lat_in: np.ndarray, lon_in: np.ndarray, west: float | None) -> Window:
+    rows = np.flatnonzero(lat_in)
+    rows = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
+    cols = np.flatnonzero(lon_in)
+    if west is not None and cols.size < grid.lon.size:
+        cols = cols[np.argsort(wrap_lon(grid.lon[cols], west), kind="stable")]
+    return Window(rows, cols)
+
+
+def _common_window(grid: Grid, windows: list[Window]) -> Window:
+    start = max(w.rows.start for w in windows)
+    stop = max(start, min(w.rows.stop for w in windows))
+    partial = [w for w in windows if not w.is_whole(grid)]
+    cols = partial[0].cols if partial else np.arange(grid.lon.size)
+    for window in partial[1:]:
+        cols = cols[np.isin(cols, window.cols)]
+    return Window(slice(start, stop), cols)
 
 
 def grid_mask(grid: Grid, region: Region) -> np.ndarray:
@@ -36,15 +155,31 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
     ------
     RegionError
         For a point outside the grid, or a region that does not touch the grid at all.
+
+    See :func:`region_mask` for the same cells held over the region's window only (what the
+    engine uses, so that a fine grid never needs a mask of its whole size).
     """
-    if isinstance(region, Point):
-        mask = point_mask(grid, region)
-    elif isinstance(region, RegionSet | PointSet):  # a point off the grid raises; an area may miss
-        mask = np.logical_or.reduce([_set_part_mask(grid, part) for part in region.parts])
-    elif isinstance(region, Intersection):
-        mask = np.logical_and.reduce([area_mask(grid, part) for part in region.parts])
+    return region_mask(grid, region).full()
+
+
+def region_mask(grid: Grid, region: Region) -> RegionMask:
+    """The cells ``region`` keeps on ``grid``, built over its window only; RegionError if none."""
+    if isinstance(region, RegionSet | PointSet):  # a point off the grid raises; an area may miss
+        window = Window.whole(grid)
+        keep = np.logical_or.reduce([_set_part_mask(grid, part) for part in region.parts])
+        mask = RegionMask.of(grid, window, pack(keep))
     else:
-        mask = area_mask(grid, region)
+        window = region_window(grid, region)
+        sub = grid.window(window.rows, window.cols)
+        if sub.lat.size == 0 or sub.lon.size == 0:
+            keep = np.zeros((sub.lat.size, 0), dtype=np.uint8)
+        elif isinstance(region, Point):
+            keep = pack(np.ones((1, 1), dtype=bool))
+        elif isinstance(region, Intersection):
+            keep = _intersection_bits(sub, region)
+        else:
+            keep = area_bits(sub, region)
+        mask = RegionMask.of(grid, window, keep)
     if not mask.any():
         raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
     return mask
@@ -52,6 +187,14 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
 
 def _set_part_mask(grid: Grid, part) -> np.ndarray:
     return point_mask(grid, part) if isinstance(part, Point) else area_mask(grid, part)
+
+
+def _intersection_bits(grid: Grid, region: Intersection) -> np.ndarray:
+    bits = None
+    for part in region.parts:
+        part_bits = area_bits(grid, part)
+        bits = part_bits if bits is None else bits & part_bits
+    return bits
 
 
 def overlaps(grid: Grid, region: Region) -> bool:
@@ -95,13 +238,25 @@ def lon_extent(grid: Grid) -> tuple[float, float]:
 
 
 def area_mask(grid: Grid, region: Region) -> np.ndarray:
-    """The cells of one area: by centre, or the cells it overlaps where no centre lies inside."""
+    """The cells of one area on the whole of ``grid`` (see :func:`area_bits`)."""
+    return unpack(area_bits(grid, region), grid.lon.size)
+
+
+def area_bits(grid: Grid, region: Region) -> np.ndarray:
+    """The cells of one area, packed along rows (:func:`pack`): by centre, or the cells it
+    overlaps where no centre lies inside; a region marked ``Touching`` keeps every cell it
+    overlaps, a mask file the cells it marks. Built a band of rows at a time."""
     if isinstance(region, MaskFile):
-        return file_mask(grid, *read_mask(region.path, region.var, region.tag), region.tag)
+        return pack(file_mask(grid, *read_mask(region.path, region.var, region.tag), region.tag))
     if isinstance(region, Touching):
-        return touch_mask(grid, region.geometry)
-    mask = bbox_mask(grid, region) if isinstance(region, BBox) else centre_mask(grid, region.geometry)
-    return mask if mask.any() else touch_mask(grid, region.geometry)
+        return touch_bits(grid, region.geometry)
+    if isinstance(region, BBox):
+        lat_in, lon_in = _box_axes(grid, region)
+        bits = _packed_rows(grid, lambda rows: lat_in[rows, None] & lon_in[None, :])
+    else:
+        outline = Outline(region.geometry)
+        bits = _packed_rows(grid, lambda rows: outline.centres(grid.lat[rows], grid.lon))
+    return bits if bits.any() else touch_bits(grid, region.geometry)
 
 
 def file_mask(grid: Grid, mask_grid: Grid, keep: np.ndarray, label: str) -> np.ndarray:
@@ -135,60 +290,71 @@ def _match(values: np.ndarray, reference: np.ndarray, tolerance: float) -> np.nd
     return order[nearest]
 
 
-def bbox_mask(grid: Grid, box: BBox) -> np.ndarray:
-    """Cells whose centre lies in the box, both edges included (``cdo masklonlatbox``)."""
+def pack(mask: np.ndarray) -> np.ndarray:
+    """A boolean ``(rows, cols)`` mask as bits, eight cells a byte along each row."""
+    return np.packbits(mask, axis=1)
+
+
+def unpack(bits: np.ndarray, cols: int) -> np.ndarray:
+    return np.unpackbits(bits, axis=1, count=cols).view(bool)
+
+
+def _packed_rows(grid: Grid, rows_mask) -> np.ndarray:
+    """Bits of ``rows_mask(rows) -> bool (rows, ncols)``, built a band of rows at a time."""
+    nlat, nlon = grid.shape
+    bits = np.zeros((nlat, (nlon + 7) // 8), dtype=np.uint8)
+    band = max(1, BAND_CELLS // max(1, nlon))
+    for start in range(0, nlat, band):
+        rows = slice(start, min(nlat, start + band))
+        bits[rows] = pack(rows_mask(rows))
+    return bits
+
+
+def _box_axes(grid: Grid, box: BBox) -> tuple[np.ndarray, np.ndarray]:
     east = box.east + 360 if box.crosses_antimeridian else box.east
     lon_in = wrap_lon(grid.lon, box.west - EPS_DEG) <= east + EPS_DEG
     lat_in = (grid.lat >= box.south - EPS_DEG) & (grid.lat <= box.north + EPS_DEG)
+    return lat_in, lon_in
+
+
+def bbox_mask(grid: Grid, box: BBox) -> np.ndarray:
+    """Cells whose centre lies in the box, both edges included (``cdo masklonlatbox``)."""
+    lat_in, lon_in = _box_axes(grid, box)
     return lat_in[:, None] & lon_in[None, :]
 
 
 def centre_mask(grid: Grid, geometry) -> np.ndarray:
-    """Cells whose centre lies in the (multi)polygon, boundary included.
-
-    Each polygon part is tested only against the cells inside its own bounding box, so that
-    a land mask of several thousand parts stays fast.
-    """
-    mask = np.zeros(grid.shape, dtype=bool)
-    for part in shapely.get_parts(geometry):
-        west, south, east, north = part.bounds
-        rows = np.flatnonzero((grid.lat >= south - EPS_DEG) & (grid.lat <= north + EPS_DEG))
-        lon = wrap_lon(grid.lon, west - EPS_DEG)
-        cols = np.flatnonzero(lon <= east + EPS_DEG)
-        if rows.size == 0 or cols.size == 0:
-            continue
-        shapely.prepare(part)
-        x, y = np.meshgrid(lon[cols], grid.lat[rows])
-        inside = shapely.intersects_xy(part, x, y)
-        mask[np.ix_(rows, cols)] |= inside
-    return mask
+    """Cells whose centre lies in the (multi)polygon, boundary included (see :mod:`.scanline`)."""
+    return Outline(geometry).centres(grid.lat, grid.lon)
 
 
 def touch_mask(grid: Grid, geometry) -> np.ndarray:
-    """Cells whose area overlaps the (multi)polygon: the rule of ISIMIP's own country masks.
+    """Cells whose area overlaps the (multi)polygon: the rule of ISIMIP's own country masks."""
+    return unpack(touch_bits(grid, geometry), grid.lon.size)
 
-    Found without testing every cell's box: every cell whose centre is inside, plus the cells
-    that the outline's segments cross (an STR-tree of the cells in the part's window), each of
-    those tested exactly (touching an edge or a corner is not overlapping). Also the fallback
-    of the centre rule for regions that contain no cell centre.
-    """
-    mask = centre_mask(grid, geometry)
-    for part in shapely.get_parts(geometry):
-        rows, cols, cells = cell_window(grid, part)
-        if cells.size == 0:
-            continue
-        cells = cells.ravel()
-        outline = np.concatenate([_segments(ring) for ring in (part.exterior, *part.interiors)])
-        _, crossed = shapely.STRtree(cells).query(shapely.linestrings(outline), predicate="intersects")
-        window = mask[np.ix_(rows, cols)].ravel()
-        crossed = np.unique(crossed)
-        crossed = crossed[~window[crossed]]
-        if crossed.size:
-            shapely.prepare(part)
-            hits = shapely.intersects(part, cells[crossed]) & ~shapely.touches(part, cells[crossed])
-            window[crossed[hits]] = True
-            mask[np.ix_(rows, cols)] = window.reshape(rows.size, cols.size)
-    return mask
+
+def touch_bits(grid: Grid, geometry) -> np.ndarray:
+    """:func:`touch_mask` as bits: every cell whose centre is inside, plus those of the cells
+    the outline passes through that overlap one of its parts with some area (touching an edge
+    or a corner is not overlapping), each tested exactly against the parts it meets."""
+    outline = Outline(geometry)
+    bits = _packed_rows(grid, lambda rows: outline.centres(grid.lat[rows], grid.lon))
+    rows, cols = outline.passes(grid)
+    todo = (bits[rows, cols >> 3] & (0x80 >> (cols & 7)).astype(np.uint8)) == 0
+    rows, cols = rows[todo], cols[todo]
+    if rows.size == 0:
+        return bits
+    half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
+    frames = outline.frames(grid.lon[cols], half_lon + EPS_DEG)  # a second where it spans 360°
+    x, y = np.concatenate(frames), np.tile(grid.lat[rows], len(frames))
+    cells = shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat)
+    parts = shapely.get_parts(geometry)
+    shapely.prepare(parts)
+    cell, part = shapely.STRtree(parts).query(cells, predicate="intersects")
+    overlapping = ~shapely.touches(parts[part], cells[cell])
+    hit = np.unique(cell[overlapping] % rows.size)
+    np.bitwise_or.at(bits, (rows[hit], cols[hit] >> 3), (0x80 >> (cols[hit] & 7)).astype(np.uint8))
+    return bits
 
 
 def cell_window(grid: Grid, part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,11 +367,6 @@ def cell_window(grid: Grid, part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cols = np.flatnonzero(lon - half_lon < east)
     x, y = np.meshgrid(lon[cols], grid.lat[rows])
     return rows, cols, shapely.box(x - half_lon, y - half_lat, x + half_lon, y + half_lat)
-
-
-def _segments(ring) -> np.ndarray:
-    points = shapely.get_coordinates(ring)
-    return np.stack([points[:-1], points[1:]], axis=1)
 
 
 def nearest_cell(grid: Grid, point: Point) -> tuple[int, int]:
@@ -248,8 +409,11 @@ def mask_bounds(mask: np.ndarray, circular: bool) -> tuple[slice, np.ndarray]:
     On a global grid (``circular``) the columns take the shortest way round the globe, so a
     region across the antimeridian on a -180..180 grid gives ``[710, ..., 719, 0, ..., 9]``.
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    used = mask.any(axis=0)
+    return _bounds(mask.any(axis=1), mask.any(axis=0), circular)
+
+
+def _bounds(rows_used: np.ndarray, used: np.ndarray, circular: bool) -> tuple[slice, np.ndarray]:
+    rows = np.flatnonzero(rows_used)
     n = used.size
     if not circular:
         cols = np.flatnonzero(used)

@@ -196,15 +196,31 @@ def copy_global_attributes(source, target, action: str) -> None:
     target.setncattr("history", history_line(action) + (f"\n{previous}" if previous else ""))
 
 
-def data_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One horizontal field per chunk, the ISIMIP layout (and what readers of time steps want)."""
-    return tuple([1] * (len(shape) - 2) + [max(1, shape[-2]), max(1, shape[-1])])
+FIELD_CHUNK_BYTES = 16 * 2**20  # a field up to this size is one chunk; larger ones are tiled
+TILE = (1024, 2048)  # rows and columns of a tile of a large field without tiles of its own
+
+
+def data_chunks(
+    shape: tuple[int, ...], itemsize: int = 4, tiles: tuple[int, ...] | None = None
+) -> tuple[int, ...]:
+    """One horizontal field per chunk, the ISIMIP layout (and what readers of time steps want);
+    where the input comes in ``tiles`` (high-resolution files), its tiles, cut to the output;
+    a field over FIELD_CHUNK_BYTES (30 arcsec: 3.7 GB) in tiles of TILE all the same, so that
+    no reader or writer ever holds a whole field."""
+    rows, cols = max(1, shape[-2]), max(1, shape[-1])
+    lead = [1] * (len(shape) - 2)
+    if tiles is not None:
+        return tuple(lead + [min(rows, tiles[-2]), min(cols, tiles[-1])])
+    if rows * cols * itemsize <= FIELD_CHUNK_BYTES:
+        return tuple(lead + [rows, cols])
+    return tuple(lead + [min(rows, TILE[0]), min(cols, TILE[1])])
 
 
 def create_variable(
     target, source_var, name: str, dims: tuple[str, ...], shape: tuple[int, ...], compression: int | None
 ):
-    """Create ``name`` in ``target`` like ``source_var``: dtype, fill value, attributes, filters."""
+    """Create ``name`` in ``target`` like ``source_var``: dtype, fill value, attributes, filters
+    (data variables deflated at ``compression``, chunked by :func:`data_chunks`)."""
     attrs = dict(source_var.__dict__)
     fill = attrs.pop("_FillValue", None)
     options = {}
@@ -213,7 +229,7 @@ def create_variable(
             "compression": "zlib",
             "complevel": compression,
             "shuffle": True,
-            "chunksizes": data_chunks(shape),
+            "chunksizes": data_chunks(shape, source_var.dtype.itemsize, input_tiles(source_var)),
         }
     else:
         filters = source_var.filters() or {}
@@ -229,6 +245,18 @@ def create_variable(
     variable.set_auto_maskandscale(False)
     variable.setncatts(attrs)
     return variable
+
+
+def input_chunks(variable) -> tuple[int, ...] | None:
+    """The chunk shape of a variable, None where it is contiguous or in a classic file."""
+    chunking = variable.chunking() if variable.group().data_model.startswith("NETCDF4") else None
+    return None if chunking in (None, "contiguous") else tuple(chunking)
+
+
+def input_tiles(variable) -> tuple[int, ...] | None:
+    """The chunk shape of a variable chunked in tiles smaller than its fields, else None."""
+    chunks = input_chunks(variable)
+    return chunks if chunks and variable.ndim >= 2 and chunks[-2:] != variable.shape[-2:] else None
 
 
 def bytes_per_step(variable) -> int:

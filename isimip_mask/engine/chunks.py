@@ -27,6 +27,7 @@ import numpy as np
 from isal import isal_zlib
 from zlib_ng import zlib_ng
 
+from ..netcdf import FIELD_CHUNK_BYTES
 from ..options import RunOptions
 
 DEFLATE, SHUFFLE = 1, 2  # HDF5 filter ids
@@ -70,20 +71,32 @@ def _filters(dataset) -> list[int]:
 
 
 def supported(source: Path, name: str) -> bool:
-    """True when ``name`` in ``source`` can be streamed chunk by chunk."""
+    """True when ``name`` in ``source`` can be streamed chunk by chunk as whole fields."""
+    return fast_path(source, name) == "fields"
+
+
+def fast_path(source: Path, name: str) -> str | None:
+    """How ``name`` in ``source`` can be masked chunk by chunk: ``fields`` (a chunk holds whole
+    horizontal fields of at most FIELD_CHUNK_BYTES: the ISIMIP layout), ``tiles`` (a chunk
+    holds a tile of one time step: the layout of high-resolution files), or None (the netCDF4
+    path decides: other filters, contiguous, classic NetCDF)."""
     try:
         with h5py.File(source, "r") as handle:
             dataset = handle.get(name)
-            return bool(
+            if not (
                 isinstance(dataset, h5py.Dataset)
                 and dataset.ndim == 3
                 and dataset.dtype.isnative  # outputs are written in native order
                 and dataset.chunks is not None
-                and dataset.chunks[1:] == dataset.shape[1:]
                 and set(_filters(dataset)) <= {DEFLATE, SHUFFLE}
-            )
+            ):
+                return None
+            if dataset.chunks[1:] == dataset.shape[1:]:
+                field_bytes = np.prod(dataset.chunks, dtype=np.int64) * dataset.dtype.itemsize
+                return "fields" if field_bytes <= FIELD_CHUNK_BYTES else None
+            return "tiles" if dataset.chunks[0] == 1 else None
     except OSError:  # classic NetCDF (not HDF5) or unreadable: the netCDF4 path decides
-        return False
+        return None
 
 
 def byte_planes(values: np.ndarray) -> np.ndarray:
@@ -155,37 +168,11 @@ class ChunkCodec:
         return np.frombuffer(raw, dtype=self.dtype).reshape(self.chunk_shape)
 
 
-def _read_chunk(dataset, start: int) -> tuple[bytes | None, int]:
-    offset = (start, 0, 0)
-    if dataset.id.get_chunk_info_by_coord(offset).byte_offset is None:
-        return None, 0
-    skipped, raw = dataset.id.read_direct_chunk(offset)
-    return raw, skipped
-
-
 def chunk_reader(dataset, handle) -> Callable[[int], tuple[bytes | None, int]]:
     """``read(start) -> (raw bytes or None if never written, filters skipped)`` of the chunk
-    that starts at step ``start``.
-
-    Where HDF5 can list a dataset's chunks at once (1.14 and later: milliseconds for thousands),
-    they are read with ``os.pread`` from ``handle`` (the dataset's file, opened in binary), which
-    lets go of the GIL; asking HDF5 chunk by chunk took 0.1-0.2 ms a chunk in the thread that
-    feeds the pool, while the pool waited.
-    """
-    where = {}
-    try:
-        dataset.id.chunk_iter(lambda info: where.__setitem__(info.chunk_offset[0], info))
-    except AttributeError:  # an HDF5 library without chunk iteration
-        return lambda start: _read_chunk(dataset, start)
-    base = dataset.file.userblock_size  # chunk addresses count from the end of the user block
-
-    def read(start: int) -> tuple[bytes | None, int]:
-        info = where.get(start)
-        if info is None:
-            return None, 0
-        return os.pread(handle.fileno(), info.size, base + info.byte_offset), info.filter_mask
-
-    return read
+    of whole fields that starts at step ``start`` (see :func:`tile_reader`)."""
+    read = tile_reader(dataset, handle)
+    return lambda start: read((start, 0, 0))
 
 
 def map_chunks(source: Path, name: str, func, threads: int, steps: slice | None = None):
@@ -315,3 +302,111 @@ def stream_masked(
                 step += 1
             if progress:
                 progress(stop, total)
+
+
+def stream_tiles(
+    source: Path,
+    target: Path,
+    name: str,
+    region,
+    fill,
+    options: RunOptions,
+    progress=None,
+    steps: slice | None = None,
+) -> None:
+    """Mask ``name`` tile by tile into ``target``, whose ``name`` is chunked like the input's
+    (tiles of one time step) and filtered with shuffle + deflate: the full grid is kept.
+
+    ``region`` is the region's mask (:class:`isimip_mask.masks.RegionMask`), asked for one row
+    of tiles at a time. A tile the region leaves out is written as one prepared chunk of fill
+    values without reading the input; a tile it keeps whole is copied as stored; only tiles on
+    the region's edge are inflated, masked and deflated again (in threads), and copied as
+    stored where the mask changes nothing. Memory: one row of tiles' mask and a few tiles per
+    thread, whatever the size of the grid.
+    """
+    with h5py.File(source, "r") as src, open(source, "rb") as handle:
+        dataset = src[name]
+        _, tile_rows, tile_cols = dataset.chunks
+        n_steps, n_rows, n_cols = dataset.shape
+        steps = steps or slice(0, n_steps)
+        codec, read_chunk = ChunkCodec(dataset), tile_reader(dataset, handle)
+        fill_planes = byte_planes(np.full(dataset.chunks, fill, dtype=dataset.dtype))
+        empty = compressor(options, 0.0)(fill_planes.tobytes())
+        kept_share = region.count() / max(1, n_rows * n_cols)
+        compress = compressor(options, kept_share)
+
+        def mask_tile(offset, keep):
+            chunk = Chunk(codec, *read_chunk(offset))
+            if chunk.raw is None:  # never written: reads as fill, and stays so
+                return None
+            if keep.all() and chunk.stored_as_planes:
+                return chunk.raw
+            planes = chunk.planes
+            masked = np.where(keep, planes, fill_planes)
+            if chunk.stored_as_planes and np.array_equal(masked, planes):
+                return chunk.raw
+            return compress(masked.tobytes())
+
+        with h5py.File(target, "r+") as out, ThreadPoolExecutor(max_workers=max(1, options.threads)) as pool:
+            result = out[name]
+            if result.shape[0] < steps.stop - steps.start:
+                result.resize(steps.stop - steps.start, axis=0)
+            pending, done, total = deque(), 0, (steps.stop - steps.start) * n_rows
+            for row in range(0, n_rows, tile_rows):
+                band = np.zeros((tile_rows, -(-n_cols // tile_cols) * tile_cols), dtype=bool)
+                band[: min(tile_rows, n_rows - row), :n_cols] = region.cells(
+                    slice(row, min(n_rows, row + tile_rows))
+                )
+                for step in range(steps.start, steps.stop):
+                    for col in range(0, n_cols, tile_cols):
+                        keep = band[None, :, col : col + tile_cols]
+                        where = (step - steps.start, row, col)
+                        if not keep.any():
+                            pending.append((where, None, empty))
+                        else:
+                            pending.append((where, pool.submit(mask_tile, (step, row, col), keep), None))
+                        while len(pending) > 2 * options.threads or (pending and pending[0][1] is None):
+                            _write_tile(result, *pending.popleft())
+                    done += min(tile_rows, n_rows - row)
+                    if progress:
+                        progress(done * (steps.stop - steps.start) // total, steps.stop - steps.start)
+            while pending:
+                _write_tile(result, *pending.popleft())
+
+
+def _write_tile(result, where, future, data) -> None:
+    data = future.result() if future is not None else data
+    if data is not None:
+        result.id.write_direct_chunk(where, data)
+
+
+def tile_reader(dataset, handle) -> Callable[[tuple], tuple[bytes | None, int]]:
+    """``read(offset) -> (raw bytes or None if never written, filters skipped)`` of the chunk
+    at ``offset`` (the chunk's first index on each axis).
+
+    Where HDF5 can list a dataset's chunks at once (1.14 and later: milliseconds for thousands),
+    they are read with ``os.pread`` from ``handle`` (the dataset's file, opened in binary), which
+    lets go of the GIL; asking HDF5 chunk by chunk took 0.1-0.2 ms a chunk in the thread that
+    feeds the pool, while the pool waited.
+    """
+    where = {}
+    try:
+        dataset.id.chunk_iter(lambda info: where.__setitem__(tuple(info.chunk_offset), info))
+    except AttributeError:  # an HDF5 library without chunk iteration
+        return lambda offset: _ask_chunk(dataset, offset)
+    base = dataset.file.userblock_size  # chunk addresses count from the end of the user block
+
+    def read(offset: tuple) -> tuple[bytes | None, int]:
+        info = where.get(offset)
+        if info is None:
+            return None, 0
+        return os.pread(handle.fileno(), info.size, base + info.byte_offset), info.filter_mask
+
+    return read
+
+
+def _ask_chunk(dataset, offset: tuple) -> tuple[bytes | None, int]:
+    if dataset.id.get_chunk_info_by_coord(offset).byte_offset is None:
+        return None, 0
+    skipped, raw = dataset.id.read_direct_chunk(offset)
+    return raw, skipped

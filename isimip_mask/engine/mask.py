@@ -12,7 +12,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from ..masks import grid_mask, mask_bounds
+from ..masks import RegionMask, region_mask
 from ..netcdf import (
     atomic_output,
     bytes_per_step,
@@ -27,24 +27,40 @@ from ..regions import Region
 from ..steps import Steps
 from ..timeaxis import Period
 from . import chunks
-from .streaming import Progress, slabs, write_window_bounds
+from .streaming import Progress, bands, chunk_rows, column_runs, read_block, slabs, write_window_bounds
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
-    """Which rows and columns of the input grid go into the output, and the mask on them."""
+    """Which rows and columns of the input grid go into the output, and the region's mask,
+    handed out a band of output rows at a time (:meth:`mask`)."""
 
     rows: slice
     cols: np.ndarray
-    mask: np.ndarray
+    region: RegionMask
 
     @classmethod
-    def build(cls, mask: np.ndarray, crop: bool, circular: bool) -> "Selection":
+    def build(cls, region: RegionMask, crop: bool) -> "Selection":
         if crop:
-            rows, cols = mask_bounds(mask, circular)
+            rows, cols = region.bounds()
         else:
-            rows, cols = slice(0, mask.shape[0]), np.arange(mask.shape[1])
-        return cls(rows, cols, mask[rows][:, cols])
+            rows, cols = slice(0, region.shape[0]), np.arange(region.shape[1])
+        return cls(rows, cols, region)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows.stop - self.rows.start, self.cols.size
+
+    def mask(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The mask on output rows ``start`` to ``stop`` (default: all of them)."""
+        stop = self.shape[0] if stop is None else stop
+        rows = slice(self.rows.start + start, self.rows.start + stop)
+        return self.region.cells(rows, None if self.all_cols else self.cols)
+
+    @cached_property
+    def runs(self) -> list[slice]:
+        """The output's columns as runs of neighbouring input columns."""
+        return column_runs(None if self.all_cols else self.cols, self.region.shape[1])
 
     @cached_property
     def wraps(self) -> int:
@@ -67,7 +83,7 @@ def _select(values: np.ndarray, axes: dict[int, object]) -> np.ndarray:
 
 
 def _create_dimensions(source, target, layout, selection: Selection, steps: Steps) -> None:
-    sizes = {layout.lat_dim: selection.mask.shape[0], layout.lon_dim: selection.mask.shape[1]}
+    sizes = dict(zip((layout.lat_dim, layout.lon_dim), selection.shape))
     if layout.time_dim:
         sizes[layout.time_dim] = steps.size
     for name, dim in source.dimensions.items():
@@ -101,39 +117,53 @@ def _copy_static(source_var, target_var, layout, selection: Selection, steps: St
 def _stream_masked(
     source_var, target_var, selection: Selection, steps: Steps, progress: Progress | None
 ) -> None:
-    """The general path (any chunking, classic NetCDF): read, mask and write slab by slab; with
-    time windows, each window's mean of every kept cell (missing steps left out, as CDO)."""
+    """The general path (any chunking, classic NetCDF): read, mask and write a band of rows at a
+    time (whole input chunks per band), each band slab by slab of time steps; with time
+    windows, each window's mean of every kept cell (missing steps left out, as CDO)."""
     fill = np.asarray(fill_value(source_var), dtype=source_var.dtype)
-
-    def masked(block: np.ndarray) -> np.ndarray:
-        if not selection.all_cols:
-            block = block[..., selection.cols]
-        return np.where(selection.mask, block, fill)
-
+    n_rows, n_cols = selection.shape
     if source_var.ndim < 3:
-        target_var[...] = masked(source_var[..., selection.rows, :])
+        for start, stop in bands(n_rows, n_cols * source_var.dtype.itemsize, chunk_rows(source_var)):
+            block = read_block(source_var, None, _rows(selection, start, stop), selection.runs)
+            target_var[..., start:stop, :] = np.where(selection.mask(start, stop), block, fill)
         return
-    first, step_bytes = steps.read.start, bytes_per_step(source_var)
-    if steps.groups is None:
-        for start, stop in slabs(steps.read.stop, step_bytes, first):
-            target_var[start - first : stop - first, ...] = masked(
-                source_var[start:stop, ..., selection.rows, :]
-            )
+    first, step_bytes = steps.read.start, bytes_per_step(source_var) // max(1, source_var.shape[-2])
+    row_bytes = step_bytes * n_cols // max(1, source_var.shape[-1])
+    done, total = 0, steps.count * n_rows
+    for start, stop in bands(n_rows, row_bytes, chunk_rows(source_var)):
+        rows, keep = _rows(selection, start, stop), selection.mask(start, stop)
+        band_bytes = row_bytes * (stop - start)
+        if steps.groups is None:
+            for t0, t1 in slabs(steps.read.stop, band_bytes, first):
+                block = read_block(source_var, slice(t0, t1), rows, selection.runs)
+                target_var[t0 - first : t1 - first, ..., start:stop, :] = np.where(keep, block, fill)
+                done += (t1 - t0) * (stop - start)
+                if progress:
+                    progress(done * steps.count // total, steps.count)
+            continue
+        for index, group in enumerate(steps.groups):
+            mean = _window_mean(source_var, first + group.start, first + group.stop, rows, selection, fill)
+            target_var[index, ..., start:stop, :] = np.where(keep, mean.astype(source_var.dtype), fill)
+            done += (group.stop - group.start) * (stop - start)
             if progress:
-                progress(stop - first, steps.count)
-        return
-    for index, group in enumerate(steps.groups):
-        total = count = 0
-        for start, stop in slabs(first + group.stop, step_bytes, first + group.start):
-            block = source_var[start:stop, ..., selection.rows, :].astype("f8")
-            valid = (block != fill) & np.isfinite(block)
-            total = total + np.where(valid, block, 0.0).sum(axis=0)
-            count = count + valid.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, total / np.maximum(count, 1), fill)
-        target_var[index, ...] = masked(mean.astype(source_var.dtype))
-        if progress:
-            progress(group.stop, steps.count)
+                progress(done * steps.count // total, steps.count)
+
+
+def _rows(selection: Selection, start: int, stop: int) -> slice:
+    return slice(selection.rows.start + start, selection.rows.start + stop)
+
+
+def _window_mean(source_var, first: int, last: int, rows: slice, selection: Selection, fill) -> np.ndarray:
+    """The mean of every cell over steps ``first`` to ``last``, missing steps left out."""
+    total = count = 0
+    n_cols = selection.cols.size
+    for start, stop in slabs(last, bytes_per_step(source_var) * n_cols // source_var.shape[-1], first):
+        block = read_block(source_var, slice(start, stop), rows, selection.runs).astype("f8")
+        valid = (block != fill) & np.isfinite(block)
+        total = total + np.where(valid, block, 0.0).sum(axis=0)
+        count = count + valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), fill)
 
 
 def mask_file(
@@ -168,8 +198,9 @@ def mask_file(
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
         steps = Steps.of(layout, period, window)
-        selection = Selection.build(grid_mask(layout.grid, region), crop, layout.grid.is_global)
-        by_chunks = set() if window else {n for n in layout.data_vars if chunks.supported(source, n)}
+        selection = Selection.build(region_mask(layout.grid, region), crop)
+        fast = {} if window else {n: chunks.fast_path(source, n) for n in layout.data_vars}
+        by_chunks = {n for n, path in fast.items() if path == "fields" or (path == "tiles" and not crop)}
         with atomic_output(target) as partial:
             with netCDF4.Dataset(partial, "w", format=src.data_model) as out:
                 out.set_auto_maskandscale(False)
@@ -205,18 +236,26 @@ def mask_file(
                 if window:
                     write_window_bounds(out, layout, steps)
             for name in sorted(by_chunks):
-                cols = None if selection.all_cols else selection.cols
-                fill = fill_value(src.variables[name])
-                chunks.stream_masked(
+                _stream_chunks(
                     source,
                     partial,
                     name,
-                    selection.rows,
-                    cols,
-                    selection.mask,
-                    fill,
+                    fast[name],
+                    selection,
+                    src.variables[name],
                     options,
                     progress,
-                    steps.read,
+                    steps,
                 )
     return target
+
+
+def _stream_chunks(source, partial, name, path, selection, variable, options, progress, steps) -> None:
+    fill = fill_value(variable)
+    if path == "tiles":
+        chunks.stream_tiles(source, partial, name, selection.region, fill, options, progress, steps.read)
+        return
+    cols = None if selection.all_cols else selection.cols
+    chunks.stream_masked(
+        source, partial, name, selection.rows, cols, selection.mask(), fill, options, progress, steps.read
+    )
