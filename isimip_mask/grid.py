@@ -9,8 +9,11 @@ from .errors import RegionError
 
 
 def wrap_lon(lon, start: float = -180.0):
-    """Longitudes (a number or an array) moved by multiples of 360 into [start, start + 360)."""
-    return start + np.mod(lon - start, 360.0)
+    """Longitudes (a number or an array) moved by multiples of 360 into [start, start + 360).
+
+    Moved by whole turns (``lon - 360 k``), which is exact for longitudes of one or two turns:
+    a centre on a region's edge stays on it (``start + (lon - start) % 360`` rounds)."""
+    return lon - 360.0 * np.floor((lon - start) / 360.0)
 
 
 @dataclass(frozen=True)

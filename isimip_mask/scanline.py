@@ -122,18 +122,26 @@ class Outline:
         """Rows and columns of every cell whose box the outline may pass through (a few more
         than it does: the pieces' boxes), each once."""
         half_lat, half_lon = grid.dlat / 2, grid.dlon / 2
-        pieces = _edges(shapely.segmentize(self.geometry, max(min(grid.dlat, grid.dlon) / 2, 1e-9)))
-        if pieces.size == 0:
-            return np.zeros(0, int), np.zeros(0, int)
-        rows = _spans(grid.lat, pieces[:, [1, 3]], half_lat)
         found = []
         for x in self.frames(grid.lon, half_lon + TOLERANCE_DEG):
+            # only the outline within a cell of the grid's extent: its new edges meet no cell
+            near = shapely.clip_by_rect(
+                self.geometry,
+                x.min() - 2 * half_lon,
+                grid.lat.min() - 2 * half_lat,
+                x.max() + 2 * half_lon,
+                grid.lat.max() + 2 * half_lat,
+            )
+            pieces = _edges(shapely.segmentize(near, max(min(grid.dlat, grid.dlon) / 2, 1e-9)))
+            if pieces.size == 0:
+                continue
+            rows = _spans(grid.lat, pieces[:, [1, 3]], half_lat)
             cols = _spans(x, pieces[:, [0, 2]], half_lon)
             for dr in range(3):
                 for dc in range(3):
                     ok = (rows[0] + dr < rows[1]) & (cols[0] + dc < cols[1])
                     found.append(rows[2][rows[0][ok] + dr] * grid.lon.size + cols[2][cols[0][ok] + dc])
-        cells = np.unique(np.concatenate(found))
+        cells = np.unique(np.concatenate(found)) if found else np.zeros(0, int)
         return np.divmod(cells, grid.lon.size)
 
 

@@ -196,7 +196,8 @@ def write_netcdf(
 ) -> Path:
     """An ISIMIP-like file: ``name(time, lat, lon)`` (or ``(lat, lon)`` when n_times is None).
 
-    ``chunks`` sets the data chunk shape (default: netCDF's choice, one field per step); ``fmt``
+    ``chunks`` sets the data chunk shape (default: netCDF's choice, one field per step;
+    ``"contiguous"``: not chunked, not compressed); ``fmt``
     the file format. Values are distinct per cell and step (``200 + row/10 + col/1000 + 10 step``),
     so a cell that moved or changed is caught; the south-west corner cell is missing (1e20).
     """
@@ -204,7 +205,7 @@ def write_netcdf(
     with netCDF4.Dataset(path, "w", format=fmt) as out:
         dims = ("lat", "lon")
         if n_times is not None:
-            out.createDimension("time", None)
+            out.createDimension("time", n_times if chunks == "contiguous" else None)  # needs fixed axes
             dims = ("time", *dims)
         out.createDimension("lat", lat.size)
         out.createDimension("lon", lon.size)
@@ -233,7 +234,9 @@ def write_netcdf(
                 time_var.bounds = "time_bnds"
         compressed = (
             {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks}
-            if fmt.startswith("NETCDF4")
+            if fmt.startswith("NETCDF4") and chunks != "contiguous"
+            else {"contiguous": True}
+            if chunks == "contiguous"
             else {}
         )
         var = out.createVariable(name, dtype, dims, fill_value=np.array(FILL, dtype), **compressed)

@@ -111,6 +111,8 @@ LAYOUTS = {
     "isimip chunks (fast path)": {"chunks": (1, 36, 72)},
     "two steps per chunk (fast path)": {"chunks": (2, 36, 72)},
     "small chunks (netCDF4 path)": {"chunks": (5, 18, 36)},
+    "tiles of one step (tile path)": {"chunks": (1, 9, 16)},
+    "contiguous NetCDF-4 (netCDF4 path)": {"chunks": "contiguous", "fmt": "NETCDF4"},
     "NETCDF3 classic (netCDF4 path)": {"fmt": "NETCDF3_64BIT_OFFSET"},
 }
 

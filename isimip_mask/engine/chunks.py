@@ -353,13 +353,10 @@ def stream_tiles(
                 result.resize(steps.stop - steps.start, axis=0)
             pending, done, total = deque(), 0, (steps.stop - steps.start) * n_rows
             for row in range(0, n_rows, tile_rows):
-                band = np.zeros((tile_rows, -(-n_cols // tile_cols) * tile_cols), dtype=bool)
-                band[: min(tile_rows, n_rows - row), :n_cols] = region.cells(
-                    slice(row, min(n_rows, row + tile_rows))
-                )
+                band = region.cells(slice(row, min(n_rows, row + tile_rows)))
                 for step in range(steps.start, steps.stop):
                     for col in range(0, n_cols, tile_cols):
-                        keep = band[None, :, col : col + tile_cols]
+                        keep = _tile(band, col, dataset.chunks)
                         where = (step - steps.start, row, col)
                         if not keep.any():
                             pending.append((where, None, empty))
@@ -372,6 +369,15 @@ def stream_tiles(
                         progress(done * (steps.stop - steps.start) // total, steps.stop - steps.start)
             while pending:
                 _write_tile(result, *pending.popleft())
+
+
+def _tile(band: np.ndarray, col: int, chunk_shape: tuple[int, ...]) -> np.ndarray:
+    """The mask of the tile at ``col`` of a row of tiles, as large as a chunk (HDF5 stores the
+    tiles at the grid's edges whole: their cells beyond it are not kept)."""
+    keep = band[:, col : col + chunk_shape[2]]
+    if keep.shape != chunk_shape[1:]:
+        keep = np.pad(keep, [(0, chunk_shape[1] - keep.shape[0]), (0, chunk_shape[2] - keep.shape[1])])
+    return keep[None]
 
 
 def _write_tile(result, where, future, data) -> None:

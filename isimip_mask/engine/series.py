@@ -13,7 +13,7 @@ import numpy as np
 
 from ..coverage import cell_weights
 from ..errors import DatasetError, RegionError
-from ..masks import mask_bounds, nearest_cell
+from ..masks import Window, nearest_cell, region_mask, region_window
 from ..netcdf import (
     atomic_output,
     bytes_per_step,
@@ -27,7 +27,7 @@ from ..regions import Point, Region
 from ..steps import Steps
 from ..timeaxis import Period, window_means
 from . import chunks
-from .streaming import Progress, slabs, write_window_bounds
+from .streaming import Progress, column_runs, read_block, slabs, write_window_bounds
 
 
 def stream_series(
@@ -39,25 +39,32 @@ def stream_series(
     progress: Progress | None,
     threads: int,
     cells: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reduce each time step read of ``source_var[:, rows, :]`` with ``reduce(block) -> values``;
-    with ``cells`` (flat indices within ``rows``), ``reduce`` gets only those cells, ``(time, cell)``."""
+    """Reduce each time step read of ``source_var[:, rows, cols]`` (``cols`` None: every column)
+    with ``reduce(block) -> values``; with ``cells`` (flat indices within ``rows`` of every
+    column), ``reduce`` gets only those cells, ``(time, cell)``. Only the chunks of the window
+    are read, except where a chunk holds whole fields anyway (the fast path)."""
 
     def pick(block: np.ndarray) -> np.ndarray:
         return block if cells is None else block.reshape(block.shape[0], -1)[:, cells]
 
+    runs = column_runs(cols, source_var.shape[-1])
     if source_var.ndim < 3:
-        return np.atleast_1d(reduce(pick(source_var[rows, :][None])))
+        return np.atleast_1d(reduce(pick(read_block(source_var, None, rows, runs)[None])))
     if chunks.supported(source, source_var.name) and cells is not None:
         flat = cells + rows.start * source_var.shape[-1]
         blocks = chunks.map_cells(source, source_var.name, flat, reduce, threads, steps.read)
     elif chunks.supported(source, source_var.name):
-        blocks = chunks.map_fields(source, source_var.name, rows, reduce, threads, steps.read)
+        fields = reduce if cols is None else (lambda block: reduce(block[..., cols]))
+        blocks = chunks.map_fields(source, source_var.name, rows, fields, threads, steps.read)
     else:
         first = steps.read.start
+        width = source_var.shape[-1] if cols is None else cols.size
+        step_bytes = bytes_per_step(source_var) // source_var.shape[-1] * width
         blocks = (
-            (stop - first, steps.count, reduce(pick(source_var[start:stop, ..., rows, :])))
-            for start, stop in slabs(steps.read.stop, bytes_per_step(source_var), first)
+            (stop - first, steps.count, reduce(pick(read_block(source_var, slice(start, stop), rows, runs))))
+            for start, stop in slabs(steps.read.stop, step_bytes, first)
         )
     parts = []
     for stop, total, part in blocks:
@@ -75,6 +82,7 @@ def field_means(
     progress: Progress | None,
     steps: Steps,
     threads: int,
+    cols: np.ndarray | None = None,
 ) -> np.ndarray:
     """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
     means = weighted_means(weights.ravel(), lambda entries: entries.sum(axis=1), fill_value(source_var))
@@ -82,7 +90,7 @@ def field_means(
     def reduce(block):
         return means(block.reshape(block.shape[0], -1))
 
-    return stream_series(source, source_var, rows, reduce, steps, progress, threads)
+    return stream_series(source, source_var, rows, reduce, steps, progress, threads, cols=cols)
 
 
 def weighted_means(weights: np.ndarray, sums, fill):
@@ -120,10 +128,11 @@ def point_values(
     fill = fill_value(source_var)
 
     def reduce(block):
-        values = block[..., 0, col].astype("f8")
+        values = block[..., 0, 0].astype("f8")
         return np.where(values == fill, np.nan, values)
 
-    return stream_series(source, source_var, slice(row, row + 1), reduce, steps, progress, threads)
+    rows, cols = slice(row, row + 1), np.array([col])
+    return stream_series(source, source_var, rows, reduce, steps, progress, threads, cols=cols)
 
 
 @dataclass(frozen=True)
@@ -164,18 +173,20 @@ def read_series(
             }
             lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
         else:
-            weighted = cell_weights(grid, region, fractional)
-            if not weighted.any():
+            # a share of a cell counts where its centre is outside too: the extent's window
+            window = (
+                region_window(grid, region) if fractional else Window(*region_mask(grid, region).bounds())
+            )
+            rows, cols = window.rows, window.cols
+            weights = cell_weights(grid.window(rows, cols), region, fractional)
+            if not weights.any():
                 raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
-            mask = weighted > 0
-            rows, _ = mask_bounds(mask, grid.is_global)
-            weights = weighted[rows]
             values = {
-                name: field_means(source, src.variables[name], weights, rows, progress, steps, threads)
+                name: field_means(source, src.variables[name], weights, rows, progress, steps, threads, cols)
                 for name in layout.data_vars
             }
-            r, c = np.nonzero(mask)
-            lat, lon, method = float(grid.lat[r].mean()), float(grid.lon[c].mean()), "mean"
+            r, c = np.nonzero(weights > 0)
+            lat, lon, method = float(grid.lat[rows][r].mean()), float(grid.lon[cols][c].mean()), "mean"
         if steps.groups is not None:
             values = {name: window_means(v, steps.groups) for name, v in values.items()}
         variables = {name: src.variables[name] for name in layout.data_vars}
