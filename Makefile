@@ -49,6 +49,7 @@ test-stress: $(STAMP) $(ASSETS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+	cd benchmarks && ../$(PY) bench_hires.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
