@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     job_timeout_s_per_gb: int = Field(900, ge=1, description="job timeout added per GB of input")
     compression_level: int = Field(5, ge=1, le=9, description="deflate level of the output files")
     worker_threads: int = Field(0, ge=0, description="threads for (de)compression, 0 = one per core")
+    worker_max_memory_mb: int = Field(
+        4000,
+        ge=100,
+        description="memory one job may need in a worker; a request estimated above it is refused",
+    )
     compressor: Literal["auto", "isal", "zlib-ng", "zlib"] = Field(
         "auto", description="deflate codec of the output chunks (auto: ISA-L, zlib-ng for sparse masks)"
     )

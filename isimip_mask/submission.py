@@ -8,10 +8,12 @@ from pathlib import Path
 
 from .chain import parse_operations
 from .datasets import normalize_path, resolve_all
+from .engine import memory_mb
 from .errors import DatasetError, InputError, Problems, RegionError
 from .limits import Limits
 from .masks import grid_mask, overlaps
 from .netcdf import open_dataset, read_layout
+from .options import RunOptions
 from .plan import Plan
 from .settings import Settings
 from .steps import Steps
@@ -56,6 +58,7 @@ def build_request(
             try:
                 with open_dataset(path) as dataset:
                     layout = read_layout(dataset, path.name)
+                    need_mb = memory_mb(dataset, layout, plan, RunOptions.from_settings(settings).threads)
                 if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
                     raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
                 try:
@@ -70,6 +73,15 @@ def build_request(
                 continue
             except InputError as error:  # region or period: that file fails in the job, the others go on
                 misses[user_path] = str(error)
+                continue
+            if need_mb > settings.worker_max_memory_mb:
+                problems.add(
+                    "operations",
+                    f"{user_path}: this request needs about {need_mb:,} MB in a worker, more than its "
+                    f"{settings.worker_max_memory_mb:,} MB (WORKER_MAX_MEMORY_MB); cut out a smaller region "
+                    "(select_bbox), ask for a mask or a cut-out instead of a mean or a table, or fewer "
+                    "regions",
+                )
                 continue
             columns = len(getattr(plan.region, "names", ()))
             if columns * steps.size > MAX_TABLE_VALUES:

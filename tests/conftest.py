@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -37,10 +38,30 @@ def pytest_configure(config):
         os.environ[RUN_MARK] = f"{os.environ.get(RUN_MARK, uuid.uuid4().hex)}-{worker}"
     else:
         os.environ.setdefault(RUN_MARK, uuid.uuid4().hex)
+        config.stash[TREE] = tree_status()
+
+
+TREE = pytest.StashKey[str | None]()
+
+
+def tree_status() -> str | None:
+    """``git status --porcelain`` of the project (untracked files included), None outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=Path(__file__).parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Fail the run when a test left a process running, or (in CI) when a test was skipped."""
+    """Fail the run when a test left a process running or a file in the project's tree, or (in
+    CI) when a test was skipped."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     left = marked_processes()
     for pid, _ in left:
@@ -55,7 +76,16 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(
             f"ISIMIP_MASK_REQUIRE_ALL: {len(skipped)} test(s) skipped; install what they need", red=True
         )
-    if session.exitstatus == 0 and (left or (os.environ.get("ISIMIP_MASK_REQUIRE_ALL") and skipped)):
+    before = session.config.stash.get(TREE, None)
+    after = tree_status() if before is not None else None
+    changed = before is not None and after != before
+    if changed and reporter:
+        reporter.write_line("the tests changed the project's tree (git status --porcelain):", red=True)
+        for line in sorted(set(after.splitlines()) ^ set(before.splitlines())):
+            reporter.write_line(f"  {line}", red=True)
+    if session.exitstatus == 0 and (
+        left or changed or (os.environ.get("ISIMIP_MASK_REQUIRE_ALL") and skipped)
+    ):
         session.exitstatus = 1
 
 

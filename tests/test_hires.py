@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from isimip_mask import engine
-from isimip_mask.errors import DatasetError
+from isimip_mask.errors import DatasetError, InputError
 from isimip_mask.grid import Grid
 from isimip_mask.masks import grid_mask, region_mask
 from isimip_mask.plan import Plan
@@ -135,3 +135,39 @@ def test_a_point_and_a_mean_read_only_their_own_tiles(tmp_path, tiles):
     weights = np.cos(np.deg2rad(LAT))[:, None] * keep
     expected = (values.astype("f8") * weights).sum(axis=(1, 2)) / weights.sum()
     np.testing.assert_allclose(read(mean)[0].ravel(), expected, rtol=1e-6)
+
+
+def write_global_skeleton(path):
+    """A global 30-arcsec file in tiles whose chunks were never written: a few kB on disk."""
+    lat = 90 - (np.arange(21600) + 0.5) * ARCSEC
+    lon = -180 + (np.arange(43200) + 0.5) * ARCSEC
+    with netCDF4.Dataset(path, "w") as out:
+        out.createDimension("time", None)
+        out.createDimension("lat", lat.size)
+        out.createDimension("lon", lon.size)
+        for name, values in (("lat", lat), ("lon", lon)):
+            out.createVariable(name, "f8", (name,))[:] = values
+        out.createVariable("time", "f8", ("time",))[:] = [0.0]
+        out["time"].units = "days since 1979-01-01"
+        out.createVariable(
+            "tas", "f4", ("time", "lat", "lon"), zlib=True, chunksizes=(1, 1200, 2400), fill_value=FILL
+        )
+    return path
+
+
+def test_a_request_a_worker_could_not_hold_is_refused_at_submit_naming_the_way_out(settings):
+    from isimip_mask.submission import build_request
+
+    write_global_skeleton(settings.input_path / "tas_30arcsec_global.nc")
+    path = ["tas_30arcsec_global.nc"]
+    mean = [{"operation": "mask_landonly", "compute_mean": True}]
+    with pytest.raises(
+        InputError, match=r"needs about [\d,]+ MB in a worker, more than its 4,000 MB.*select_bbox"
+    ):
+        build_request(settings, path, mean)
+    for fits in (
+        [{"operation": "mask_landonly"}],
+        [{"operation": "select_bbox", "bbox": [5.9, 10.5, 45.8, 47.9], "compute_mean": True}],
+        [{"operation": "select_point", "point": [46.9, 7.4]}],
+    ):
+        assert build_request(settings, path, fits).paths == tuple(path)

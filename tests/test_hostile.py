@@ -313,6 +313,7 @@ SETTINGS_VALUES = ["", "-1", "0", "abc", "1e400", "nan", "inf", "9" * 400, " ", 
 
 def test_settings_refuse_every_hostile_value_naming_it(tally, monkeypatch, tmp_path):
     door = tally("settings")
+    monkeypatch.chdir(tmp_path)  # LOG_FILE=abc and the like create their file where the program runs
     numeric = [
         name.upper() for name, field in Settings.model_fields.items() if field.annotation in (int, float)
     ]

@@ -7,8 +7,11 @@ reads no settings, only the ``RunOptions`` it is given.
 """
 
 import gc
+import math
 from pathlib import Path
 
+from ..masks import region_window
+from ..netcdf import Layout, input_chunks
 from ..options import DEFAULTS, RunOptions
 from ..regionsets import PointSet, RegionSet
 from .cells import read_cells, write_cells_csv
@@ -17,7 +20,32 @@ from .series import read_series, write_series_csv, write_series_netcdf
 from .streaming import Progress
 from .tables import read_table, write_table_csv, write_table_netcdf
 
-__all__ = ["Progress", "mask_file", "run"]
+__all__ = ["Progress", "mask_file", "memory_mb", "run"]
+
+BASE_MB = 250  # the worker with its libraries, the outline of the largest region and one band
+CHUNKS_IN_FLIGHT = 3  # chunks a thread holds at once (stored, inflated, masked), two per thread queued
+WINDOW_BYTES = 24  # per cell of the window of a mean or a table: weights, mask and one step's values
+
+
+def memory_mb(dataset, layout: Layout, plan, threads: int) -> int:
+    """About how many MB running ``plan`` on the open ``dataset`` needs at its peak.
+
+    What does not shrink with the region: a stored chunk is always inflated whole (a file in
+    fields of 30 arcsec holds 3.7 GB a chunk), and means, tables and CSVs of every cell hold
+    their window's weights and one step of its values. Masks are packed and everything else
+    is streamed in bands of rows, which the base figure covers.
+    """
+    largest = 0
+    for name in layout.data_vars:
+        variable = dataset.variables[name]
+        chunks = input_chunks(variable)
+        if chunks:
+            largest = max(largest, math.prod(chunks) * variable.dtype.itemsize)
+    need = BASE_MB * 2**20 + largest * CHUNKS_IN_FLIGHT * 2 * max(1, threads)
+    if plan.is_series or plan.output_csv:
+        window = region_window(layout.grid, plan.region)
+        need += (window.rows.stop - window.rows.start) * window.cols.size * WINDOW_BYTES
+    return math.ceil(need / 2**20)
 
 
 def run(
