@@ -6,8 +6,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from isimip_mask import mapview
 from isimip_mask.errors import IsimipMaskError
+from isimip_mask.ui import mapview
 from isimip_mask.ui.job import request_of, show_job, show_recent_jobs, submit
 from isimip_mask.ui.picker import show_dataset_picker
 from isimip_mask.ui.region import show_options, show_preview, show_region_inputs

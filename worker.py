@@ -1,12 +1,12 @@
 """Start an RQ worker for isimip-mask on the configured queue: ``python worker.py``.
 
-The same as ``rq worker`` with ``RQ_WORKER_CLASS=isimip_mask.workers.MaskWorker``; the worker
-class loads the package before it forks a job (see :class:`isimip_mask.workers.MaskWorker`).
+The same as ``rq worker`` with ``RQ_WORKER_CLASS=isimip_mask.jobs.workers.MaskWorker``; the worker
+class loads the package before it forks a job (see :class:`isimip_mask.jobs.workers.MaskWorker`).
 """
 
-from isimip_mask.jobs import connect
+from isimip_mask.jobs.queue import connect
+from isimip_mask.jobs.workers import MaskWorker
 from isimip_mask.settings import load_settings
-from isimip_mask.workers import MaskWorker
 
 
 def main() -> None:

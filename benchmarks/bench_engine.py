@@ -59,8 +59,9 @@ def ours(source: Path, target: Path, *args: str, threads: int) -> list[str]:
 def chain(source: Path, target: Path, threads: int) -> list[str]:
     script = (
         "import sys, json; from pathlib import Path; "
-        "from isimip_mask.limits import Limits; from isimip_mask.chain import parse_operations; "
-        "from isimip_mask.options import RunOptions; "
+        "from isimip_mask.requests.limits import Limits; "
+        "from isimip_mask.requests.chain import parse_operations; "
+        "from isimip_mask.engine.options import RunOptions; "
         "plan = parse_operations(json.loads(sys.argv[1]), Limits()); "
         f"plan.run(Path(sys.argv[2]), Path(sys.argv[3]).parent, None, RunOptions(threads={threads}), "
         "Path(sys.argv[3]).name)"

@@ -11,7 +11,7 @@ import itertools
 import time
 from pathlib import Path
 
-from isimip_mask.datasets import FileIndex, list_folder
+from isimip_mask.files.datasets import FileIndex, list_folder
 
 SECTORS = ("water_global", "agriculture", "biomes", "fire", "lakes_global", "permafrost", "forestry")
 FORCINGS = ("gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0", "ukesm1-0-ll")

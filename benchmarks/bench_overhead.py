@@ -23,9 +23,9 @@ from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from isimip_mask.chain import parse_operations
+from isimip_mask.engine.options import RunOptions
 from isimip_mask.local import answering, free_port, start_redis, wait_for
-from isimip_mask.options import RunOptions
+from isimip_mask.requests.chain import parse_operations
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = (

@@ -15,10 +15,10 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from isimip_mask.jobs import JobQueue  # noqa: E402
+from isimip_mask.jobs.queue import JobQueue  # noqa: E402
 from isimip_mask.local import free_port, page_command, start_redis  # noqa: E402
+from isimip_mask.requests.submission import build_request  # noqa: E402
 from isimip_mask.settings import Settings  # noqa: E402
-from isimip_mask.submission import build_request  # noqa: E402
 from tests.helpers import DIS, DIS_FILE, descendants, serve, service_env, stop  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]

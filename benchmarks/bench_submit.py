@@ -13,8 +13,8 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from isimip_mask.requests.submission import build_request
 from isimip_mask.settings import Settings
-from isimip_mask.submission import build_request
 
 REQUESTS = {
     "mask_country DEU": [{"operation": "mask_country", "country": "DEU"}],

@@ -15,8 +15,8 @@ from pathlib import Path
 from bench_engine import measure
 
 RUN = (
-    "import sys, json; from pathlib import Path; from isimip_mask.chain import parse_operations; "
-    "from isimip_mask.options import RunOptions; import os; "
+    "import sys, json; from pathlib import Path; from isimip_mask.requests.chain import parse_operations; "
+    "from isimip_mask.engine.options import RunOptions; import os; "
     "plan = parse_operations(json.loads(sys.argv[1])); "
     "options = RunOptions(threads=os.cpu_count()); "
     "plan.run(Path(sys.argv[2]), Path(sys.argv[3]), None, options, 'out' + sys.argv[4])"

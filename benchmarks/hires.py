@@ -20,9 +20,9 @@ import numpy as np
 from isal import isal_zlib
 
 from isimip_mask.engine.chunks import byte_planes
-from isimip_mask.grid import Grid
-from isimip_mask.masks import region_mask
-from isimip_mask.regions import LandOnly
+from isimip_mask.files.grid import Grid
+from isimip_mask.regions.kinds import LandOnly
+from isimip_mask.regions.masks import region_mask
 
 FILL = np.float32(1e20)
 TILE = (1200, 2400)

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from isimip_mask.cli import main
 
 sys.exit(main())

@@ -2,7 +2,7 @@
 
 ``flask --app isimip_mask.api run`` in development, ``gunicorn "isimip_mask.api:create_app()"``
 in production. Routes only parse, validate, queue and answer; the work is in
-:mod:`isimip_mask.submission` and :mod:`isimip_mask.jobs` (the same code the Streamlit page
+:mod:`isimip_mask.requests.submission` and :mod:`isimip_mask.jobs.queue` (the same code the Streamlit page
 uses).
 """
 
@@ -12,16 +12,16 @@ import logging
 from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import __version__, logs
-from .chain import catalogue
-from .compat import normalize
-from .errors import InputError, JobNotFound, ServiceError
-from .jobs import JobQueue
-from .keys import JOB_ID
-from .results import result_url
-from .settings import Settings, load_settings
-from .status import JobInfo
-from .submission import build_request
+from isimip_mask import __version__, logs
+from isimip_mask.errors import InputError, JobNotFound, ServiceError
+from isimip_mask.files.results import result_url
+from isimip_mask.jobs.keys import JOB_ID
+from isimip_mask.jobs.queue import JobQueue
+from isimip_mask.jobs.status import JobInfo
+from isimip_mask.requests.chain import catalogue
+from isimip_mask.requests.compat import normalize
+from isimip_mask.requests.submission import build_request
+from isimip_mask.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 UPLOAD_OVERHEAD_BYTES = 1_000_000  # room for the JSON part and multipart framing

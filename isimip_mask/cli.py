@@ -7,17 +7,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .chain import apply_rule
-from .errors import IsimipMaskError
-from .limits import Limits
-from .operations import MaskRegions, SelectPoints
-from .options import RunOptions
-from .plan import Plan
-from .regions import BBox, Country, LandOnly, Point
-from .regionsets import PointSet, RegionSet
-from .settings import load_settings
-from .shapes import parse_upload
-from .timeaxis import Period
+from isimip_mask.engine.options import RunOptions
+from isimip_mask.errors import IsimipMaskError
+from isimip_mask.files.timeaxis import Period
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point
+from isimip_mask.regions.sets import PointSet, RegionSet
+from isimip_mask.regions.shapes import parse_upload
+from isimip_mask.requests.chain import apply_rule
+from isimip_mask.requests.limits import Limits
+from isimip_mask.requests.operations import MaskRegions, SelectPoints
+from isimip_mask.requests.plan import Plan
+from isimip_mask.settings import load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:

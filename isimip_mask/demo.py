@@ -10,9 +10,9 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from .grid import Grid
-from .masks import grid_mask
-from .regions import LandOnly
+from isimip_mask.files.grid import Grid
+from isimip_mask.regions.kinds import LandOnly
+from isimip_mask.regions.masks import grid_mask
 
 FILL = np.float32(1e20)
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import redis
 
-from .demo import prepare
-from .jobs import safe_url
-from .settings import load_settings
+from isimip_mask.demo import prepare
+from isimip_mask.jobs.queue import safe_url
+from isimip_mask.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data"

@@ -2,7 +2,7 @@
 
 import logging
 
-from .settings import Settings
+from isimip_mask.settings import Settings
 
 
 def configure(settings: Settings, force: bool = True) -> None:

@@ -18,10 +18,10 @@ import netCDF4
 import numpy as np
 import requests
 
-from isimip_mask.jobs import JobQueue, connect
+from isimip_mask.jobs.queue import JobQueue, connect
+from isimip_mask.jobs.status import JobInfo
 from isimip_mask.local import wait_for
 from isimip_mask.settings import Settings
-from isimip_mask.status import JobInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from isimip_mask.engine import chunks
-from isimip_mask.options import RunOptions
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox
+from isimip_mask.engine.options import RunOptions
+from isimip_mask.regions.kinds import BBox
+from isimip_mask.requests.plan import Plan
 from tests.helpers import global_axes, write_long_file, write_netcdf
 
 pytestmark = [

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from isimip_mask.api import create_app
-from isimip_mask.compat import normalize
 from isimip_mask.errors import InputError
-from isimip_mask.grid import Grid
+from isimip_mask.files.grid import Grid
 from isimip_mask.local import free_port
-from isimip_mask.masks import bbox_mask
-from isimip_mask.regions import BBox
+from isimip_mask.regions.kinds import BBox
+from isimip_mask.regions.masks import bbox_mask
+from isimip_mask.requests.compat import normalize
 from tests.helpers import DATA, DIS, DIS_FILE, YIELD, corrupt_data, global_axes, write_netcdf
 
 

@@ -16,10 +16,10 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from isimip_mask.demo import write_isimip_like
-from isimip_mask.grid import Grid
+from isimip_mask.files.grid import Grid
 from isimip_mask.local import free_port, page_command
-from isimip_mask.masks import bbox_mask
-from isimip_mask.regions import BBox
+from isimip_mask.regions.kinds import BBox
+from isimip_mask.regions.masks import bbox_mask
 from tests.helpers import ROOT, serve, service_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

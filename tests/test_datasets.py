@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from isimip_mask.datasets import (
+from isimip_mask.errors import DatasetError
+from isimip_mask.files.datasets import (
     FileIndex,
     dataset_stem,
     describe,
@@ -12,7 +13,6 @@ from isimip_mask.datasets import (
     resolve_all,
     same_dataset,
 )
-from isimip_mask.errors import DatasetError
 from tests.helpers import DIS, DIS_FILE, YIELD, global_axes, write_netcdf
 
 

@@ -6,13 +6,13 @@ import pytest
 
 from isimip_mask import engine
 from isimip_mask.engine import chunks, streaming
+from isimip_mask.engine.options import RunOptions
 from isimip_mask.errors import DatasetError
-from isimip_mask.grid import Grid
-from isimip_mask.masks import grid_mask
-from isimip_mask.netcdf import decode_times
-from isimip_mask.options import RunOptions
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Country, LandOnly, Point
+from isimip_mask.files.grid import Grid
+from isimip_mask.files.netcdf import decode_times
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point
+from isimip_mask.regions.masks import grid_mask
+from isimip_mask.requests.plan import Plan
 from tests.helpers import DIS_FILE, FILL, YIELD_FILE, global_axes, write_netcdf
 
 

@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from isimip_mask.datasets import describe, periods
-from isimip_mask.estimates import human_size, output_estimate
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Point
+from isimip_mask.files.datasets import describe, periods
+from isimip_mask.regions.kinds import BBox, Point
+from isimip_mask.requests.plan import Plan
+from isimip_mask.ui.estimates import human_size, output_estimate
 from tests.helpers import DIS, DIS_FILE
 
 
@@ -50,7 +50,7 @@ def test_every_period_of_the_picked_datasets_and_nothing_else(settings):
 
 
 def test_the_quick_look_has_its_extent_and_a_colour_scale(tmp_path):
-    from isimip_mask.quicklook import colour, field_picture
+    from isimip_mask.ui.quicklook import colour, field_picture
 
     masked = Plan(BBox(0, 5, 44, 48)).run(DIS_FILE, tmp_path)
     picture, caption, (bar, scale) = field_picture(masked)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from isimip_mask.datasets import FileIndex
-from isimip_mask.facets import FACETS, FacetTable, parse
+from isimip_mask.files.datasets import FileIndex
+from isimip_mask.files.facets import FACETS, FacetTable, parse
 
 # real ISIMIP paths of every round and product, with the facets the repository gives them
 NAMES = [
@@ -215,7 +215,7 @@ def test_the_index_finds_files_by_facets_and_words(tmp_path):
 
 
 def test_the_index_parses_each_name_once_across_rebuilds(tmp_path, monkeypatch):
-    from isimip_mask import datasets
+    from isimip_mask.files import datasets
 
     for i in range(5):
         (tmp_path / f"h08_wfdei_nobc_hist_varsoc_co2_dis_global_daily_{1971 + i}_{1971 + i}.nc").touch()

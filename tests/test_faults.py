@@ -11,10 +11,10 @@ import requests
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from isimip_mask.jobs import JobQueue
+from isimip_mask.files.results import output_dir
+from isimip_mask.jobs.queue import JobQueue
 from isimip_mask.local import free_port, start_redis
-from isimip_mask.results import output_dir
-from isimip_mask.submission import build_request
+from isimip_mask.requests.submission import build_request
 from tests.helpers import DIS, DIS_FILE, FAST_WORKER, Service, serve, service_env, stop, wait_for
 
 pytestmark = pytest.mark.redis

@@ -11,11 +11,11 @@ import shapely
 
 from isimip_mask import engine
 from isimip_mask.errors import DatasetError, InputError
-from isimip_mask.grid import Grid
-from isimip_mask.masks import grid_mask, region_mask
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape, Touching
-from isimip_mask.scanline import Outline
+from isimip_mask.files.grid import Grid
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Shape, Touching
+from isimip_mask.regions.masks import grid_mask, region_mask
+from isimip_mask.regions.scanline import Outline
+from isimip_mask.requests.plan import Plan
 from tests.helpers import FILL, write_netcdf
 
 ARCSEC = 1 / 120  # degrees
@@ -156,7 +156,7 @@ def write_global_skeleton(path):
 
 
 def test_a_request_a_worker_could_not_hold_is_refused_at_submit_naming_the_way_out(settings):
-    from isimip_mask.submission import build_request
+    from isimip_mask.requests.submission import build_request
 
     write_global_skeleton(settings.input_path / "tas_30arcsec_global.nc")
     path = ["tas_30arcsec_global.nc"]

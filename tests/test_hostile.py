@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from isimip_mask.api import create_app
 from isimip_mask.cli import main as cli
 from isimip_mask.errors import IsimipMaskError
-from isimip_mask.jobs import JobQueue
+from isimip_mask.jobs.queue import JobQueue
 from isimip_mask.logs import file_handlers
 from isimip_mask.settings import Settings, load_settings
 from tests.helpers import DIS, DIS_FILE, ROOT, write_mask_file

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from isimip_client.client import ISIMIPClient
 
-from isimip_mask.grid import Grid
+from isimip_mask.files.grid import Grid
 from isimip_mask.local import free_port
-from isimip_mask.masks import bbox_mask, grid_mask, nearest_cell
-from isimip_mask.regions import BBox, Country, LandOnly, Point
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point
+from isimip_mask.regions.masks import bbox_mask, grid_mask, nearest_cell
+from isimip_mask.regions.shapes import parse_geojson
 from isimip_mask.settings import Settings
-from isimip_mask.shapes import parse_geojson
 from tests.helpers import (
     DATA,
     DIS,

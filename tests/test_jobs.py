@@ -19,18 +19,18 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from isimip_mask.bundle import cdo_recipe
 from isimip_mask.errors import InputError, JobNotFound, ServiceError
-from isimip_mask.failures import failure_message
-from isimip_mask.grid import Grid
-from isimip_mask.jobs import JobQueue
+from isimip_mask.files.grid import Grid
+from isimip_mask.files.results import output_dir
+from isimip_mask.jobs.bundle import cdo_recipe
+from isimip_mask.jobs.failures import failure_message
+from isimip_mask.jobs.queue import JobQueue
 from isimip_mask.local import free_port
-from isimip_mask.masks import grid_mask
-from isimip_mask.plan import Plan
-from isimip_mask.regions import Country
-from isimip_mask.results import output_dir
+from isimip_mask.regions.kinds import Country
+from isimip_mask.regions.masks import grid_mask
+from isimip_mask.requests.plan import Plan
+from isimip_mask.requests.submission import build_request, job_timeout_s
 from isimip_mask.settings import Settings
-from isimip_mask.submission import build_request, job_timeout_s
 from tests.helpers import (
     DIS,
     DIS_FILE,

@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from isimip_mask import local
-from isimip_mask.datasets import describe
 from isimip_mask.demo import prepare
+from isimip_mask.files.datasets import describe
 from tests.helpers import DATA, answers, descendants, stop
 
 

@@ -3,9 +3,9 @@
 import pytest
 import shapely
 
-from isimip_mask import mapview
-from isimip_mask.mapview import POINT_ZOOM, box_outline, view_of
-from isimip_mask.regions import BBox, Country, LandOnly, Point
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point
+from isimip_mask.ui import mapview
+from isimip_mask.ui.mapview import POINT_ZOOM, box_outline, view_of
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_the_map_goes_to_the_region_and_stays_for_land_or_nothing():
 
 
 def test_tables_on_the_map_the_world_for_every_country_the_points_for_points():
-    from isimip_mask.chain import parse_operations
+    from isimip_mask.requests.chain import parse_operations
 
     countries = parse_operations([{"operation": "mask_regions", "regions": "countries"}]).region
     assert mapview.view_of(countries) == (None, None)

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from isimip_mask.api import create_app
-from isimip_mask.chain import parse_operations
 from isimip_mask.errors import InputError, RegionError
-from isimip_mask.grid import Grid
-from isimip_mask.limits import Limits
-from isimip_mask.masks import bbox_mask, grid_mask
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Country
-from isimip_mask.submission import build_request
+from isimip_mask.files.grid import Grid
+from isimip_mask.regions.kinds import BBox, Country
+from isimip_mask.regions.masks import bbox_mask, grid_mask
+from isimip_mask.requests.chain import parse_operations
+from isimip_mask.requests.limits import Limits
+from isimip_mask.requests.plan import Plan
+from isimip_mask.requests.submission import build_request
 from tests.helpers import DIS, DIS_FILE, global_axes, write_mask_file, write_netcdf
 
 LAT, LON = global_axes()

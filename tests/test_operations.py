@@ -3,11 +3,11 @@ import json
 import pytest
 import shapely
 
-from isimip_mask.chain import catalogue, parse_operations
 from isimip_mask.errors import InputError
-from isimip_mask.limits import Limits
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Shape, Touching
+from isimip_mask.regions.kinds import BBox, Country, Intersection, LandOnly, Point, Shape, Touching
+from isimip_mask.requests.chain import catalogue, parse_operations
+from isimip_mask.requests.limits import Limits
+from isimip_mask.requests.plan import Plan
 from tests.helpers import DATA
 
 

@@ -10,12 +10,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from isimip_mask.datasets import describe
+from isimip_mask.files.datasets import describe
 from isimip_mask.local import free_port
-from isimip_mask.masks import grid_mask
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point, Touching
-from isimip_mask.shapes import parse_geojson
+from isimip_mask.regions.kinds import BBox, Country, Intersection, LandOnly, Point, Touching
+from isimip_mask.regions.masks import grid_mask
+from isimip_mask.regions.shapes import parse_geojson
+from isimip_mask.requests.plan import Plan
 from tests.helpers import DATA, DIS, DIS_FILE, ROOT, corrupt_data, global_axes, wait_for, write_netcdf
 
 IDF = DATA / "ile-de-france-box.geojson"

@@ -9,11 +9,11 @@ import shapely
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from isimip_mask.chain import parse_operations
 from isimip_mask.errors import InputError, RegionError
-from isimip_mask.limits import Limits
-from isimip_mask.regions import BBox, Point
-from isimip_mask.shapes import parse_geojson
+from isimip_mask.regions.kinds import BBox, Point
+from isimip_mask.regions.shapes import parse_geojson
+from isimip_mask.requests.chain import parse_operations
+from isimip_mask.requests.limits import Limits
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 JSON = st.recursive(

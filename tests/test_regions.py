@@ -3,10 +3,10 @@ import json
 import pytest
 import shapely
 
-from isimip_mask.countries import country_names
 from isimip_mask.errors import RegionError
-from isimip_mask.regions import BBox, Country, LandOnly, Point, Shape, region_config, region_from_config
-from isimip_mask.shapes import parse_geojson, parse_shapefile_zip
+from isimip_mask.regions.countries import country_names
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Shape, region_config, region_from_config
+from isimip_mask.regions.shapes import parse_geojson, parse_shapefile_zip
 from tests.helpers import DATA
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]]}

@@ -10,8 +10,8 @@ import netCDF4
 import numpy as np
 import pytest
 
-from isimip_mask.chain import parse_operations
-from isimip_mask.reproduce import commands
+from isimip_mask.requests.chain import parse_operations
+from isimip_mask.ui.reproduce import commands
 from tests.helpers import DIS, DIS_FILE
 
 

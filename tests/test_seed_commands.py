@@ -18,11 +18,11 @@ import pytest
 import requests
 from dotenv import dotenv_values
 
-from isimip_mask.grid import Grid
+from isimip_mask.files.grid import Grid
 from isimip_mask.local import free_port
-from isimip_mask.masks import bbox_mask
-from isimip_mask.regions import BBox
-from isimip_mask.submission import build_request
+from isimip_mask.regions.kinds import BBox
+from isimip_mask.regions.masks import bbox_mask
+from isimip_mask.requests.submission import build_request
 from tests.helpers import DIS, DIS_FILE, ROOT, serve, start, stop, wait_for
 
 BIN = Path(sys.executable).parent

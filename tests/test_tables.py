@@ -15,18 +15,18 @@ import numpy as np
 import pytest
 import shapely
 
-from isimip_mask.chain import parse_operations
-from isimip_mask.countries import country_catalogue
 from isimip_mask.errors import InputError
-from isimip_mask.grid import Grid
-from isimip_mask.limits import Limits
-from isimip_mask.masks import grid_mask
-from isimip_mask.netcdf import write_mask
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Country, Intersection, LandOnly, Point
-from isimip_mask.regionsets import PointSet, RegionSet
-from isimip_mask.shapes import read_points_csv
-from isimip_mask.submission import build_request
+from isimip_mask.files.grid import Grid
+from isimip_mask.files.netcdf import write_mask
+from isimip_mask.regions.countries import country_catalogue
+from isimip_mask.regions.kinds import BBox, Country, Intersection, LandOnly, Point
+from isimip_mask.regions.masks import grid_mask
+from isimip_mask.regions.sets import PointSet, RegionSet
+from isimip_mask.regions.shapes import read_points_csv
+from isimip_mask.requests.chain import parse_operations
+from isimip_mask.requests.limits import Limits
+from isimip_mask.requests.plan import Plan
+from isimip_mask.requests.submission import build_request
 from tests.helpers import DATA, DIS, DIS_FILE, global_axes, write_netcdf
 
 # CDO writes its means as float32, from area weights of its own: on the real sample they are up to
@@ -282,9 +282,9 @@ def test_regions_that_miss_a_file_have_no_column_and_a_point_off_it_is_refused(s
 
 
 def test_a_table_too_large_to_hold_is_refused_with_the_ways_out(settings, monkeypatch):
-    import isimip_mask.submission
+    import isimip_mask.requests.submission
 
-    monkeypatch.setattr(isimip_mask.submission, "MAX_TABLE_VALUES", 1095 * 3 - 1)
+    monkeypatch.setattr(isimip_mask.requests.submission, "MAX_TABLE_VALUES", 1095 * 3 - 1)
     operations = [{"operation": "mask_regions", "regions": ["FRA", "CHE", "BEL"]}]
     with pytest.raises(InputError, match=r"1,095 steps x 3 columns = 3,285 values, more than the limit"):
         build_request(settings, [DIS], operations)
@@ -293,7 +293,7 @@ def test_a_table_too_large_to_hold_is_refused_with_the_ways_out(settings, monkey
 
 
 def test_a_table_has_no_field_for_the_quick_look(global_file, tmp_path):
-    from isimip_mask.quicklook import first_field
+    from isimip_mask.ui.quicklook import first_field
 
     table = parse_operations([{"operation": "mask_regions", "regions": ["FRA", "DEU"]}]).run(
         global_file, tmp_path

@@ -12,13 +12,13 @@ import netCDF4
 import numpy as np
 import pytest
 
-from isimip_mask.chain import parse_operations
 from isimip_mask.errors import InputError
-from isimip_mask.plan import Plan
-from isimip_mask.regions import BBox, Point
-from isimip_mask.submission import build_request
-from isimip_mask.tasks import run_job
-from isimip_mask.timeaxis import Period
+from isimip_mask.files.timeaxis import Period
+from isimip_mask.jobs.tasks import run_job
+from isimip_mask.regions.kinds import BBox, Point
+from isimip_mask.requests.chain import parse_operations
+from isimip_mask.requests.plan import Plan
+from isimip_mask.requests.submission import build_request
 from tests.helpers import DIS, DIS_FILE
 
 pytestmark = [
@@ -261,11 +261,11 @@ def test_through_the_queue_the_parts_of_a_period_are_joined(service, yearly_data
 
 
 def test_a_request_without_time_operations_decodes_no_time_axis(settings, monkeypatch):
-    import isimip_mask.steps
+    import isimip_mask.files.steps
 
     def refuse(*args):
         raise AssertionError("a time axis was decoded")
 
-    monkeypatch.setattr(isimip_mask.steps, "decode_times", refuse)
+    monkeypatch.setattr(isimip_mask.files.steps, "decode_times", refuse)
     request = build_request(settings, [DIS], [{"operation": "mask_bbox", "bbox": list(BOX)}])
     assert request.plan.period is None

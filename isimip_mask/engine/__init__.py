@@ -10,15 +10,15 @@ import gc
 import math
 from pathlib import Path
 
-from ..masks import region_window
-from ..netcdf import Layout, input_chunks
-from ..options import DEFAULTS, RunOptions
-from ..regionsets import PointSet, RegionSet
-from .cells import read_cells, write_cells_csv
-from .mask import mask_file
-from .series import read_series, write_series_csv, write_series_netcdf
-from .streaming import Progress
-from .tables import read_table, write_table_csv, write_table_netcdf
+from isimip_mask.engine.cells import read_cells, write_cells_csv
+from isimip_mask.engine.mask import mask_file
+from isimip_mask.engine.options import DEFAULTS, RunOptions
+from isimip_mask.engine.series import read_series, write_series_csv, write_series_netcdf
+from isimip_mask.engine.streaming import Progress
+from isimip_mask.engine.tables import read_table, write_table_csv, write_table_netcdf
+from isimip_mask.files.netcdf import Layout, input_chunks
+from isimip_mask.regions.masks import region_window
+from isimip_mask.regions.sets import PointSet, RegionSet
 
 __all__ = ["Progress", "mask_file", "memory_mb", "run"]
 

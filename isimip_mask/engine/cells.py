@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError
-from ..masks import grid_mask, mask_bounds
-from ..netcdf import atomic_output, fill_value, open_dataset, read_layout
-from ..regions import Region
-from ..steps import Steps
-from ..timeaxis import Period
-from .series import stream_series
-from .streaming import Progress
+from isimip_mask.engine.series import stream_series
+from isimip_mask.engine.streaming import Progress
+from isimip_mask.errors import DatasetError
+from isimip_mask.files.netcdf import atomic_output, fill_value, open_dataset, read_layout
+from isimip_mask.files.steps import Steps
+from isimip_mask.files.timeaxis import Period
+from isimip_mask.regions.kinds import Region
+from isimip_mask.regions.masks import grid_mask, mask_bounds
 
 
 @dataclass(frozen=True)

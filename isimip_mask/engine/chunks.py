@@ -27,8 +27,8 @@ import numpy as np
 from isal import isal_zlib
 from zlib_ng import zlib_ng
 
-from ..netcdf import FIELD_CHUNK_BYTES
-from ..options import RunOptions
+from isimip_mask.engine.options import RunOptions
+from isimip_mask.files.netcdf import FIELD_CHUNK_BYTES
 
 DEFLATE, SHUFFLE = 1, 2  # HDF5 filter ids
 ISAL_LEVEL = 2  # ISA-L's levels are 0-3; 2 is its best size for the speed on ISIMIP fields
@@ -317,7 +317,7 @@ def stream_tiles(
     """Mask ``name`` tile by tile into ``target``, whose ``name`` is chunked like the input's
     (tiles of one time step) and filtered with shuffle + deflate: the full grid is kept.
 
-    ``region`` is the region's mask (:class:`isimip_mask.masks.RegionMask`), asked for one row
+    ``region`` is the region's mask (:class:`isimip_mask.regions.masks.RegionMask`), asked for one row
     of tiles at a time. A tile the region leaves out is written as one prepared chunk of fill
     values without reading the input; a tile it keeps whole is copied as stored; only tiles on
     the region's edge are inflated, masked and deflated again (in threads), and copied as

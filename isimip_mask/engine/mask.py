@@ -12,8 +12,18 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from ..masks import RegionMask, region_mask
-from ..netcdf import (
+from isimip_mask.engine import chunks
+from isimip_mask.engine.options import DEFAULTS, RunOptions
+from isimip_mask.engine.streaming import (
+    Progress,
+    bands,
+    chunk_rows,
+    column_runs,
+    read_block,
+    slabs,
+    write_window_bounds,
+)
+from isimip_mask.files.netcdf import (
     atomic_output,
     bytes_per_step,
     copy_global_attributes,
@@ -22,12 +32,10 @@ from ..netcdf import (
     open_dataset,
     read_layout,
 )
-from ..options import DEFAULTS, RunOptions
-from ..regions import Region
-from ..steps import Steps
-from ..timeaxis import Period
-from . import chunks
-from .streaming import Progress, bands, chunk_rows, column_runs, read_block, slabs, write_window_bounds
+from isimip_mask.files.steps import Steps
+from isimip_mask.files.timeaxis import Period
+from isimip_mask.regions.kinds import Region
+from isimip_mask.regions.masks import RegionMask, region_mask
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,10 +11,10 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from ..coverage import cell_weights
-from ..errors import DatasetError, RegionError
-from ..masks import Window, nearest_cell, region_mask, region_window
-from ..netcdf import (
+from isimip_mask.engine import chunks
+from isimip_mask.engine.streaming import Progress, column_runs, read_block, slabs, write_window_bounds
+from isimip_mask.errors import DatasetError, RegionError
+from isimip_mask.files.netcdf import (
     atomic_output,
     bytes_per_step,
     copy_global_attributes,
@@ -23,11 +23,11 @@ from ..netcdf import (
     open_dataset,
     read_layout,
 )
-from ..regions import Point, Region
-from ..steps import Steps
-from ..timeaxis import Period, window_means
-from . import chunks
-from .streaming import Progress, column_runs, read_block, slabs, write_window_bounds
+from isimip_mask.files.steps import Steps
+from isimip_mask.files.timeaxis import Period, window_means
+from isimip_mask.regions.coverage import cell_weights
+from isimip_mask.regions.kinds import Point, Region
+from isimip_mask.regions.masks import Window, nearest_cell, region_mask, region_window
 
 
 def stream_series(

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..netcdf import Layout, input_chunks
-from ..steps import Steps
+from isimip_mask.files.netcdf import Layout, input_chunks
+from isimip_mask.files.steps import Steps
 
 SLAB_BYTES = 32 * 2**20  # input bytes read per slab: bounds memory, amortises call overhead
 Progress = Callable[[int, int], None]

@@ -17,16 +17,22 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from ..coverage import cell_shares
-from ..errors import RegionError
-from ..grid import wrap_lon
-from ..masks import nearest_cells
-from ..netcdf import atomic_output, copy_global_attributes, fill_value, open_dataset, read_layout
-from ..regionsets import PointSet, RegionSet
-from ..steps import Steps
-from ..timeaxis import Period, window_means
-from .series import stream_series, weighted_means
-from .streaming import Progress, write_window_bounds
+from isimip_mask.engine.series import stream_series, weighted_means
+from isimip_mask.engine.streaming import Progress, write_window_bounds
+from isimip_mask.errors import RegionError
+from isimip_mask.files.grid import wrap_lon
+from isimip_mask.files.netcdf import (
+    atomic_output,
+    copy_global_attributes,
+    fill_value,
+    open_dataset,
+    read_layout,
+)
+from isimip_mask.files.steps import Steps
+from isimip_mask.files.timeaxis import Period, window_means
+from isimip_mask.regions.coverage import cell_shares
+from isimip_mask.regions.masks import nearest_cells
+from isimip_mask.regions.sets import PointSet, RegionSet
 
 TABLE_CHUNK_BYTES = 2**20
 CSV_BLOCK_ROWS = 256  # rows of a CSV table turned to text at once

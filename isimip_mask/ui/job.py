@@ -3,17 +3,17 @@ a download link to the file server, the link for scripts and a quick look."""
 
 import streamlit as st
 
-from .. import datasets
-from ..errors import IsimipMaskError, JobNotFound
-from ..estimates import human_size
-from ..plan import Plan
-from ..regions import Region
-from ..reproduce import commands
-from ..results import result_url
-from ..settings import Settings
-from ..status import JobInfo
-from ..submission import JobRequest, build_request
-from .state import get_queue, get_settings, input_credits, quick_look_field, quick_look_series
+from isimip_mask.errors import IsimipMaskError, JobNotFound
+from isimip_mask.files import datasets
+from isimip_mask.files.results import result_url
+from isimip_mask.jobs.status import JobInfo
+from isimip_mask.regions.kinds import Region
+from isimip_mask.requests.plan import Plan
+from isimip_mask.requests.submission import JobRequest, build_request
+from isimip_mask.settings import Settings
+from isimip_mask.ui.estimates import human_size
+from isimip_mask.ui.reproduce import commands
+from isimip_mask.ui.state import get_queue, get_settings, input_credits, quick_look_field, quick_look_series
 
 POLL_S = 2
 CHART_COLUMNS = 8  # a table of every country is too many lines for one chart

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import datasets
-from ..errors import IsimipMaskError
-from ..estimates import human_size
-from ..facets import FACETS
-from ..settings import Settings
-from .state import describe, get_index, push
+from isimip_mask.errors import IsimipMaskError
+from isimip_mask.files import datasets
+from isimip_mask.files.facets import FACETS
+from isimip_mask.settings import Settings
+from isimip_mask.ui.estimates import human_size
+from isimip_mask.ui.state import describe, get_index, push
 
 
 def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:

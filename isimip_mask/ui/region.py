@@ -8,20 +8,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import datasets, mapview
-from ..chain import apply_rule
-from ..countries import country_names
-from ..errors import IsimipMaskError
-from ..estimates import output_estimate
-from ..limits import Limits
-from ..operations import MaskRegions, SelectPoints
-from ..plan import Plan
-from ..regions import BBox, Country, LandOnly, Point, intersect, region_config
-from ..regionsets import PointSet, RegionSet
-from ..settings import Settings
-from ..shapes import parse_upload, read_points_csv
-from ..timeaxis import Period
-from .state import MAP_KEY, Preview, preview, push
+from isimip_mask.errors import IsimipMaskError
+from isimip_mask.files import datasets
+from isimip_mask.files.timeaxis import Period
+from isimip_mask.regions.countries import country_names
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, intersect, region_config
+from isimip_mask.regions.sets import PointSet, RegionSet
+from isimip_mask.regions.shapes import parse_upload, read_points_csv
+from isimip_mask.requests.chain import apply_rule
+from isimip_mask.requests.limits import Limits
+from isimip_mask.requests.operations import MaskRegions, SelectPoints
+from isimip_mask.requests.plan import Plan
+from isimip_mask.settings import Settings
+from isimip_mask.ui import mapview
+from isimip_mask.ui.estimates import output_estimate
+from isimip_mask.ui.state import MAP_KEY, Preview, preview, push
 
 MODES = (
     "Draw on the map",

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from .. import datasets, logs, mapview, quicklook
-from ..jobs import JobQueue
-from ..masks import grid_mask
-from ..settings import Settings, load_settings
+from isimip_mask import logs
+from isimip_mask.files import datasets
+from isimip_mask.jobs.queue import JobQueue
+from isimip_mask.regions.masks import grid_mask
+from isimip_mask.settings import Settings, load_settings
+from isimip_mask.ui import mapview, quicklook
 
 MAP_KEY = "map"  # where st_folium keeps what the map sent
 

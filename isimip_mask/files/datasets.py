@@ -1,0 +1,302 @@
+"""Find and describe NetCDF files under the data root.
+
+This is the only place that turns a user-given path into a file path: everything else
+receives paths that :func:`resolve` has checked to lie inside ``INPUT_PATH``.
+"""
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from isimip_mask.errors import DatasetError, Problems
+from isimip_mask.files.facets import FacetTable
+from isimip_mask.files.facets import parse as parse_facets
+from isimip_mask.files.grid import Grid
+from isimip_mask.files.netcdf import check_magic, decode_times, open_dataset, read_layout
+
+NETCDF_SUFFIXES = (".nc", ".nc4")
+# ISIMIP names end in the period they cover: ..._daily_2001_2010.nc, ..._monthly_185001_189912.nc
+PERIOD = re.compile(r"_\d{4}(?:\d{2}){0,2}_\d{4}(?:\d{2}){0,2}$")
+INDEX_MAX_AGE_S = 300
+MAX_PATH_CHARS = 1024  # a search index older than this is rebuilt on the next search
+
+
+def normalize_path(user_path: str) -> str:
+    """One spelling per file: ``./a//b.nc`` and ``a/b.nc`` are the same request."""
+    return str(PurePosixPath(str(user_path).strip()))
+
+
+def _encodable(text: str) -> bool:
+    """False for strings with lone surrogates (JSON's ``"\\ud800"``): no file has such a name."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def resolve(root: Path, user_path: str) -> Path:
+    """The file ``user_path`` names inside ``root``; DatasetError if it is anywhere else.
+
+    Refuses absolute paths, ``..``, symlinks that lead out of the root, missing files and
+    files that are not NetCDF.
+    """
+    if not isinstance(user_path, str) or not user_path.strip():
+        raise DatasetError(
+            f"path must be a non-empty string relative to the data root, got {str(user_path)[:80]!r}", "paths"
+        )
+    if len(user_path) > MAX_PATH_CHARS or "\0" in user_path or not _encodable(user_path):
+        raise DatasetError(
+            f"path {user_path[:80]!r}... is not a path (too long, a NUL character, or not UTF-8)", "paths"
+        )
+    pure = PurePosixPath(user_path.strip())
+    if pure.is_absolute() or ".." in pure.parts or "\\" in user_path:
+        raise DatasetError(f"path {user_path!r} must be relative to the data root, without '..'", "paths")
+    root = root.resolve()
+    candidate = root.joinpath(*pure.parts)
+    try:
+        real = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a name too long for the file system, a link loop
+        raise DatasetError(f"path {user_path!r} does not exist under the data root", "paths") from None
+    if not real.is_relative_to(root):
+        raise DatasetError(f"path {user_path!r} leads outside the data root", "paths")
+    if not real.is_file():
+        raise DatasetError(f"path {user_path!r} is not a file", "paths")
+    if real.suffix.lower() not in NETCDF_SUFFIXES:
+        raise DatasetError(f"path {user_path!r} is not a NetCDF file (.nc or .nc4)", "paths")
+    check_magic(real)
+    return real
+
+
+def resolve_all(root: Path, user_paths, max_files: int) -> list[Path]:
+    """Resolve every path of a request, reporting all bad ones at once."""
+    problems = Problems()
+    if not isinstance(user_paths, list) or not user_paths:
+        raise DatasetError("paths must be a non-empty list of dataset paths", "paths")
+    if len(user_paths) > max_files:
+        problems.add("paths", f"{len(user_paths)} files requested, more than the limit of {max_files}")
+    if len({normalize_path(p) for p in user_paths}) != len(user_paths):
+        problems.add("paths", "paths lists the same file twice")
+    resolved = []
+    for user_path in user_paths:
+        try:
+            resolved.append(resolve(root, user_path))
+        except DatasetError as error:
+            problems.extend(error)
+    problems.raise_if_any(DatasetError)
+    return resolved
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One folder of the data root: its subfolders and NetCDF files (paths relative to the root)."""
+
+    folder: str
+    folders: list[str]
+    files: list[str]
+
+
+def list_folder(root: Path, folder: str = "") -> Listing:
+    """The subfolders and NetCDF files of one folder; reads that folder only."""
+    base = root.resolve()
+    path = base if not folder else resolve_folder(base, folder)
+    folders, files = [], []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            relative = str(PurePosixPath(folder) / entry.name) if folder else entry.name
+            try:
+                is_folder = entry.is_dir()
+            except OSError:  # a link that loops or cannot be followed: nothing to pick there
+                continue
+            if is_folder:
+                folders.append(relative)
+            elif entry.name.lower().endswith(NETCDF_SUFFIXES):
+                files.append(relative)
+    return Listing(folder, sorted(folders), sorted(files))
+
+
+def labels(paths: list[str]) -> dict[str, str]:
+    """Short names for a picker: the file name, with its folder where another file has that name."""
+    names = [PurePosixPath(path).name for path in paths]
+    return {
+        path: name if names.count(name) == 1 else f"{name} ({PurePosixPath(path).parent})"
+        for path, name in zip(paths, names)
+    }
+
+
+def resolve_folder(root: Path, folder: str) -> Path:
+    pure = PurePosixPath(folder)
+    if pure.is_absolute() or ".." in pure.parts:
+        raise DatasetError(f"folder {folder!r} must be relative to the data root, without '..'", "folder")
+    path = root.joinpath(*pure.parts).resolve()
+    if not path.is_relative_to(root) or not path.is_dir():
+        raise DatasetError(f"folder {folder!r} is not a folder under the data root", "folder")
+    return path
+
+
+@dataclass(frozen=True)
+class Found:
+    """The first files of a search, and how many matched in all."""
+
+    paths: list[str]
+    total: int
+
+
+class FileIndex:
+    """Relative paths of every NetCDF file under the root, walked once and kept for a while.
+
+    An archive can hold 100,000+ files: searches filter this list in memory instead of
+    walking the tree each time. Safe to share between threads (Streamlit sessions).
+    """
+
+    def __init__(self, root: Path, max_age_s: float = INDEX_MAX_AGE_S):
+        self.root = root.resolve()
+        self.max_age_s = max_age_s
+        self._paths: list[str] = []
+        self._folders: list[str] = []
+        self._table: FacetTable | None = None
+        self._parsed: dict[str, dict[str, str]] = {}  # kept across rebuilds: a name parses once
+        self._built = float("-inf")
+        self._lock = threading.Lock()
+
+    def paths(self) -> list[str]:
+        self._refresh()
+        return self._paths
+
+    def folders(self) -> list[str]:
+        """Every folder that holds NetCDF files ("." for the root itself)."""
+        self._refresh()
+        return self._folders
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._built > self.max_age_s:
+                self._paths = sorted(self._walk())
+                self._folders = sorted({path.rpartition("/")[0] or "." for path in self._paths})
+                self._table = None
+                self._built = time.monotonic()
+
+    def facets(self) -> FacetTable:
+        """The ISIMIP facets of every file, parsed on first use after each rebuild."""
+        return self._faceted()[1]
+
+    def _faceted(self) -> tuple[list[str], FacetTable]:
+        """The paths and their facets, row for row (one rebuild may come between two calls)."""
+        self._refresh()
+        with self._lock:
+            if self._table is None:
+                parsed = {path: self._parsed.get(path) or parse_facets(path) for path in self._paths}
+                self._parsed = parsed
+                self._table = FacetTable([parsed[path] for path in self._paths])
+            return self._paths, self._table
+
+    def _walk(self):
+        stack = [self.root]
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.name.lower().endswith(NETCDF_SUFFIXES):
+                        yield Path(entry.path).relative_to(self.root).as_posix()
+
+    def search(self, query: str, limit: int = 200, chosen: dict[str, list[str]] | None = None) -> Found:
+        """Paths that contain every whitespace-separated word of ``query`` (case-insensitive)
+        and have the ``chosen`` facet values (see :class:`FacetTable`); the first ``limit``
+        of them, and how many there are."""
+        words = query.lower().split()
+        if chosen and any(chosen.values()):
+            paths, table = self._faceted()
+            candidates = [paths[i] for i in np.flatnonzero(table.matching(chosen))]
+        else:
+            candidates = self.paths()
+        if words:
+            candidates = [path for path in candidates if all(word in path.lower() for word in words)]
+        return Found(candidates[:limit], len(candidates))
+
+
+def dataset_stem(path: str) -> str:
+    """The path without its period and suffix: what all files of one dataset share."""
+    stem = path.rsplit(".", 1)[0]
+    return PERIOD.sub("", stem)
+
+
+def same_dataset(paths: list[str], path: str) -> list[str]:
+    """The files among ``paths`` of the same dataset as ``path`` (all its periods), sorted."""
+    stem = dataset_stem(path)
+    return sorted(p for p in paths if dataset_stem(p) == stem)
+
+
+def periods(root: Path, picked: list[str]) -> list[str]:
+    """Every period of the datasets of the picked files: one read of each picked file's
+    folder, not of the whole tree."""
+    found = set()
+    for folder in {path.rpartition("/")[0] for path in picked}:
+        files = list_folder(root, folder).files
+        found.update(
+            p for path in picked if path.rpartition("/")[0] == folder for p in same_dataset(files, path)
+        )
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a user wants to know about a file before masking it."""
+
+    path: str
+    variables: dict[str, str]  # name -> units
+    long_names: dict[str, str]
+    nlat: int
+    nlon: int
+    resolution: tuple[float, float]  # (dlat, dlon) in degrees
+    lat_range: tuple[float, float]
+    lon_range: tuple[float, float]
+    n_times: int
+    time_span: tuple[str, str] | None
+    size_bytes: int
+    dtype: str
+    grid: Grid
+
+    def kept_bytes(self, cells: int) -> int:
+        """Uncompressed bytes of ``cells`` cells of every variable over the whole time axis."""
+        return cells * max(1, self.n_times) * len(self.variables) * np.dtype(self.dtype).itemsize
+
+
+def describe(root: Path, user_path: str) -> DatasetInfo:
+    """Variables, units, grid, extent, time span and size of one file."""
+    path = resolve(root, user_path)
+    with open_dataset(path) as dataset:
+        layout = read_layout(dataset, path.name)
+        variables = {n: str(dataset.variables[n].__dict__.get("units", "")) for n in layout.data_vars}
+        long_names = {n: str(dataset.variables[n].__dict__.get("long_name", n)) for n in layout.data_vars}
+        dtype = str(dataset.variables[layout.data_vars[0]].dtype)
+    times = layout.time_values
+    span = None
+    if times.size:
+        first, last = decode_times(times[[0, -1]], layout.time_units, layout.calendar)
+        span = (first, last)
+    grid = layout.grid
+    return DatasetInfo(
+        path=user_path,
+        variables=variables,
+        long_names=long_names,
+        nlat=grid.lat.size,
+        nlon=grid.lon.size,
+        resolution=(grid.dlat, grid.dlon),
+        lat_range=(float(grid.lat.min()), float(grid.lat.max())),
+        lon_range=(float(grid.lon.min()), float(grid.lon.max())),
+        n_times=layout.n_times,
+        time_span=span,
+        size_bytes=path.stat().st_size,
+        dtype=dtype,
+        grid=grid,
+    )

@@ -1,0 +1,142 @@
+"""A request's chain of operations, read into the plan every file gets.
+
+A request carries a chain of operations in the ISIMIP files API v2 form, e.g.
+``[{"operation": "mask_bbox", "bbox": [W, E, S, N]}, {"operation": "mask_country", "country":
+"fra", "compute_mean": true, "output_csv": true}]``. The region operations of a chain become
+one region (a cell is kept when every one keeps it); ``crop``, ``compute_mean`` and
+``output_csv`` are flags on any of them (or standalone operations of those names);
+``select_time`` and ``time_mean`` apply to the time axis; ``weights`` chooses whole or
+fractional cells for means.
+"""
+
+from isimip_mask.errors import InputError, Problems
+from isimip_mask.files.timeaxis import TIME_OPERATIONS, time_operation
+from isimip_mask.regions.kinds import MaskFile, Point, Touching, intersect
+from isimip_mask.regions.sets import PointSet, RegionSet
+from isimip_mask.requests.limits import DEFAULT_LIMITS, Limits
+from isimip_mask.requests.operations import OPERATIONS
+from isimip_mask.requests.plan import FLAGS, Plan
+
+WEIGHTS = ("cells", "fraction")
+
+
+RULES = ("centre", "touch")
+
+
+def apply_rule(region, rule: str):
+    """The region with the cell rule asked for: ``centre`` (as CDO) or ``touch`` (as ISIMIP's masks).
+
+    A mask file's cells are given by the file, and a point keeps its cell, whatever the rule.
+    """
+    if rule not in RULES:
+        raise InputError(f"rule must be one of {', '.join(RULES)}, not {str(rule)[:50]!r}", "operations")
+    if isinstance(region, RegionSet):
+        return RegionSet(region.names, tuple(apply_rule(part, rule) for part in region.parts), region.tag)
+    if rule == "touch" and not isinstance(region, MaskFile | Point | PointSet):
+        return Touching(region)
+    return region
+
+
+def _flag(problems: Problems, config: dict, name: str) -> bool:
+    value = config.get(name, False)
+    if not isinstance(value, bool):
+        problems.add("operations", f"{name} must be true or false, got {value!r}")
+        return False
+    return value
+
+
+def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:
+    """Validate a v2 operations list into a Plan; InputError lists every problem found."""
+    problems = Problems()
+    if not isinstance(operations, list) or not operations:
+        raise InputError(
+            "operations must be a non-empty list of objects with an 'operation' key", "operations"
+        )
+    if len(operations) > limits.max_operations:
+        problems.add(
+            "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
+        )
+    regions, flags, timing, fractional = [], dict.fromkeys(FLAGS, False), {}, False
+    for config in operations:
+        name = config.get("operation") if isinstance(config, dict) else None
+        if not isinstance(name, str):
+            problems.add("operations", f"every operation needs an 'operation' name, got {str(config)[:80]!r}")
+            continue
+        if name in FLAGS:
+            flags[name] = True
+            continue
+        if name in TIME_OPERATIONS:
+            time_operation(problems, config, timing)
+            continue
+        if name not in OPERATIONS:
+            problems.add(
+                "operations",
+                f"operation {name!r} is not supported; choose one of "
+                f"{', '.join(sorted([*OPERATIONS, *TIME_OPERATIONS]))}",
+            )
+            continue
+        op = OPERATIONS[name]
+        try:
+            regions.append(apply_rule(op.region(config, limits), config.get("rule", "centre")))
+        except InputError as error:
+            problems.extend(error)
+        weights = config.get("weights", "cells")
+        if not isinstance(weights, str) or weights not in WEIGHTS:
+            problems.add("weights", f"weights must be one of {', '.join(WEIGHTS)}, got {str(weights)[:40]!r}")
+        fractional |= weights == "fraction"
+        for flag in FLAGS:
+            flags[flag] |= _flag(problems, config, flag)
+        flags["crop"] |= op.crop
+    if not regions and not problems.errors:
+        problems.add("operations", f"one region operation is needed: {', '.join(sorted(OPERATIONS))}")
+    if len(regions) > 1 and any(isinstance(region, Point | RegionSet | PointSet) for region in regions):
+        problems.add(
+            "operations",
+            "select_point, cutout_point, mask_regions and select_points cannot be chained with other "
+            "region operations",
+        )
+    tables = any(isinstance(region, RegionSet | PointSet) for region in regions)
+    if tables and flags["crop"]:
+        problems.add(
+            "operations", "crop does not apply to mask_regions and select_points (they write tables)"
+        )
+    if fractional and not (flags["compute_mean"] or any(isinstance(r, RegionSet) for r in regions)):
+        problems.add("weights", "weights 'fraction' applies to means: add compute_mean, or use mask_regions")
+    series = flags["compute_mean"] or tables or any(isinstance(region, Point) for region in regions)
+    if "window" in timing and flags["output_csv"] and not series:
+        problems.add("window", "time_mean with output_csv needs compute_mean or select_point (a table)")
+    problems.raise_if_any(InputError)
+    return Plan(
+        intersect(regions),
+        flags["crop"],
+        flags["compute_mean"],
+        flags["output_csv"],
+        timing.get("period"),
+        timing.get("window"),
+        fractional,
+    )
+
+
+RULE_PARAM = {
+    "rule": "optional: 'centre' (default: cells whose centre is inside, as CDO) or 'touch' "
+    "(every cell the region overlaps, as ISIMIP's own masks)"
+}
+
+
+WEIGHTS_PARAM = {
+    "weights": "optional, for means: 'cells' (default: the cells the rule keeps, whole) or 'fraction' "
+    "(each cell by the share of its area inside the region; exact overlap)"
+}
+
+
+def catalogue() -> list[dict]:
+    """Every operation with its parameters and flags, for ``GET /`` and the docs."""
+    return [
+        {
+            "operation": op.name,
+            "help": op.help,
+            "params": {**op.params, **({**RULE_PARAM, **WEIGHTS_PARAM} if op.takes_rule else {})},
+            "flags": list(FLAGS),
+        }
+        for op in OPERATIONS.values()
+    ] + [{"operation": name, **described, "flags": []} for name, described in TIME_OPERATIONS.items()]

@@ -1,0 +1,52 @@
+"""What the page says before and after a job runs: sizes as people read them, and what a plan
+will write for the files picked (the same rules the engine follows)."""
+
+from isimip_mask.files.datasets import DatasetInfo
+from isimip_mask.requests.plan import Plan
+
+# a CSV row of a series: an ISO date, a comma and a float32 written as repr (up to 13 chars
+# with the sign and exponent), per variable, and the newline
+CSV_DATE_CHARS = len("2001-01-01")
+CSV_VALUE_CHARS = 1 + 13
+
+
+def human_size(size: float) -> str:
+    """Three significant digits: 1.30 GB, 45.2 MB, 812 kB."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 999.5:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} TB"
+
+
+def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int) -> str:
+    """What ``plan`` writes for the files ``infos`` when ``cells`` cells of the first one's grid
+    are kept, in words."""
+    info = infos[0]
+    steps = output_steps(plan, info)
+    if plan.is_series:
+        what = "CSV" if plan.output_csv else "NetCDF"
+        columns = len(getattr(plan.region, "names", ())) or 1
+        row = CSV_DATE_CHARS + CSV_VALUE_CHARS * max(1, len(info.variables)) * columns + 1
+        shape = (
+            f"a table of {steps:,} rows x {columns:,} columns"
+            if columns > 1
+            else f"a time series of {steps:,} values"
+        )
+        return f"{shape} per file (about {human_size(steps * row * len(infos))} as {what})"
+    raw = info.kept_bytes(cells) * len(infos) * steps // max(1, info.n_times)
+    return f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
+
+
+def output_steps(plan: Plan, info: DatasetInfo) -> int:
+    """Time steps written for ``info``: all, the share of its years in the plan's period, or
+    one per month or year (counted in whole years: an estimate)."""
+    steps = max(1, info.n_times)
+    if not info.time_span or not (plan.period or plan.window):
+        return steps
+    first, last = int(info.time_span[0][:4]), int(info.time_span[1][:4])
+    start, end = (int(plan.period.start[:4]), int(plan.period.end[:4])) if plan.period else (first, last)
+    years = max(0, min(last, end) - max(first, start) + 1)
+    if plan.window:
+        return max(1, years * (12 if plan.window == "month" else 1))
+    return max(1, steps * years // (last - first + 1))
