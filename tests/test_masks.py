@@ -6,8 +6,9 @@ from isimip_mask.errors import RegionError
 from isimip_mask.files.grid import Grid
 from isimip_mask.regions.countries import country_names
 from isimip_mask.regions.kinds import BBox, Country, Intersection, LandOnly, Point, Touching
-from isimip_mask.regions.masks import grid_mask, mask_bounds, nearest_cell, overlaps
+from isimip_mask.regions.masks import grid_mask, nearest_cell, overlaps
 from isimip_mask.regions.shapes import parse_geojson
+from isimip_mask.regions.window import mask_bounds
 from tests.helpers import DATA, global_axes
 
 GRID = Grid.from_arrays(*global_axes())

@@ -1,9 +1,11 @@
-"""Running a plan on one file: masking and cropping (``mask``), field means, point series and
-every kept cell (``cells``), tables of many regions or points (``tables``), the chunk fast path
-and its codecs (``chunks``).
+"""The engine: running a plan on one file, with memory bounded by bands and chunks, not by the
+grid or the time axis: masking and cropping (``mask``), field means and point series
+(``series``), every kept cell (``cells``), tables of many regions or points (``tables``), the
+chunk and tile fast paths with their codecs (``chunks``), what the streams share
+(``streaming``), and the options a run takes (``options.RunOptions``).
 
-Reached only from above (``operations.Plan.run``, the worker's tasks, the command line); it
-reads no settings, only the ``RunOptions`` it is given.
+Reached only from above (``Plan.run``, the worker's tasks, the command line); it reads no
+settings, only the ``RunOptions`` it is given. May import: ``regions``, ``files`` and the ground.
 """
 
 import gc

@@ -14,7 +14,8 @@ from isimip_mask.files.netcdf import atomic_output, fill_value, open_dataset, re
 from isimip_mask.files.steps import Steps
 from isimip_mask.files.timeaxis import Period
 from isimip_mask.regions.kinds import Region
-from isimip_mask.regions.masks import grid_mask, mask_bounds
+from isimip_mask.regions.masks import grid_mask
+from isimip_mask.regions.window import mask_bounds
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from isimip_mask.engine import chunks
+from isimip_mask.engine import chunks, tiles
 from isimip_mask.engine.options import DEFAULTS, RunOptions
 from isimip_mask.engine.streaming import (
     Progress,
@@ -35,7 +35,8 @@ from isimip_mask.files.netcdf import (
 from isimip_mask.files.steps import Steps
 from isimip_mask.files.timeaxis import Period
 from isimip_mask.regions.kinds import Region
-from isimip_mask.regions.masks import RegionMask, region_mask
+from isimip_mask.regions.masks import region_mask
+from isimip_mask.regions.window import RegionMask
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,7 +262,7 @@ def mask_file(
 def _stream_chunks(source, partial, name, path, selection, variable, options, progress, steps) -> None:
     fill = fill_value(variable)
     if path == "tiles":
-        chunks.stream_tiles(source, partial, name, selection.region, fill, options, progress, steps.read)
+        tiles.stream_tiles(source, partial, name, selection.region, fill, options, progress, steps.read)
         return
     cols = None if selection.all_cols else selection.cols
     chunks.stream_masked(

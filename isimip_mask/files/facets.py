@@ -88,7 +88,7 @@ def _split_period(tokens: list[str]) -> tuple[list[str], str | None]:
     return tokens, None
 
 
-def _name_facets(tokens: list[str]) -> dict[str, str]:
+def _name_facets(tokens: list[str]) -> dict[str, str]:  # noqa: C901 (one branch per facet of the ISIMIP protocols' file names)
     facets = {}
     step = next((i for i in range(len(tokens) - 1, 1, -1) if tokens[i] in TIME_STEPS), None)
     if step is None:  # not a protocol name: only what no other word can be mistaken for

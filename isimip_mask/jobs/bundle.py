@@ -20,8 +20,9 @@ from isimip_mask.files.grid import Grid
 from isimip_mask.files.netcdf import atomic_output, open_dataset, read_layout, temporary_path, write_mask
 from isimip_mask.files.timeaxis import CDO_NAMES
 from isimip_mask.regions.kinds import BBox, Point, Shape, Touching, slug
-from isimip_mask.regions.masks import grid_mask, mask_bounds, nearest_cell
+from isimip_mask.regions.masks import grid_mask, nearest_cell
 from isimip_mask.regions.sets import PointSet, RegionSet
+from isimip_mask.regions.window import mask_bounds
 from isimip_mask.requests.plan import Plan
 
 

@@ -12,7 +12,7 @@ from isimip_mask.errors import DatasetError, InputError, Problems, RegionError
 from isimip_mask.files.datasets import normalize_path, resolve_all
 from isimip_mask.files.netcdf import open_dataset, read_layout
 from isimip_mask.files.steps import Steps
-from isimip_mask.regions.masks import grid_mask, overlaps
+from isimip_mask.regions.masks import overlaps, region_mask
 from isimip_mask.requests.chain import parse_operations
 from isimip_mask.requests.limits import Limits
 from isimip_mask.requests.plan import Plan
@@ -34,7 +34,7 @@ class JobRequest:
         return {"paths": sorted(self.paths), "plan": self.plan.config()}
 
 
-def build_request(
+def build_request(  # noqa: C901 (every check collected before one error is raised)
     settings: Settings, paths, operations, uploads: Mapping[str, bytes] | None = None
 ) -> JobRequest:
     """Check paths and operations completely before anything is queued.
@@ -63,7 +63,6 @@ def build_request(
                     raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
                 try:
                     steps = Steps.of(layout, plan.period, plan.window)
-                    n_steps = steps.count
                 except InputError as error:
                     if plan.period is not None and error.errors.keys() == {"period"}:
                         outside.add(user_path)  # a file of the dataset the period does not reach
@@ -74,50 +73,49 @@ def build_request(
             except InputError as error:  # region or period: that file fails in the job, the others go on
                 misses[user_path] = str(error)
                 continue
-            if need_mb > settings.worker_max_memory_mb:
-                problems.add(
-                    "operations",
-                    f"{user_path}: this request needs about {need_mb:,} MB in a worker, more than its "
-                    f"{settings.worker_max_memory_mb:,} MB (WORKER_MAX_MEMORY_MB); cut out a smaller region "
-                    "(select_bbox), ask for a mask or a cut-out instead of a mean or a table, or fewer "
-                    "regions",
-                )
-                continue
-            columns = len(getattr(plan.region, "names", ()))
-            if columns * steps.size > MAX_TABLE_VALUES:
-                problems.add(
-                    "operations",
-                    f"{user_path}: a table of {steps.size:,} steps x {columns:,} columns = "
-                    f"{steps.size * columns:,} values, more than the limit of {MAX_TABLE_VALUES:,}; "
-                    "choose a shorter period (select_time), monthly or annual means (time_mean), or "
-                    "fewer regions or points",
-                )
-                continue
-            if plan.output_csv and not plan.is_series:
-                cells = layout.grid.lat.size * layout.grid.lon.size
-                if cells > CSV_GRID_CELLS:
-                    problems.add(
-                        "operations",
-                        f"{user_path}: output_csv without compute_mean is offered on grids of up to "
-                        f"{CSV_GRID_CELLS:,} cells (this one has {cells:,}); add compute_mean, or use NetCDF",
-                    )
-                    continue
-                kept = grid_mask(layout.grid, plan.region)
-                rows = int(kept.sum()) * max(1, n_steps)
-                if rows > settings.max_csv_rows:
-                    problems.add(
-                        "operations",
-                        f"{user_path}: output_csv without compute_mean writes a row per kept cell and "
-                        f"time step: {int(kept.sum()):,} cells x {n_steps:,} steps = {rows:,} rows, "
-                        f"more than the limit of {settings.max_csv_rows:,}; add compute_mean, or choose a "
-                        "smaller region",
-                    )
+            for message in _costs(settings, plan, layout, steps, need_mb):
+                problems.add("operations", f"{user_path}: {message}")
         if len(misses) == len(paths):
             for user_path, message in misses.items():
                 problems.add("paths", f"{user_path}: {message}")
         paths = [p for p in paths if p not in outside or len(outside) == len(paths)]
     problems.raise_if_any(InputError)
     return JobRequest(tuple(normalize_path(p) for p in paths), plan)
+
+
+def _costs(settings: Settings, plan: Plan, layout, steps: Steps, need_mb: int) -> list[str]:
+    """What a file of the request would cost beyond a limit (memory, table size, CSV rows): the
+    first limit it passes, named with the way out; none when it fits."""
+    if need_mb > settings.worker_max_memory_mb:
+        return [
+            f"this request needs about {need_mb:,} MB in a worker, more than its "
+            f"{settings.worker_max_memory_mb:,} MB (WORKER_MAX_MEMORY_MB); cut out a smaller region "
+            "(select_bbox), ask for a mask or a cut-out instead of a mean or a table, or fewer regions"
+        ]
+    columns = len(getattr(plan.region, "names", ()))
+    if columns * steps.size > MAX_TABLE_VALUES:
+        return [
+            f"a table of {steps.size:,} steps x {columns:,} columns = {steps.size * columns:,} values, "
+            f"more than the limit of {MAX_TABLE_VALUES:,}; choose a shorter period (select_time), "
+            "monthly or annual means (time_mean), or fewer regions or points"
+        ]
+    if not plan.output_csv or plan.is_series:
+        return []
+    cells = layout.grid.lat.size * layout.grid.lon.size
+    if cells > CSV_GRID_CELLS:
+        return [
+            f"output_csv without compute_mean is offered on grids of up to {CSV_GRID_CELLS:,} cells "
+            f"(this one has {cells:,}); add compute_mean, or use NetCDF"
+        ]
+    kept = region_mask(layout.grid, plan.region).count()
+    rows = kept * max(1, steps.count)
+    if rows > settings.max_csv_rows:
+        return [
+            "output_csv without compute_mean writes a row per kept cell and time step: "
+            f"{kept:,} cells x {steps.count:,} steps = {rows:,} rows, more than the limit of "
+            f"{settings.max_csv_rows:,}; add compute_mean, or choose a smaller region"
+        ]
+    return []
 
 
 def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
