@@ -27,7 +27,7 @@ def main() -> None:
     with controls:
         try:
             region = show_region_inputs(settings)
-            plan = show_options(region, infos) if region is not None else None
+            plan = show_options(region, infos, settings) if region is not None else None
         except IsimipMaskError as error:
             st.error(str(error))
         kept = show_preview(plan, infos)

@@ -4,18 +4,12 @@ the rest of what a request can ask (``--regions``, ``--points``, ``--period``, `
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from isimip_mask.engine.options import RunOptions
 from isimip_mask.errors import IsimipMaskError
-from isimip_mask.files.timeaxis import Period
-from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point
-from isimip_mask.regions.sets import PointSet, RegionSet
-from isimip_mask.regions.shapes import parse_upload
-from isimip_mask.requests.chain import apply_rule
+from isimip_mask.requests.chain import parse_operations
 from isimip_mask.requests.limits import Limits
-from isimip_mask.requests.operations import MaskRegions, SelectPoints
 from isimip_mask.requests.plan import Plan
 from isimip_mask.settings import load_settings
 
@@ -84,32 +78,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def region_from_args(args):
+def operations_from_args(args, max_bytes: int) -> tuple[list[dict], dict[str, bytes]]:
+    """The command line as the request form the API takes (v2 operations) and the files it
+    names, read as uploads: one parser for every door (``parse_operations``)."""
+    uploads = {}
+
+    def upload(path: str, what: str) -> str:
+        uploads[Path(path).name] = _read_upload(Path(path), what, max_bytes)
+        return Path(path).name
+
     if args.bbox is not None:
-        return BBox(*args.bbox)
-    if args.country is not None:
-        return Country(args.country)
-    if args.landonly:
-        return LandOnly()
-    if args.point is not None:
-        return Point(*args.point)
-    limits = Limits.from_settings(load_settings(), {})  # upload sizes and vertices, as for the API
-    listed = {"regions": args.regions, "points": args.points}
-    if args.regions is not None and not _names_a_file(args.regions):
-        chosen = "countries" if args.regions == "countries" else args.regions.split(",")
-        return MaskRegions.region({"regions": chosen}, limits)
-    if args.points is not None and not _names_a_file(args.points):
+        operation = {"operation": "mask_bbox", "bbox": list(args.bbox)}
+    elif args.country is not None:
+        operation = {"operation": "mask_country", "country": args.country}
+    elif args.landonly:
+        operation = {"operation": "mask_landonly"}
+    elif args.point is not None:
+        operation = {"operation": "select_point", "point": list(args.point)}
+    elif args.geojson is not None:
+        operation = {"operation": "mask_shape", "shape": upload(args.geojson, "GeoJSON file")}
+    elif args.regions is not None:
+        chosen = args.regions if args.regions == "countries" else args.regions.split(",")
+        if _names_a_file(args.regions):
+            chosen = upload(args.regions, "regions file")
+        operation = {"operation": "mask_regions", "regions": chosen}
+    else:
         pairs = [pair.split(",") for pair in args.points.split(";") if pair.strip()]
-        return SelectPoints.region({"points": [[_number(v) for v in pair] for pair in pairs]}, limits)
-    path = Path(args.geojson or listed["regions"] or listed["points"])
-    what = "GeoJSON file" if args.geojson else "regions file" if args.regions else "points file"
-    data = _read_upload(path, what, limits.max_geojson_bytes)
-    with_file = replace(limits, uploads={path.name: data})
-    if args.regions is not None:
-        return MaskRegions.region({"regions": path.name}, with_file)
-    if args.points is not None:
-        return SelectPoints.region({"points": path.name}, with_file)
-    return parse_upload(data, path.name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+        chosen = [[_number(v) for v in pair] for pair in pairs]
+        if _names_a_file(args.points):
+            chosen = upload(args.points, "points file")
+        operation = {"operation": "select_points", "points": chosen}
+    extras = {"rule": "touch" if args.touch else None, "weights": "fraction" if args.fraction else None}
+    flags = {"crop": args.crop, "compute_mean": args.mean, "output_csv": args.csv}
+    operation.update({key: value for key, value in {**extras, **flags}.items() if value})
+    operations = [operation]
+    if args.period:
+        operations.append({"operation": "select_time", "period": list(args.period)})
+    if args.window:
+        operations.append({"operation": "time_mean", "window": args.window})
+    return operations, uploads
 
 
 def _names_a_file(text: str) -> bool:
@@ -155,21 +162,9 @@ def output_target(output: str) -> tuple[Path, str | None]:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        region = region_from_args(args)
-        if args.touch:
-            if isinstance(region, Point | PointSet):
-                raise IsimipMaskError(
-                    "--touch applies to areas (a box, a country, land, a GeoJSON), not to a point"
-                )
-            region = apply_rule(region, "touch")
-        period = Period.parse(args.period) if args.period else None
-        plan = Plan(region, args.crop, args.mean, args.csv, period, args.window, args.fraction)
-        if args.csv and not plan.is_series:
-            raise IsimipMaskError("--csv needs --mean or --point: a masked field has no CSV form")
-        if args.fraction and not (args.mean or isinstance(region, RegionSet)):
-            raise IsimipMaskError("--fraction applies to means: add --mean, or use --regions")
-        if args.crop and isinstance(region, RegionSet | PointSet):
-            raise IsimipMaskError("--crop does not apply to --regions and --points: they write tables")
+        settings = load_settings()
+        operations, uploads = operations_from_args(args, settings.max_geojson_bytes)
+        plan = parse_operations(operations, Limits.from_settings(settings, uploads))
         if not args.input.is_file():
             raise IsimipMaskError(f"input file {args.input} does not exist")
         with _progress_bar() as progress:

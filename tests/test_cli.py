@@ -67,7 +67,6 @@ def test_cli_mean_csv(tmp_path):
         (["--country", "XYZ"], "'XYZ' is not a known ISO3 code"),
         (["--bbox", "0", "5", "48", "44"], "south=48.0 must be below north=44.0"),
         (["--geojson", "missing.json"], "cannot read GeoJSON file"),
-        (["--landonly", "--csv"], "--csv needs --mean or --point"),
         (["--point", "10", "100"], "outside the grid"),
     ],
 )
@@ -159,10 +158,10 @@ def test_cli_tables_periods_and_windows(tmp_path, capsys):
     "args, message",
     [
         (["--country", "FRA", "--period", "2010", "2011"], "the period 2010 to 2011 is outside the file"),
-        (["--country", "FRA", "--fraction"], "--fraction applies to means"),
+        (["--country", "FRA", "--fraction"], "weights 'fraction' applies to means"),
         (["--points", "48.85,x"], "point 0: point lon='x' is not a number"),
         (["--points", "missing.csv"], "cannot read points file missing.csv"),
-        (["--regions", "FRA", "--crop"], "--crop does not apply to --regions and --points"),
+        (["--regions", "FRA", "--crop"], "crop does not apply to mask_regions and select_points"),
     ],
 )
 def test_cli_refuses_bad_tables_and_periods_in_one_line(tmp_path, capsys, args, message):

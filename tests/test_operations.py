@@ -74,8 +74,10 @@ def test_the_touch_rule_is_asked_for_per_operation_and_round_trips():
     assert plan.region.tag == "deu+lon5.0to10.0lat47.0to55.0"
     assert parse_operations(plan.operations()) == plan and Plan.from_config(plan.config()) == plan
     assert parse_operations(
-        [{"operation": "select_point", "point": [52, 13], "rule": "touch"}]
+        [{"operation": "select_point", "point": [52, 13], "rule": "centre"}]
     ).region == Point(52, 13)
+    with pytest.raises(InputError, match="the touch rule applies to areas"):
+        parse_operations([{"operation": "select_point", "point": [52, 13], "rule": "touch"}])
     with pytest.raises(InputError, match="rule must be one of centre, touch"):
         parse_operations([{"operation": "mask_landonly", "rule": "all"}])
 

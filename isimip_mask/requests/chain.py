@@ -76,6 +76,11 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
             )
             continue
         op = OPERATIONS[name]
+        if config.get("rule") == "touch" and not op.takes_rule:
+            problems.add(
+                "operations",
+                f"the touch rule applies to areas (a box, a country, land, a shape), not to {name}",
+            )
         try:
             regions.append(apply_rule(op.region(config, limits), config.get("rule", "centre")))
         except InputError as error:
@@ -115,6 +120,14 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
         timing.get("window"),
         fractional,
     )
+
+
+def plan_of(region, limits: Limits = DEFAULT_LIMITS, **options) -> Plan:
+    """The plan of a region a door built itself (the page's widgets), read by the one parser:
+    its request form (``Plan.operations``) parsed back, so that the page, the API and the
+    command line accept and refuse the same requests with the same words. ``options`` are
+    the fields of :class:`Plan` besides the region."""
+    return parse_operations(Plan(region, **options).operations(), limits)
 
 
 RULE_PARAM = {

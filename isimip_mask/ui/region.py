@@ -15,7 +15,7 @@ from isimip_mask.regions.countries import country_names
 from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, intersect, region_config
 from isimip_mask.regions.sets import PointSet, RegionSet
 from isimip_mask.regions.shapes import parse_upload, read_points_csv
-from isimip_mask.requests.chain import apply_rule
+from isimip_mask.requests.chain import apply_rule, plan_of
 from isimip_mask.requests.limits import Limits
 from isimip_mask.requests.operations import MaskRegions, SelectPoints
 from isimip_mask.requests.plan import Plan
@@ -166,12 +166,14 @@ FRACTION_HELP = (
 )
 
 
-def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
+def show_options(region, infos: list[datasets.DatasetInfo], settings: Settings) -> Plan:
+    """The options of the plan, read into it by the parser every door uses (``plan_of``)."""
     st.subheader("3 · Options")
+    limits = Limits.from_settings(settings, {})
     period, window = show_time(infos)
     if isinstance(region, Point | PointSet):
         as_csv = st.checkbox("CSV (else NetCDF)", value=True, key="point_csv")
-        return Plan(region, output_csv=as_csv, period=period, window=window)
+        return plan_of(region, limits, output_csv=as_csv, period=period, window=window)
     rule = st.radio(
         "Keep the cells", list(CELL_RULES), format_func=CELL_RULES.get, key="rule", horizontal=True
     )
@@ -179,14 +181,23 @@ def show_options(region, infos: list[datasets.DatasetInfo]) -> Plan:
         fractional = st.checkbox(FRACTION, key="fraction", help=FRACTION_HELP)
         as_csv = st.checkbox("CSV table (else NetCDF)", value=True, key="table_csv")
         region = apply_rule(region, rule)
-        return Plan(region, output_csv=as_csv, period=period, window=window, fractional=fractional)
+        return plan_of(region, limits, output_csv=as_csv, period=period, window=window, fractional=fractional)
     also = show_combination()
     region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
     crop = st.checkbox("Crop to the region's bounding box", key="crop")
     mean = st.checkbox("Field mean time series (area-weighted)", key="mean")
     fractional = mean and st.checkbox(FRACTION, key="fraction", help=FRACTION_HELP)
     as_csv = mean and st.checkbox("CSV time series (else NetCDF)", value=True, key="mean_csv")
-    return Plan(region, crop, mean, as_csv, period, window, fractional)
+    return plan_of(
+        region,
+        limits,
+        crop=crop,
+        compute_mean=mean,
+        output_csv=as_csv,
+        period=period,
+        window=window,
+        fractional=fractional,
+    )
 
 
 def show_time(infos: list[datasets.DatasetInfo]) -> tuple[Period | None, str | None]:
