@@ -231,3 +231,26 @@ def test_the_index_parses_each_name_once_across_rebuilds(tmp_path, monkeypatch):
     (tmp_path / "h08_wfdei_nobc_hist_varsoc_co2_qtot_global_daily_1971_1971.nc").touch()
     assert index.facets().counts({})["variable"] == {"dis": 5, "qtot": 1}  # rebuilt: the new file is in
     assert len(calls) == 6  # the five known names were not parsed again
+
+
+@pytest.mark.parametrize(
+    ("name", "years", "stem", "narrowed"),
+    [
+        ("x_daily_2001_2010.nc", (2001, 2010), "x_daily.nc", "x_daily_2003_2005.nc"),
+        ("x_monthly_185001_189912.nc", (1850, 1899), "x_monthly.nc", "x_monthly_200301_200512.nc"),
+        ("x_20060101-20101231.nc4", (2006, 2010), "x.nc4", "x_20030101-20051231.nc4"),
+        ("x_daily_2001_2010", (2001, 2010), "x_daily", "x_daily_2003_2005"),
+        ("x_global_daily.nc", None, "x_global_daily.nc", None),
+    ],
+)
+def test_one_rule_reads_the_period_of_a_name_for_facets_datasets_names_and_joins(name, years, stem, narrowed):
+    from isimip_mask.files.datasets import dataset_stem
+    from isimip_mask.files.facets import name_period, with_name_period, without_period
+    from isimip_mask.jobs.merge import mergeable
+
+    assert name_period(name) == years and without_period(name) == stem
+    if years:
+        assert with_name_period(name, 2003, 2005) == narrowed
+        later = with_name_period(name, years[1] + 1, years[1] + 10)
+        assert mergeable([name, later]) and dataset_stem(name) == dataset_stem(later)
+        assert parse(f"isimip/{name}").get("period") == f"{years[0]}-{years[1]}"

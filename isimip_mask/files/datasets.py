@@ -5,7 +5,6 @@ receives paths that :func:`resolve` has checked to lie inside ``INPUT_PATH``.
 """
 
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -14,16 +13,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from isimip_mask.errors import DatasetError, Problems
-from isimip_mask.files.facets import FacetTable
+from isimip_mask.files.facets import FacetTable, without_period
 from isimip_mask.files.facets import parse as parse_facets
 from isimip_mask.files.grid import Grid
 from isimip_mask.files.netcdf import check_magic, decode_times, open_dataset, read_layout
 
 NETCDF_SUFFIXES = (".nc", ".nc4")
-# ISIMIP names end in the period they cover: ..._daily_2001_2010.nc, ..._monthly_185001_189912.nc
-PERIOD = re.compile(r"_\d{4}(?:\d{2}){0,2}_\d{4}(?:\d{2}){0,2}$")
-INDEX_MAX_AGE_S = 300
-MAX_PATH_CHARS = 1024  # a search index older than this is rebuilt on the next search
+INDEX_MAX_AGE_S = 300  # a search index older than this is rebuilt on the next search
+MAX_PATH_CHARS = 1024
 
 
 def normalize_path(user_path: str) -> str:
@@ -226,8 +223,7 @@ class FileIndex:
 
 def dataset_stem(path: str) -> str:
     """The path without its period and suffix: what all files of one dataset share."""
-    stem = path.rsplit(".", 1)[0]
-    return PERIOD.sub("", stem)
+    return without_period(path.rsplit(".", 1)[0])
 
 
 def same_dataset(paths: list[str], path: str) -> list[str]:

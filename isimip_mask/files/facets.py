@@ -48,8 +48,6 @@ SCENARIO = re.compile(
 MEMBER = re.compile(r"^r\d+i\d+p\d+(f\d+)?$")
 BIAS_ADJUSTMENTS = frozenset({"w5e5", "ewembi", "nobc"})  # after the forcing: gfdl-esm4_w5e5_...
 SOC = re.compile(r"^[a-z0-9-]*soc(-[a-z0-9-]+)?$")  # histsoc, 2015soc, nosoc, 2015soc-from-histsoc
-DATE = re.compile(r"^\d{4}(\d{2}){0,2}$")  # 2015, 201501, 20150101
-DATE_RANGE = re.compile(r"^(\d{4})(\d{2}){0,2}-(\d{4})(\d{2}){0,2}$")  # 20060101-20101231 (ISIMIP2b input)
 
 
 def parse(path: str) -> dict[str, str]:
@@ -81,11 +79,36 @@ def _folder_facets(path: str) -> dict[str, str]:
 
 def _split_period(tokens: list[str]) -> tuple[list[str], str | None]:
     """The name's tokens without its period, and the period as ``first-last`` year."""
-    if len(tokens) > 2 and DATE.match(tokens[-2]) and DATE.match(tokens[-1]):
-        return tokens[:-2], f"{tokens[-2][:4]}-{tokens[-1][:4]}"
-    if len(tokens) > 1 and (match := DATE_RANGE.match(tokens[-1])):
-        return tokens[:-1], f"{match[1]}-{match[3]}"
+    for count in (2, 1):
+        if len(tokens) > count and (years := name_period("_" + "_".join(tokens[-count:]))):
+            return tokens[:-count], f"{years[0]}-{years[1]}"
     return tokens, None
+
+
+# the one rule for the period in a file's name: at the end of its stem, years with or without
+# months and days, joined by "_" (ISIMIP outputs) or "-" (ISIMIP2b inputs)
+NAME_PERIOD = re.compile(r"_(\d{4})(\d{2})?(\d{2})?([_-])(\d{4})(\d{2})?(\d{2})?(?=\.[^./]+$|$)")
+
+
+def name_period(name: str) -> tuple[int, int] | None:
+    """The first and last year of the period a file's name ends with (``_2001_2010``,
+    ``_185001_189912``, ``_20060101-20101231``, before the extension if any), else None."""
+    match = NAME_PERIOD.search(name)
+    return (int(match[1]), int(match[5])) if match else None
+
+
+def without_period(name: str) -> str:
+    """The name without its period: what the files of one dataset share."""
+    return NAME_PERIOD.sub("", name, count=1)
+
+
+def with_name_period(name: str, start: int, end: int) -> str:
+    """The name with its period set to ``start``-``end`` in the form it had (years, months,
+    days: a monthly ``_185001_189912`` becomes ``_186001_187012``)."""
+    match = NAME_PERIOD.search(name)
+    first = f"{start:04d}" + ("01" if match[2] else "") + ("01" if match[3] else "")
+    last = f"{end:04d}" + ("12" if match[6] else "") + ("31" if match[7] else "")
+    return name[: match.start()] + f"_{first}{match[4]}{last}" + name[match.end() :]
 
 
 def _name_facets(tokens: list[str]) -> dict[str, str]:  # noqa: C901 (one branch per facet of the ISIMIP protocols' file names)

@@ -16,22 +16,21 @@ import netCDF4
 import numpy as np
 
 from isimip_mask.engine.streaming import SLAB_BYTES
+from isimip_mask.files.facets import with_name_period, without_period
 from isimip_mask.files.netcdf import atomic_output, open_dataset, read_layout
-from isimip_mask.requests.naming import YEARS, file_years
+from isimip_mask.requests.naming import file_years
 
 
 def mergeable(names: list[str]) -> bool:
     """Outputs of one dataset's files (names that differ only in their years), two or more."""
-    stems = {YEARS.sub("", name) for name in names}
+    stems = {without_period(name) for name in names}
     return len(names) > 1 and len(stems) == 1 and all(file_years(name) for name in names)
 
 
 def merged_name(names: list[str]) -> str:
     """The name of the joined output: the first year of the first file to the last of the last."""
     years = sorted(file_years(name) for name in names)
-    first = names[0]
-    match = YEARS.search(first)
-    return first[: match.start()] + f"_{years[0][0]:04d}_{years[-1][1]:04d}" + first[match.end() :]
+    return with_name_period(names[0], years[0][0], years[-1][1])
 
 
 def merge_outputs(target: Path, paths: list[Path]) -> Path:

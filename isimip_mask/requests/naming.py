@@ -1,11 +1,11 @@
 """ISIMIP-style output names: the region's tag takes the place of ``global`` in the name, and a
 period of time the place of the file's own years."""
 
-import re
 from pathlib import Path
 
 from isimip_mask.errors import IsimipMaskError
 from isimip_mask.files.datasets import resolve
+from isimip_mask.files.facets import name_period, with_name_period
 from isimip_mask.regions.kinds import Region
 
 
@@ -17,28 +17,23 @@ def output_name(source_name: str, region: Region, suffix: str = "", extension: s
     return stem + extension
 
 
-YEARS = re.compile(r"_\d{4}_\d{4}(?=\.[^.]+$)")
-
-
 def with_period(name: str, start: int, end: int) -> str:
     """The years ``start`` to ``end`` in a name: ``..._2001_2010.nc`` becomes ``..._2003_2005.nc``
     for 2003 to 2005 (a file's own years bound them: ``..._2001_2010.nc`` for 2005 to 2015 becomes
     ``..._2005_2010.nc``, so that each file of a dataset keeps a name of its own); a name without
     years gets them before its extension."""
-    match = YEARS.search(name)
-    if match:
-        first, last = (int(year) for year in match.group(0)[1:].split("_"))
-        if max(first, start) <= min(last, end):
-            start, end = max(first, start), min(last, end)
-        return name[: match.start()] + f"_{start:04d}_{end:04d}" + name[match.end() :]
+    own = name_period(name)
+    if own:
+        if max(own[0], start) <= min(own[1], end):
+            start, end = max(own[0], start), min(own[1], end)
+        return with_name_period(name, start, end)
     stem, dot, extension = name.rpartition(".")
     return f"{stem}_{start:04d}_{end:04d}.{extension}" if dot else f"{name}_{start:04d}_{end:04d}"
 
 
 def file_years(name: str) -> tuple[int, int] | None:
-    """The years an ISIMIP-style name ends with, if it does."""
-    match = YEARS.search(name)
-    return tuple(int(year) for year in match.group(0)[1:].split("_")) if match else None
+    """The years an ISIMIP-style name ends with, if it does (see ``facets.name_period``)."""
+    return name_period(name)
 
 
 def output_names(settings, plan, paths: list[str]) -> list[str]:
