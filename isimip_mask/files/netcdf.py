@@ -172,6 +172,12 @@ def temporary_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
 
 
+def leftovers(folder: Path, name: str = "*"):
+    """The temporary files (:func:`temporary_path`) of writers of ``name`` in ``folder`` that
+    died before they finished (every name: ``*``)."""
+    return folder.glob(f".{name}.*.part")
+
+
 @contextmanager
 def atomic_output(target: Path):
     """Yield a temporary path; rename it to ``target`` only if the block finishes."""

@@ -25,6 +25,7 @@ from rq.timeouts import BaseTimeoutException
 from isimip_mask.engine.options import RunOptions
 from isimip_mask.errors import IsimipMaskError
 from isimip_mask.files.datasets import resolve
+from isimip_mask.files.netcdf import leftovers
 from isimip_mask.files.results import output_dir
 from isimip_mask.jobs.bundle import Output, zip_results
 from isimip_mask.jobs.failures import failure_message
@@ -165,7 +166,7 @@ def _run_part(job: Job | None, request: dict, index: int, settings: Settings) ->
     target_dir = output_dir(settings, job_id)
     target_dir.mkdir(parents=True, exist_ok=True)
     name = output_names(settings, plan, paths)[index]
-    for leftover in target_dir.glob(f".{name}.*.part"):  # from a run whose worker was killed
+    for leftover in leftovers(target_dir, name):  # from a run whose worker was killed
         leftover.unlink(missing_ok=True)
     progress.update(force=True, current_file=paths[index])
     try:
@@ -245,7 +246,7 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
     progress = ProgressMeta(job, len(paths), settings.progress_interval_s)
     target_dir = output_dir(settings, job_id)
     target_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in target_dir.glob(".*.part"):  # from a run of this job whose worker was killed
+    for leftover in leftovers(target_dir):  # from a run of this job whose worker was killed
         leftover.unlink(missing_ok=True)
     options = RunOptions.from_settings(settings)
     names = output_names(settings, plan, paths)

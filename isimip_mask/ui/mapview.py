@@ -8,7 +8,6 @@ outlines from the bundled Natural Earth data keeps the map readable without them
 import hashlib
 import json
 import math
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from folium.utilities import image_to_url
 from shapely.geometry import mapping
 
 from isimip_mask.files.grid import Grid, wrap_lon
+from isimip_mask.files.netcdf import atomic_output
 from isimip_mask.regions.countries import country_catalogue
 from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Region
 from isimip_mask.regions.sets import PointSet, RegionSet
@@ -66,10 +66,8 @@ def write_outlines(folder: Path) -> str:
     name = f"outlines-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
     path = folder / name
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(text)
-        partial.replace(path)  # whole or absent, also when two servers start at once
+        with atomic_output(path) as partial:  # whole or absent, also when two servers start at once
+            partial.write_text(text)
     return name
 
 
