@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+COMPRESSORS = ("auto", "isal", "zlib-ng", "zlib")  # deflate codecs of the output chunks
+
 
 class Settings(BaseSettings):
     # an empty variable (``LOG_FILE=``) means unset; durations are finite numbers
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
         ge=100,
         description="memory one job may need in a worker; a request estimated above it is refused",
     )
-    compressor: Literal["auto", "isal", "zlib-ng", "zlib"] = Field(
+    compressor: Literal[COMPRESSORS] = Field(
         "auto", description="deflate codec of the output chunks (auto: ISA-L, zlib-ng for sparse masks)"
     )
     secret_key: str | None = Field(

@@ -58,7 +58,7 @@ def run(
     options: RunOptions = DEFAULTS,
     name: str | None = None,
 ) -> Path:
-    """Process ``source`` with ``plan`` (an ``operations.Plan``) into ``output_dir``, as ``name``
+    """Process ``source`` with ``plan`` (a ``requests.plan.Plan``) into ``output_dir``, as ``name``
     (default: the ISIMIP-style name); returns the file written."""
     # the objects alive before the run (modules, catalogues) leave the collector's sight: its
     # full collections during a stream then look only at the run's own (5% of a 10-year mask)

@@ -4,9 +4,9 @@ to the engine, which never reads settings itself."""
 import os
 from dataclasses import dataclass
 
-from isimip_mask.settings import Settings
+from isimip_mask.settings import COMPRESSORS, Settings
 
-COMPRESSORS = ("auto", "isal", "zlib-ng", "zlib")
+DEFAULT = {name: field.default for name, field in Settings.model_fields.items()}  # defaults live there
 
 
 @dataclass(frozen=True)
@@ -14,10 +14,10 @@ class RunOptions:
     """``compressor`` deflates the chunks the fast path writes (all of them write the standard
     zlib format that HDF5, netCDF-C, CDO and NCO read): ISA-L at its level 2 (about ten times
     zlib's speed, outputs ~4% larger than zlib level 5), zlib-ng or zlib at ``compression``, or
-    ``auto`` (see :func:`isimip_mask.chunks.compressor`)."""
+    ``auto`` (see :func:`isimip_mask.engine.chunks.compressor`)."""
 
-    compression: int = 5
-    compressor: str = "auto"
+    compression: int = DEFAULT["compression_level"]
+    compressor: str = DEFAULT["compressor"]
     threads: int = 1
 
     def __post_init__(self):

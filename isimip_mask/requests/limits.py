@@ -16,9 +16,9 @@ from isimip_mask.settings import Settings
 class Limits:
     """Limits and uploaded files that operations need while they parse."""
 
-    max_geojson_bytes: int = 5_000_000
-    max_geojson_vertices: int = 200_000
-    max_operations: int = 4
+    max_geojson_bytes: int = Settings.model_fields["max_geojson_bytes"].default
+    max_geojson_vertices: int = Settings.model_fields["max_geojson_vertices"].default
+    max_operations: int = Settings.model_fields["max_operations"].default
     uploads: Mapping[str, bytes] = field(default_factory=dict)
     countrymasks: Path | None = None  # ISIMIP's countrymasks.nc, else Natural Earth outlines
     landseamask: Path | None = None  # ISIMIP's land-sea mask, else Natural Earth land

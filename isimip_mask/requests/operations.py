@@ -33,7 +33,7 @@ class Operation:
     params: ClassVar[dict[str, str]] = {}
     crop: ClassVar[bool] = False  # operations that cut out always crop
     help: ClassVar[str] = ""
-    takes_rule: ClassVar[bool] = True  # the cell rule (see _with_rule) applies to its region
+    takes_rule: ClassVar[bool] = True  # the cell rule (see chain.apply_rule) applies to its region
 
     @classmethod
     def region(cls, config: dict, limits: Limits) -> Region:
