@@ -134,6 +134,8 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
     with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
         if job is not None and job.meta.get("parts"):
             return _gather(job, request, settings)
+        if len(request["paths"]) > 1:  # called without a queue: the parts in turn, gathered alike
+            return _run_parts_here(request, settings)
         return _run(job, request, settings)
 
 
@@ -189,29 +191,52 @@ def _gather(job: Job, request: dict, settings: Settings) -> dict:
     """The last step of a split request: zip the files its parts wrote, and their errors."""
     if job.connection.exists(cancel_key(job.id)):
         raise JobCancelled("the job was cancelled")
-    plan = Plan.from_config(request["plan"])
-    paths = request["paths"]
-    progress = ProgressMeta(job, len(paths), settings.progress_interval_s)
-    target_dir = output_dir(settings, job.id)
-    written, errors = [], {}
-    for index, user_path in enumerate(paths):
+    outcomes = []
+    for index, user_path in enumerate(request["paths"]):
         try:
             part = Job.fetch(part_id(job.id, index), connection=job.connection, serializer=JSONSerializer)
         except NoSuchJobError:
-            errors[user_path] = PART_LOST
+            outcomes.append((user_path, None, PART_LOST))
             continue
         result = part.return_value() if part.get_status().value == "finished" else None
-        if result and (target_dir / result["file_name"]).is_file():
+        # else its own reason, or why RQ failed it (a timeout, a dead worker)
+        error = None if result else part.get_meta(refresh=True).get("error") or failure_reason(part)
+        outcomes.append((user_path, result and result["file_name"], error))
+    return _collect(job, job.id, request, settings, outcomes)
+
+
+def _run_parts_here(request: dict, settings: Settings) -> dict:
+    """A many-file request run without a queue (tests, scripts): each part in turn, as a worker
+    runs it, then gathered as the queue's last step does."""
+    outcomes = []
+    for index, user_path in enumerate(request["paths"]):
+        try:
+            outcomes.append((user_path, _run_part(None, request, index, settings)["file_name"], None))
+        except JobFailed as error:
+            outcomes.append((user_path, None, str(error)))
+    return _collect(None, "local", request, settings, outcomes)
+
+
+def _collect(job: Job | None, job_id: str, request: dict, settings: Settings, outcomes: list) -> dict:
+    """Zip (or join) the outputs of a many-file request: ``outcomes`` are ``(path, file name or
+    None, error or None)`` per file."""
+    plan = Plan.from_config(request["plan"])
+    paths = request["paths"]
+    progress = ProgressMeta(job, len(paths), settings.progress_interval_s)
+    target_dir = output_dir(settings, job_id)
+    written, errors = [], {}
+    for user_path, file_name, error in outcomes:
+        if file_name and (target_dir / file_name).is_file():
             source = resolve(settings.input_path, user_path)
-            written.append(Output(user_path, source, target_dir / result["file_name"]))
-        else:  # its own reason; else why RQ failed it (a timeout, a dead worker)
-            errors[user_path] = part.get_meta(refresh=True).get("error") or failure_reason(part)
+            written.append(Output(user_path, source, target_dir / file_name))
+        else:
+            errors[user_path] = error or PART_LOST
     progress.update(
         force=True, files_done=len(paths), errors=errors, created_files=[o.path.name for o in written]
     )
     if not written:
         fail(progress, target_dir, "no file could be processed: ", errors)
-    return _bundle(job.id, request, plan, written, errors, progress, target_dir)
+    return _bundle(job_id, request, plan, written, errors, progress, target_dir)
 
 
 PART_LOST = "the worker processing this file stopped before it finished"
@@ -238,41 +263,37 @@ def await_redis(connection: redis.Redis, limit_s: float, who: str) -> bool:
 
 
 def _run(job: Job | None, request: dict, settings: Settings) -> dict:
+    """A request of one file, run by its job itself (no parts, no zip)."""
     job_id = job.id if job else "local"
     if job is not None and job.connection.exists(cancel_key(job_id)):
         raise JobCancelled("the job was cancelled before it started")
     plan = Plan.from_config(request["plan"])
-    paths = request["paths"]
-    progress = ProgressMeta(job, len(paths), settings.progress_interval_s)
+    (user_path,) = request["paths"]
+    progress = ProgressMeta(job, 1, settings.progress_interval_s)
     target_dir = output_dir(settings, job_id)
     target_dir.mkdir(parents=True, exist_ok=True)
     for leftover in leftovers(target_dir):  # from a run of this job whose worker was killed
         leftover.unlink(missing_ok=True)
-    options = RunOptions.from_settings(settings)
-    names = output_names(settings, plan, paths)
-    written, errors = [], {}
-    for number, user_path in enumerate(paths):
-        progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
-        try:
-            source = resolve(settings.input_path, user_path)
-            name = names[number]
-            made = plan.run(source, target_dir, progress.steps, options, name)
-            written.append(Output(user_path, source, made))
-        except BaseTimeoutException:
-            shutil.rmtree(target_dir, ignore_errors=True)  # nothing half-written is left behind
-            raise
-        except IsimipMaskError as error:
-            errors[user_path] = str(error)
-        except Exception as error:  # noqa: BLE001 - one broken file must not lose the others
-            log.exception("job %s: %s failed", job_id, user_path)
-            errors[user_path] = failure_message(error, target_dir)
-        created = [output.path.name for output in written]
-        progress.update(force=True, files_done=number + 1, errors=errors, created_files=created)
-    if not written:
-        fail(progress, target_dir, "no file could be processed: ", errors)
-    if len(paths) == 1:
-        return {"file_name": written[0].path.name, "created_files": [written[0].path.name], "errors": errors}
-    return _bundle(job_id, request, plan, written, errors, progress, target_dir)
+    name = output_names(settings, plan, [user_path])[0]
+    progress.update(force=True, current_file=user_path, steps_done=0, steps_total=0)
+    try:
+        source = resolve(settings.input_path, user_path)
+        made = plan.run(source, target_dir, progress.steps, RunOptions.from_settings(settings), name)
+    except BaseTimeoutException:
+        shutil.rmtree(target_dir, ignore_errors=True)  # nothing half-written is left behind
+        raise
+    except IsimipMaskError as error:
+        fail(progress, target_dir, "no file could be processed: ", {user_path: str(error)})
+    except Exception as error:  # noqa: BLE001 - told as its kind; the traceback goes to the log
+        log.exception("job %s: %s failed", job_id, user_path)
+        fail(
+            progress,
+            target_dir,
+            "no file could be processed: ",
+            {user_path: failure_message(error, target_dir)},
+        )
+    progress.update(force=True, files_done=1, errors={}, created_files=[made.name])
+    return {"file_name": made.name, "created_files": [made.name], "errors": {}}
 
 
 def _bundle(job_id: str, request: dict, plan: Plan, written: list, errors: dict, progress, target_dir: Path):
