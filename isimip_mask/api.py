@@ -54,6 +54,9 @@ def read_payload() -> tuple[dict, dict[str, bytes]]:
         raise InputError(f"the request body is not valid JSON: {str(error)[:200]}", "request") from error
 
 
+FLAGS_AS_OPERATIONS = ("compute_mean", "output_csv")  # upstream lists them as operations
+
+
 def job_json(info: JobInfo, settings: Settings) -> dict:
     """A job in the shape of the ISIMIP files API v2."""
     answer = {
@@ -68,8 +71,8 @@ def job_json(info: JobInfo, settings: Settings) -> dict:
             "errors": info.errors,
         },
         "status": info.status,
-        # before a job ends Redis keeps its record without expiry: say how long the result will be kept
-        "ttl": info.ttl if info.ttl is not None else settings.result_ttl_s,
+        # how long results are kept, as upstream answers it: the configured lifetime, not a countdown
+        "ttl": settings.result_ttl_s,
     }
     if info.position is not None:
         answer["meta"]["position"] = info.position
@@ -130,13 +133,24 @@ def create_app(settings: Settings | None = None) -> Flask:  # noqa: C901 (the ro
             state["queue"] = JobQueue(settings)
         return state["queue"]
 
+    def job_counts() -> dict:
+        try:
+            return queue().counts()
+        except ServiceError:  # no Redis: the rest of the description is still given
+            return {}
+
     @app.get("/")
     def index():
+        described = catalogue()
         return jsonify(
             {
                 "status": "ok",
+                "jobs": job_counts(),
+                "operations": [op["operation"] for op in described] + ["create_mask", *FLAGS_AS_OPERATIONS],
+                "base_url": settings.base_url,
+                "output_url": settings.output_url,
                 "version": __version__,
-                "operations": catalogue(),
+                "operation_details": described,
                 "limits": {
                     "max_files": settings.max_files,
                     "max_upload_bytes": settings.max_geojson_bytes,

@@ -109,11 +109,16 @@ def test_normalize_refuses(payload, message):
         normalize(payload)
 
 
-def test_index_lists_operations_and_limits(offline_client):
+def test_index_answers_as_upstream_and_describes_the_operations(offline_client):
     answer = offline_client.get("/")
     assert answer.status_code == 200
     body = answer.get_json()
-    names = {op["operation"] for op in body["operations"]}
+    assert body["status"] == "ok" and body["jobs"] == {}  # no Redis: no counts, the rest is there
+    assert {"create_mask", "compute_mean", "output_csv", "mask_mask", "cutout_bbox"} <= set(
+        body["operations"]
+    )
+    assert body["base_url"] and body["output_url"]
+    names = {op["operation"] for op in body["operation_details"]}
     assert {
         "mask_bbox",
         "mask_country",
@@ -139,11 +144,6 @@ def test_index_lists_operations_and_limits(offline_client):
             "without '..'",
         ),
         (
-            {"json": {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [0, 10, 50, 40]}]}},
-            "bbox",
-            "south=50.0 must be below north=40.0",
-        ),
-        (
             {"json": {"paths": [DIS], "operations": [{"operation": "mask_country", "country": "XYZ"}]}},
             "country",
             "not a known ISO3",
@@ -154,7 +154,6 @@ def test_index_lists_operations_and_limits(offline_client):
             "shape",
             "names no uploaded file",
         ),
-        ({"json": {"path": DIS, "bbox": [70, 35, -10, 40]}}, "bbox", "south=70.0 must be below north=35.0"),
         ({"data": {"nodata": "x"}, "content_type": "multipart/form-data"}, "data", "part named 'data'"),
     ],
 )
@@ -467,3 +466,59 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(settings):
 )
 def test_ids_that_no_job_can_have_are_404_without_asking_redis(offline_client, url):
     assert offline_client.get(url).status_code == 404 and offline_client.delete(url).status_code in (404, 405)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"paths": [DIS], "operations": [{"operation": "mask_bbox", "bbox": [0, 10, 50, 40]}]},
+        {"path": DIS, "bbox": [50, 40, 0, 10]},  # the original service's [south, north, west, east]
+    ],
+    ids=["v2", "original service"],
+)
+def test_a_bbox_with_south_above_north_is_put_in_order_as_upstream_does(payload):
+    from isimip_mask.requests.chain import parse_operations
+
+    _, operations = normalize(payload)
+    assert parse_operations(operations).region == BBox(0, 10, 40, 50)
+
+
+def test_ttl_is_the_configured_lifetime_every_time(client, service):
+    body = {"paths": [DIS], "operations": [{"operation": "mask_country", "country": "FRA"}]}
+    job = client.post("/", json=body).get_json()
+    service.wait(job["id"])
+    again = client.get(f"/{job['id']}").get_json()
+    assert job["ttl"] == again["ttl"] == service.settings.result_ttl_s
+    assert client.get("/").get_json()["jobs"]["finished"] >= 1
+
+
+def test_a_many_file_job_never_goes_back_to_queued(queue_service):
+    """Its parts run, then its last step (the zip) waits in the queue: that is "started" still."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import service_env
+
+    settings = queue_service.settings
+    client = create_app(settings).test_client()
+    body = {"paths": [DIS, YIELD], "operations": [{"operation": "mask_landonly"}]}
+    job = client.post("/", json=body).get_json()
+    assert job["status"] == "queued"
+    rq = str(Path(sys.executable).parent / "rq")  # a worker that runs the two parts, then stops
+    command = [rq, "worker", "--burst", "--max-jobs", "2", "--url", settings.redis_url]
+    command += ["--worker-class", "isimip_mask.jobs.workers.MaskWorker", settings.queue_name]
+    subprocess.run(command, env=service_env(settings), timeout=90, check=True, capture_output=True)
+    assert client.get(f"/{job['id']}").get_json()["status"] == "started"
+    queue_service.start_worker()
+    assert queue_service.wait(job["id"]).status == "finished"
+
+
+def test_cutout_bbox_with_the_mean_flags_gives_the_mean_the_user_asked_for(client, service):
+    """Upstream's ncks drops compute_mean and output_csv on cutout_bbox; the user ticked them."""
+    operations = [
+        {"operation": "cutout_bbox", "bbox": [0, 5, 44, 48], "compute_mean": True, "output_csv": True}
+    ]
+    job = client.post("/", json={"paths": [DIS], "operations": operations}).get_json()
+    info = service.wait(job["id"])
+    assert info.status == "finished" and info.file_name.endswith(".csv")

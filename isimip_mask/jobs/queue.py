@@ -52,6 +52,18 @@ class JobQueue:
         self.connection.set(SECRET_KEY, secrets.token_hex(32), nx=True)
         return self.connection.get(SECRET_KEY).decode()
 
+    def counts(self) -> dict[str, int]:
+        """How many jobs are queued, started, deferred (split requests), finished and failed."""
+        with _redis_errors(self.settings.redis_url):
+            queue = self.queue
+            return {
+                "queued": queue.count,
+                "started": queue.started_job_registry.count,
+                "deferred": queue.deferred_job_registry.count,
+                "finished": queue.finished_job_registry.count,
+                "failed": queue.failed_job_registry.count,
+            }
+
     def job_id(self, request: JobRequest) -> str:
         """The id of a request: the same request gives the same id, but nobody can compute it
         without the key (an HMAC of the canonical request), so ids cannot be guessed from requests."""

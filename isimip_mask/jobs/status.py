@@ -78,6 +78,8 @@ def job_info(job: Job, parts: list[Job]) -> JobInfo:
     result = result or {}
     if status == "deferred":  # a split request whose parts run: they tell the progress
         return _info_of_parts(job, meta, parts)
+    if parts and status in ("queued", "ready_to_enqueue", "scheduled"):
+        status = "started"  # its parts have run: only its last step (the zip) waits, never "queued" again
     info = JobInfo(
         id=job.id,
         status=SHOWN_AS.get(status, status),

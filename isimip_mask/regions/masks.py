@@ -299,6 +299,8 @@ def nearest_cells(grid: Grid, points) -> tuple[np.ndarray, np.ndarray]:
     lon_offset = np.abs(wrap_lon(grid.lon[None, :] - lon, -180.0))
     rows, cols = np.argmin(lat_offset, axis=1), np.argmin(lon_offset, axis=1)
     every = np.arange(len(rows))
+    rows = _tie_as_upstream(grid.lat, lat[:, 0], rows, lat_offset[every, rows])
+    cols = _tie_as_upstream(grid.lon, lon[:, 0], cols, lon_offset[every, cols], turn=360.0)
     off = (lat_offset[every, rows] > grid.dlat / 2 + EPS_DEG) | (
         lon_offset[every, cols] > grid.dlon / 2 + EPS_DEG
     )
@@ -310,6 +312,25 @@ def nearest_cells(grid: Grid, points) -> tuple[np.ndarray, np.ndarray]:
             "point",
         )
     return rows, cols
+
+
+def _tie_as_upstream(centres, values, nearest, offset, turn: float | None = None) -> np.ndarray:
+    """A point as near to two cells (on their shared edge) takes the one the ISIMIP files API
+    picks: its fractional index rounded half to even. Only ties change: on a regular axis."""
+    if centres.size < 2:
+        return nearest
+    step = centres[1] - centres[0]
+    distance = values - centres[0]
+    if turn is not None:  # longitudes: counted from the first centre, round the globe
+        distance = np.where(step > 0, np.mod(distance, turn), -np.mod(-distance, turn))
+    index = np.rint(distance / step).astype(int)
+    inside = (index >= 0) & (index < centres.size)
+    picked = np.clip(index, 0, centres.size - 1)
+    gap = np.abs(centres[picked] - values)
+    if turn is not None:
+        gap = np.abs(wrap_lon(centres[picked] - values, -180.0))
+    tie = inside & (np.abs(gap - offset) <= EPS_DEG)
+    return np.where(tie, picked, nearest)
 
 
 def point_mask(grid: Grid, point: Point) -> np.ndarray:

@@ -37,7 +37,8 @@ def normalize(payload: dict) -> tuple[list, list]:
         raise InputError("the request body must be a JSON object", "data")
     paths = payload.get("paths", [payload["path"]] if "path" in payload else None)
     if "operations" in payload:
-        return paths, _merge_shape_operations(payload["operations"])
+        operations = _merge_shape_operations(payload["operations"])
+        return paths, [_lat_ordered(op) for op in operations] if isinstance(operations, list) else operations
     task = payload.get("task") or next(
         (key for key in ("bbox", "country", "landonly", "point") if key in payload), None
     )
@@ -56,7 +57,19 @@ def normalize(payload: dict) -> tuple[list, list]:
     if isinstance(bbox, list) and len(bbox) == 4:
         south, north, west, east = bbox  # the order of the original service and of v1
         operation["bbox"] = [west, east, south, north]
-    return paths, [operation]
+    return paths, [_lat_ordered(operation)]
+
+
+def _lat_ordered(operation):
+    """A bbox with south and north swapped put in order, as upstream's cdo reads it (the page and
+    the command line say what is wrong instead)."""
+    bbox = operation.get("bbox") if isinstance(operation, dict) else None
+    if isinstance(bbox, list) and len(bbox) == 4:
+        west, east, south, north = bbox
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (south, north))
+        if numbers and south > north:
+            return {**operation, "bbox": [west, east, north, south]}
+    return operation
 
 
 def _merge_shape_operations(operations) -> list:
