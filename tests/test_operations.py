@@ -180,3 +180,37 @@ def test_catalogue_documents_what_the_client_sends(name, params):
     required = {key for key, text in entry["params"].items() if not text.startswith("optional")}
     assert required == params and all(entry["params"].values())
     assert entry["help"] and entry["flags"] == ["crop", "compute_mean", "output_csv"]
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [
+            {"operation": "select_bbox", "bbox": [0, 20, 40, 55]},
+            {"operation": "mask_bbox", "bbox": [5, 10, 45, 50]},
+        ],
+        [
+            {"operation": "cutout_bbox", "bbox": [0, 20, 40, 55]},
+            {"operation": "mask_country", "country": "CHE"},
+        ],
+    ],
+    ids=["select then mask", "cut-out then a shape"],
+)
+def test_a_cropping_operation_sets_the_grid_and_the_others_mask_inside_it(tmp_path, operations):
+    """As upstream: select_bbox / cutout_bbox cut the output; a later region masks inside it."""
+    import netCDF4
+    import numpy as np
+
+    from tests.helpers import FILL, global_axes, write_netcdf
+
+    source = write_netcdf(tmp_path / "in.nc", *global_axes(0.5), n_times=2)
+    plan = parse_operations(operations)
+    assert parse_operations(plan.operations()) == plan and Plan.from_config(plan.config()) == plan
+    with netCDF4.Dataset(plan.run(source, tmp_path)) as out:
+        values, lat, lon = out["tas"][:].filled(FILL), out["lat"][:], out["lon"][:]
+    assert values.shape == (2, 30, 40) and lat.min() == 40.25 and lon.max() == 19.75
+    kept = values[0] != FILL
+    second = plan.region.parts[1]
+    assert 0 < kept.sum() < kept.size
+    if second.kind == "bbox":
+        assert kept.sum() == 10 * 10 and kept[np.ix_((lat > 45) & (lat < 50), (lon > 5) & (lon < 10))].all()

@@ -77,7 +77,9 @@ def run(
         write_cells_csv(target, read_cells(source, plan.region, progress, options.threads, plan.period))
         return target
     if not plan.is_series:
-        return mask_file(source, target, plan.region, plan.crop, progress, options, plan.period, plan.window)
+        return mask_file(
+            source, target, plan.region, plan.crop, progress, options, plan.period, plan.window, plan.crop_to
+        )
     layout, series, steps = read_series(
         source,
         plan.region,

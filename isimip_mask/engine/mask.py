@@ -49,9 +49,11 @@ class Selection:
     region: RegionMask
 
     @classmethod
-    def build(cls, region: RegionMask, crop: bool) -> "Selection":
+    def build(cls, region: RegionMask, crop: bool, crop_to: RegionMask | None = None) -> "Selection":
+        """The whole grid, or with ``crop`` the bounds of the kept cells (of ``crop_to``'s where
+        a chain's cropping operations set the grid)."""
         if crop:
-            rows, cols = region.bounds()
+            rows, cols = (crop_to or region).bounds()
         else:
             rows, cols = slice(0, region.shape[0]), np.arange(region.shape[1])
         return cls(rows, cols, region)
@@ -184,6 +186,7 @@ def mask_file(
     options: RunOptions = DEFAULTS,
     period: Period | None = None,
     window: str | None = None,
+    crop_to: Region | None = None,
 ) -> Path:
     """Write ``source`` to ``target`` with every cell outside ``region`` set to missing.
 
@@ -194,7 +197,8 @@ def mask_file(
     region : Region
         The region to keep.
     crop : bool
-        Cut the output to the bounding box of the kept cells.
+        Cut the output to the bounding box of the kept cells, or of ``crop_to``'s cells where
+        given (a chain's cropping operations set the grid, the other regions mask inside it).
     progress : callable, optional
         Called as ``progress(done, total)`` with time steps written so far.
     options : RunOptions
@@ -207,7 +211,8 @@ def mask_file(
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
         steps = Steps.of(layout, period, window)
-        selection = Selection.build(region_mask(layout.grid, region), crop)
+        cut = region_mask(layout.grid, crop_to) if crop and crop_to is not None else None
+        selection = Selection.build(region_mask(layout.grid, region), crop, cut)
         fast = {} if window else {n: chunks.fast_path(source, n) for n in layout.data_vars}
         by_chunks = {n for n, path in fast.items() if path == "fields" or (path == "tiles" and not crop)}
         with atomic_output(target) as partial:

@@ -78,7 +78,8 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recip
         recipe = masks[key]
         cells = recipe.cells
         if plan.crop:
-            rows, cols = mask_bounds(cells, grid.is_global)
+            cut = grid_mask(grid, plan.crop_to) if plan.crop_to is not None else cells  # the chain's grid
+            rows, cols = mask_bounds(cut, grid.is_global)
             if np.all(np.diff(cols) == 1):  # cdo cuts one index box; across the grid's edge it needs two
                 operators.append(f"-selindexbox,{cols[0] + 1},{cols[-1] + 1},{rows.start + 1},{rows.stop}")
         operators += ["-ifthen", recipe.mask_name]

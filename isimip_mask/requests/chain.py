@@ -56,7 +56,7 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
         problems.add(
             "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
         )
-    regions, flags, timing, fractional = [], dict.fromkeys(FLAGS, False), {}, False
+    regions, flags, timing, fractional, croppers = [], dict.fromkeys(FLAGS, False), {}, False, []
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
         if not isinstance(name, str):
@@ -83,6 +83,8 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
             )
         try:
             regions.append(apply_rule(op.region(config, limits), config.get("rule", "centre")))
+            if op.crop or config.get("crop") is True:
+                croppers.append(regions[-1])
         except InputError as error:
             problems.extend(error)
         weights = config.get("weights", "cells")
@@ -119,6 +121,7 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
         timing.get("period"),
         timing.get("window"),
         fractional,
+        intersect(croppers) if croppers and len(croppers) < len(regions) else None,
     )
 
 

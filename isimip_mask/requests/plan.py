@@ -37,6 +37,7 @@ class Plan:
     period: Period | None = None
     window: str | None = None
     fractional: bool = False
+    crop_to: Region | None = None  # the cropping operations' region in a chain: the output's grid
 
     @property
     def is_series(self) -> bool:
@@ -51,6 +52,7 @@ class Plan:
             "period": self.period.config() if self.period else None,
             "window": self.window,
             "fractional": self.fractional,
+            "crop_to": region_config(self.crop_to) if self.crop_to is not None else None,
         }
 
     @classmethod
@@ -63,13 +65,19 @@ class Plan:
             Period(*config["period"]) if config.get("period") else None,
             config.get("window"),
             bool(config.get("fractional")),
+            region_from_config(config["crop_to"]) if config.get("crop_to") else None,
         )
 
     def operations(self) -> list[dict]:
         """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
         parts = self.region.parts if isinstance(self.region, Intersection) else (self.region,)
         operations = [_operation(part) for part in parts]
-        operations[-1].update({flag: True for flag in FLAGS if getattr(self, flag)})
+        croppers = _parts(self.crop_to)
+        for part, operation in zip(parts, operations):
+            if any(part == cropper for cropper in croppers):
+                operation["crop"] = True  # this operation sets the output's grid
+        flags = [flag for flag in FLAGS if getattr(self, flag) and not (flag == "crop" and croppers)]
+        operations[-1].update(dict.fromkeys(flags, True))
         if self.fractional:
             operations[-1]["weights"] = "fraction"
         if self.period:
@@ -122,6 +130,12 @@ class Plan:
         from isimip_mask.engine import run
 
         return run(self, source, output_dir, progress, options, name)
+
+
+def _parts(region) -> tuple:
+    if region is None:
+        return ()
+    return region.parts if isinstance(region, Intersection) else (region,)
 
 
 REQUEST_NAMES = {
