@@ -124,8 +124,8 @@ def test_the_full_grid_keeps_the_input_tiles_and_copies_the_whole_ones_as_stored
 
 def test_a_point_and_a_mean_read_only_their_own_tiles(tmp_path, tiles):
     path, values = tiles
-    point = Plan(Point(47.5, 6.5), output_csv=True).run(path, tmp_path)
-    row, col = np.argmin(abs(LAT - 47.5)), np.argmin(abs(LON - 6.5))
+    point = Plan(Point(47.51, 6.51), output_csv=True).run(path, tmp_path)  # not on a cell's edge
+    row, col = np.argmin(abs(LAT - 47.51)), np.argmin(abs(LON - 6.51))
     with open(point) as handle:
         series = [float(r[1]) for r in list(csv.reader(handle))[1:]]
     np.testing.assert_array_equal(np.float32(series), values[:, row, col])
