@@ -8,6 +8,7 @@ uses).
 
 import json
 import logging
+from dataclasses import replace
 
 from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -166,6 +167,8 @@ def create_app(settings: Settings | None = None) -> Flask:  # noqa: C901 (the ro
         payload, uploads = read_payload()
         paths, operations = normalize(payload)
         job_request = build_request(settings, paths, operations, uploads)
+        if isinstance(payload, dict) and "operations" in payload:  # the v2 form: results as upstream's
+            job_request = replace(job_request, plan=replace(job_request.plan, upstream=True))
         info, created = queue().submit(job_request)
         return jsonify(job_json(info, settings)), 201 if created else 200
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -312,3 +313,18 @@ def corrupt_data(path: Path) -> Path:
         raw.seek(info.byte_offset)
         raw.write(b"\xff" * min(info.size, 64))
     return path
+
+
+def zipped_output(path: Path, into: Path) -> Path:
+    """The one output inside a result zip (as the ISIMIP files API answers), extracted into ``into``."""
+    with zipfile.ZipFile(path) as archive:
+        names = [
+            name
+            for name in archive.namelist()
+            if name not in ("README.txt", "errors.json")
+            and not name.endswith(".geojson")
+            and not name.startswith("mask_")
+        ]
+        assert len(names) == 1, archive.namelist()
+        archive.extract(names[0], into)
+    return into / names[0]

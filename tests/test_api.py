@@ -17,7 +17,7 @@ from isimip_mask.local import free_port
 from isimip_mask.regions.kinds import BBox
 from isimip_mask.regions.masks import bbox_mask
 from isimip_mask.requests.compat import normalize
-from tests.helpers import DATA, DIS, DIS_FILE, YIELD, corrupt_data, global_axes, write_netcdf
+from tests.helpers import DATA, DIS, DIS_FILE, YIELD, corrupt_data, global_axes, write_netcdf, zipped_output
 
 
 @pytest.fixture
@@ -217,10 +217,13 @@ def test_submit_201_then_200_then_finished_with_file_url(client, service):
     done = client.get(f"/{job['id']}").get_json()
     assert done["status"] == "finished"
     assert (done["meta"]["created_files"], done["meta"]["total_files"], done["meta"]["errors"]) == (1, 1, {})
-    assert done["file_name"].endswith("_fra_daily_DEMO_FR_2001_2003.nc")
+    assert done["file_name"] == f"download-{job['id']}.zip"  # as upstream: a zip, also for one file
     assert done["file_url"] == f"{service.settings.output_url}/{job['id']}/{done['file_name']}"
     download = client.get(f"/output/{job['id']}/{done['file_name']}", headers={"Range": "bytes=0-3"})
-    assert download.status_code == 206 and download.data == b"\x89HDF"
+    assert download.status_code == 206 and download.data == b"PK\x03\x04"
+    with zipfile.ZipFile(service.queue.result_path(service.wait(job["id"]))) as archive:
+        names = archive.namelist()
+    assert "README.txt" in names and any(n.endswith("_fra_daily_DEMO_FR_2001_2003.nc") for n in names)
 
 
 def test_multipart_upload_of_a_shape(client, service):
@@ -244,7 +247,8 @@ def test_multipart_upload_of_a_shape(client, service):
     answer = client.post("/", data=data, content_type="multipart/form-data")
     assert answer.status_code == 201
     info = service.wait(answer.get_json()["id"])
-    assert info.status == "finished" and info.file_name.endswith("_idf_fldmean_daily_DEMO_FR_2001_2003.csv")
+    output = zipped_output(service.queue.result_path(info), service.settings.output_path / "unzipped")
+    assert info.status == "finished" and output.name.endswith("_idf_daily_DEMO_FR_2001_2003.csv")
 
 
 def test_delete_forgets_a_finished_job_and_unknown_ids_are_404(client, service):
@@ -304,7 +308,11 @@ def test_the_portal_requests_as_it_sends_them(client, service):
         job = client.get(job["job_url"].rsplit("/", 1)[1], headers={"Origin": PORTAL_ORIGIN}).get_json()
     assert job["status"] == "finished" and isinstance(job["ttl"], int) and job["ttl"] > 0
     assert job["meta"]["created_files"] == job["meta"]["total_files"] == 1
-    assert job["file_name"].endswith("_idf_fldmean_daily_DEMO_FR_2001_2003.csv")
+    assert job["file_name"] == f"download-{job['id']}.zip"  # what the portal offers for download
+    output = zipped_output(
+        service.queue.result_path(service.wait(job["id"])), service.settings.output_path / "u"
+    )
+    assert output.name.endswith("_idf_daily_DEMO_FR_2001_2003.csv") and output.read_text()[:4] == "2001"
 
 
 def test_a_failed_job_says_why_in_meta_error(client, service):
@@ -342,7 +350,8 @@ def test_output_csv_without_a_mean_has_a_row_per_cell_and_step(client, service):
         },
     )
     info = service.wait(job.get_json()["id"])
-    rows = list(csv.reader(service.queue.result_path(info).open()))
+    output = zipped_output(service.queue.result_path(info), service.settings.output_path / "unzipped")
+    rows = list(csv.reader(output.open()))
     assert rows[0] == ["time", "lat", "lon", "dis [m3 s-1]"]
     with netCDF4.Dataset(DIS_FILE) as source:
         source.set_auto_maskandscale(False)
@@ -521,4 +530,5 @@ def test_cutout_bbox_with_the_mean_flags_gives_the_mean_the_user_asked_for(clien
     ]
     job = client.post("/", json={"paths": [DIS], "operations": operations}).get_json()
     info = service.wait(job["id"])
-    assert info.status == "finished" and info.file_name.endswith(".csv")
+    output = zipped_output(service.queue.result_path(info), service.settings.output_path / "unzipped")
+    assert info.status == "finished" and output.suffix == ".csv"

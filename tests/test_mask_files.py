@@ -20,7 +20,7 @@ from isimip_mask.requests.chain import parse_operations
 from isimip_mask.requests.limits import Limits
 from isimip_mask.requests.plan import Plan
 from isimip_mask.requests.submission import build_request
-from tests.helpers import DIS, DIS_FILE, global_axes, write_mask_file, write_netcdf
+from tests.helpers import DIS, DIS_FILE, global_axes, write_mask_file, write_netcdf, zipped_output
 
 LAT, LON = global_axes()
 GRID = Grid.from_arrays(LAT, LON)
@@ -122,8 +122,9 @@ def test_an_uploaded_netcdf_mask_masks_its_variable(service, upload, tmp_path):
     )
     assert answer.status_code == 201, answer.get_json()
     info = service.wait(answer.get_json()["id"])
-    assert info.status == "finished" and info.file_name.endswith("_mask_daily_DEMO_FR_2001_2003.nc")
-    with netCDF4.Dataset(service.queue.result_path(info)) as out, netCDF4.Dataset(DIS_FILE) as source:
+    output = zipped_output(service.queue.result_path(info), service.settings.output_path / "unzipped")
+    assert info.status == "finished" and output.name.endswith("_mask_daily_DEMO_FR_2001_2003.nc")
+    with netCDF4.Dataset(output) as out, netCDF4.Dataset(DIS_FILE) as source:
         out.set_auto_maskandscale(False)
         source.set_auto_maskandscale(False)
         grid = Grid.from_arrays(source["lat"][:], source["lon"][:])

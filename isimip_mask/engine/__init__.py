@@ -91,7 +91,7 @@ def run(
         plan.fractional,
     )
     if plan.output_csv:
-        write_series_csv(target, series, steps.dates)
+        write_series_csv(target, series, steps.dates, header=not plan.upstream)
     else:
         write_series_netcdf(target, source, layout, series, plan.describe(), steps)
     return target

@@ -203,8 +203,9 @@ def read_series(
     return layout, series, steps
 
 
-def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
-    """One row per time step: ISO time, then each variable (empty where missing)."""
+def write_series_csv(target: Path, series: Series, times: list[str], header: bool = True) -> None:
+    """One row per time step: ISO time, then each variable (empty where missing); first a header
+    row naming each column (none as the ISIMIP files API writes: cdo's ``outputtab,nohead``)."""
     headers = []
     for name, dims in series.dims.items():
         if len(dims) != 3:
@@ -217,7 +218,8 @@ def write_series_csv(target: Path, series: Series, times: list[str]) -> None:
         headers.append(f"{name} [{series.units[name]}]{where}")
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["time", *headers])
+        if header:
+            writer.writerow(["time", *headers])
         columns = [[_csv_number(v, series.dtypes[n]) for v in series.values[n]] for n in series.values]
         for i in range(len(columns[0]) if columns else 0):  # a file without a time axis: one row
             writer.writerow([times[i] if i < len(times) else "", *(column[i] for column in columns)])

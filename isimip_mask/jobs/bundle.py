@@ -105,7 +105,10 @@ def zip_results(
     target_dir: Path, job_id: str, request: dict, plan: Plan, outputs: list[Output], errors: dict
 ) -> Path:
     """One zip with every output, README.txt, the masks its commands use and errors.json."""
-    target = target_dir / f"isimip-mask_{slug(plan.region.tag)}_{job_id[:8]}.zip"
+    name = (
+        f"download-{job_id}.zip" if plan.upstream else f"isimip-mask_{slug(plan.region.tag)}_{job_id[:8]}.zip"
+    )
+    target = target_dir / name
     masks: dict = {}
     recipes = {
         output.path.name: cdo_recipe(plan, output.source, output.path.name, masks) for output in outputs

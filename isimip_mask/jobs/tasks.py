@@ -293,6 +293,8 @@ def _run(job: Job | None, request: dict, settings: Settings) -> dict:
             {user_path: failure_message(error, target_dir)},
         )
     progress.update(force=True, files_done=1, errors={}, created_files=[made.name])
+    if plan.upstream:  # as the ISIMIP files API answers: a zip, also for one file
+        return _bundle(job_id, request, plan, [Output(user_path, source, made)], {}, progress, target_dir)
     return {"file_name": made.name, "created_files": [made.name], "errors": {}}
 
 
@@ -307,7 +309,9 @@ def _bundle(job_id: str, request: dict, plan: Plan, written: list, errors: dict,
             result = merge_outputs(target_dir / merged_name([path.name for path in paths]), paths)
             for path in paths:
                 path.unlink()
-            return {"file_name": result.name, "created_files": [result.name], "errors": errors}
+            if not plan.upstream:
+                return {"file_name": result.name, "created_files": [result.name], "errors": errors}
+            written = [Output(ordered[0].user_path, ordered[0].source, result)]
         result = zip_results(target_dir, job_id, request, plan, written, errors)
     except Exception as error:  # noqa: BLE001 - e.g. the disk filled up while zipping
         log.exception("job %s: zipping the results failed", job_id)

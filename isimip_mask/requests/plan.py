@@ -38,6 +38,7 @@ class Plan:
     window: str | None = None
     fractional: bool = False
     crop_to: Region | None = None  # the cropping operations' region in a chain: the output's grid
+    upstream: bool = False  # written as the ISIMIP files API writes (a zip, CSV without header)
 
     @property
     def is_series(self) -> bool:
@@ -53,6 +54,7 @@ class Plan:
             "window": self.window,
             "fractional": self.fractional,
             "crop_to": region_config(self.crop_to) if self.crop_to is not None else None,
+            "upstream": self.upstream,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class Plan:
             config.get("window"),
             bool(config.get("fractional")),
             region_from_config(config["crop_to"]) if config.get("crop_to") else None,
+            bool(config.get("upstream")),
         )
 
     def operations(self) -> list[dict]:
@@ -111,7 +114,7 @@ class Plan:
         return f" ({', '.join(extras)})" if extras else ""
 
     def output_name(self, source_name: str) -> str:
-        suffix = ("_fldmean" if self.compute_mean else "") + (
+        suffix = ("_fldmean" if self.compute_mean and not self.upstream else "") + (
             f"_{CDO_NAMES[self.window]}" if self.window else ""
         )
         name = output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
