@@ -9,10 +9,9 @@ from isimip_mask.files.datasets import (
     describe,
     labels,
     list_folder,
-    resolve,
-    resolve_all,
     same_dataset,
 )
+from isimip_mask.files.paths import resolve, resolve_all
 from tests.helpers import DIS, DIS_FILE, YIELD, global_axes, write_netcdf
 
 

@@ -24,12 +24,12 @@ from isimip_mask.files.grid import Grid
 from isimip_mask.files.results import output_dir
 from isimip_mask.jobs.bundle import cdo_recipe
 from isimip_mask.jobs.failures import failure_message
-from isimip_mask.jobs.queue import JobQueue
+from isimip_mask.jobs.queue import JobQueue, job_timeout_s
 from isimip_mask.local import free_port
 from isimip_mask.regions.kinds import Country
 from isimip_mask.regions.masks import grid_mask
 from isimip_mask.requests.plan import Plan
-from isimip_mask.requests.submission import build_request, job_timeout_s
+from isimip_mask.requests.submission import build_request
 from isimip_mask.settings import Settings
 from tests.helpers import (
     DIS,

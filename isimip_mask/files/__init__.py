@@ -1,8 +1,8 @@
 """Files: everything about the files on disk and what is in them.
 
 NetCDF reading and atomic writing (``netcdf``: layout, fill values, chunks, mask files), a
-file's grid (``grid``), the data root's path guard with listing and describing datasets
-(``datasets``), ISIMIP facets read from paths (``facets``), periods and calendar windows on a
+file's grid (``grid``), the data root's path guard (``paths``), listing, searching and
+describing datasets (``datasets``), ISIMIP facets read from paths (``facets``), periods and calendar windows on a
 time axis (``timeaxis``, ``steps``), and where results live (``results``).
 
 May import: the ground (``settings``, ``errors``) only.

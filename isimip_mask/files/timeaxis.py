@@ -14,24 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from isimip_mask.errors import InputError, Problems
+from isimip_mask.errors import InputError
 
 DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 WINDOWS = {"month": 7, "year": 4}  # window -> length of the ISO prefix that names it
 CDO_NAMES = {"month": "monmean", "year": "yearmean"}
-
-# operations on the time axis: they take no region and apply to every file of the request
-TIME_OPERATIONS = {
-    "select_time": {
-        "help": "keep the steps of a period, both ends included (cdo seldate)",
-        "params": {"period": "[start, end]: years (2001), months (2001-06) or days (2001-06-15)"},
-    },
-    "time_mean": {
-        "help": "the mean of each calendar month or year (cdo monmean / yearmean), of the masked "
-        "grid or of the series of compute_mean and select_point; missing steps left out",
-        "params": {"window": "'month' or 'year'"},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -103,12 +90,6 @@ def _padded(date: str, digit: str) -> str:
     return date + "-00-00"[len(date) - 4 :].replace("0", digit) if len(date) < 10 else date
 
 
-def check_window(window) -> str:
-    if not isinstance(window, str) or window not in WINDOWS:
-        raise InputError(f"window must be one of {', '.join(WINDOWS)}, got {str(window)[:40]!r}", "window")
-    return window
-
-
 def windows(dates: list[str], window: str) -> list[slice]:
     """Consecutive steps of the same calendar month or year."""
     length = WINDOWS[window]
@@ -138,18 +119,3 @@ def window_means(series: np.ndarray, groups: list[slice]) -> np.ndarray:
             total = np.nansum(part, axis=0)
             out[i] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return out
-
-
-def time_operation(problems: Problems, config: dict, timing: dict) -> None:
-    """Read a ``select_time`` or ``time_mean`` operation into ``timing`` (``period``, ``window``)."""
-    name = config["operation"]
-    key = "period" if name == "select_time" else "window"
-    if key in timing:
-        problems.add("operations", f"{name} may come once in a request")
-        return
-    try:
-        timing[key] = (
-            Period.parse(config.get("period")) if key == "period" else check_window(config.get("window"))
-        )
-    except InputError as error:
-        problems.extend(error)

@@ -28,7 +28,7 @@ from isimip_mask.errors import JobNotFound, ServiceError
 from isimip_mask.files.results import output_dir
 from isimip_mask.jobs.keys import ABANDONED, JOB_ID, PART_TASK, TASK, cancel_key, lease_key, part_id
 from isimip_mask.jobs.status import JobInfo, job_info
-from isimip_mask.requests.submission import JobRequest, job_timeout_s
+from isimip_mask.requests.submission import JobRequest
 from isimip_mask.settings import Settings
 
 SECRET_KEY = "isimip-mask:secret"  # the generated key of the job ids (when SECRET_KEY is unset)
@@ -314,3 +314,9 @@ class _redis_errors:
         if error is not None and isinstance(error, redis.RedisError):
             raise ServiceError(f"cannot reach Redis at {safe_url(self.url)}: {error}") from error
         return False
+
+
+def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
+    """A timeout that grows with the input: minimum plus seconds per GB."""
+    gigabytes = sum(p.stat().st_size for p in paths) / 1e9
+    return int(settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes)

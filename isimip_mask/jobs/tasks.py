@@ -24,8 +24,8 @@ from rq.timeouts import BaseTimeoutException
 
 from isimip_mask.engine.options import RunOptions
 from isimip_mask.errors import IsimipMaskError
-from isimip_mask.files.datasets import resolve
 from isimip_mask.files.netcdf import leftovers
+from isimip_mask.files.paths import resolve
 from isimip_mask.files.results import output_dir
 from isimip_mask.jobs.bundle import Output, zip_results
 from isimip_mask.jobs.failures import failure_message

@@ -10,12 +10,47 @@ fractional cells for means.
 """
 
 from isimip_mask.errors import InputError, Problems
-from isimip_mask.files.timeaxis import TIME_OPERATIONS, time_operation
+from isimip_mask.files.timeaxis import WINDOWS, Period
 from isimip_mask.regions.kinds import MaskFile, Point, Touching, intersect
 from isimip_mask.regions.sets import PointSet, RegionSet
 from isimip_mask.requests.limits import DEFAULT_LIMITS, Limits
 from isimip_mask.requests.operations import OPERATIONS
 from isimip_mask.requests.plan import FLAGS, Plan
+
+# operations on the time axis: they take no region and apply to every file of the request
+TIME_OPERATIONS = {
+    "select_time": {
+        "help": "keep the steps of a period, both ends included (cdo seldate)",
+        "params": {"period": "[start, end]: years (2001), months (2001-06) or days (2001-06-15)"},
+    },
+    "time_mean": {
+        "help": "the mean of each calendar month or year (cdo monmean / yearmean), of the masked "
+        "grid or of the series of compute_mean and select_point; missing steps left out",
+        "params": {"window": "'month' or 'year'"},
+    },
+}
+
+
+def check_window(window) -> str:
+    if not isinstance(window, str) or window not in WINDOWS:
+        raise InputError(f"window must be one of {', '.join(WINDOWS)}, got {str(window)[:40]!r}", "window")
+    return window
+
+
+def time_operation(problems: Problems, config: dict, timing: dict) -> None:
+    """Read a ``select_time`` or ``time_mean`` operation into ``timing`` (``period``, ``window``)."""
+    name = config["operation"]
+    key = "period" if name == "select_time" else "window"
+    if key in timing:
+        problems.add("operations", f"{name} may come once in a request")
+        return
+    try:
+        timing[key] = (
+            Period.parse(config.get("period")) if key == "period" else check_window(config.get("window"))
+        )
+    except InputError as error:
+        problems.extend(error)
+
 
 WEIGHTS = ("cells", "fraction")
 

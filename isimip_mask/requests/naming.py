@@ -4,8 +4,8 @@ period of time the place of the file's own years."""
 from pathlib import Path
 
 from isimip_mask.errors import IsimipMaskError
-from isimip_mask.files.datasets import resolve
 from isimip_mask.files.facets import name_period, with_name_period
+from isimip_mask.files.paths import resolve
 from isimip_mask.regions.kinds import Region
 
 

@@ -4,13 +4,12 @@ that a request's period does not reach (other periods of the dataset) are left o
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from isimip_mask.engine import memory_mb
 from isimip_mask.engine.options import RunOptions
 from isimip_mask.errors import DatasetError, InputError, Problems, RegionError
-from isimip_mask.files.datasets import normalize_path, resolve_all
 from isimip_mask.files.netcdf import open_dataset, read_layout
+from isimip_mask.files.paths import normalize_path, resolve_all
 from isimip_mask.files.steps import Steps
 from isimip_mask.regions.masks import overlaps, region_mask
 from isimip_mask.requests.chain import parse_operations
@@ -116,9 +115,3 @@ def _costs(settings: Settings, plan: Plan, layout, steps: Steps, need_mb: int) -
             f"{settings.max_csv_rows:,}; add compute_mean, or choose a smaller region"
         ]
     return []
-
-
-def job_timeout_s(settings: Settings, paths: list[Path]) -> int:
-    """A timeout that grows with the input: minimum plus seconds per GB."""
-    gigabytes = sum(p.stat().st_size for p in paths) / 1e9
-    return int(settings.job_timeout_min_s + settings.job_timeout_s_per_gb * gigabytes)

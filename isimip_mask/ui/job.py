@@ -5,6 +5,7 @@ import streamlit as st
 
 from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.files import datasets
+from isimip_mask.files.paths import resolve
 from isimip_mask.files.results import result_url
 from isimip_mask.jobs.status import JobInfo
 from isimip_mask.regions.kinds import Region
@@ -71,7 +72,7 @@ def show_recent_jobs() -> None:
 def show_credits(settings: Settings, paths: list[str]) -> None:
     """The licence and citation attributes of the (first) input file, with its result."""
     try:
-        source = datasets.resolve(settings.input_path, paths[0])
+        source = resolve(settings.input_path, paths[0])
         found = input_credits(str(source), source.stat().st_mtime_ns)
     except (IndexError, OSError, IsimipMaskError):
         return

@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from isimip_mask.errors import IsimipMaskError
-from isimip_mask.files.datasets import resolve
+from isimip_mask.files.paths import resolve
 from isimip_mask.jobs.bundle import cdo_recipe
 from isimip_mask.requests.plan import Plan
 from isimip_mask.settings import Settings
