@@ -6,7 +6,6 @@ in production. Routes only parse, validate, queue and answer; the work is in
 uses).
 """
 
-import json
 import logging
 from dataclasses import replace
 
@@ -14,7 +13,7 @@ from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from isimip_mask import __version__, logs
-from isimip_mask.errors import InputError, JobNotFound, ServiceError
+from isimip_mask.errors import InputError, JobNotFound, ServiceError, parse_json
 from isimip_mask.files.results import result_url
 from isimip_mask.jobs.keys import JOB_ID
 from isimip_mask.jobs.queue import JobQueue
@@ -49,10 +48,7 @@ def read_payload() -> tuple[dict, dict[str, bytes]]:
             f"not {request.mimetype or 'no content type'!r}",
             "request",
         )
-    try:
-        return json.loads(raw), uploads
-    except (ValueError, RecursionError) as error:  # also numbers of 4300+ digits, nesting too deep
-        raise InputError(f"the request body is not valid JSON: {str(error)[:200]}", "request") from error
+    return parse_json(raw, "request", "the request body"), uploads
 
 
 FLAGS_AS_OPERATIONS = ("compute_mean", "output_csv")  # upstream lists them as operations

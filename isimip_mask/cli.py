@@ -159,8 +159,33 @@ def output_target(output: str) -> tuple[Path, str | None]:
     return path.parent, path.name
 
 
+def joined_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``--points -33.9,18.4;...`` as ``--points=-33.9,18.4;...``: argparse takes a value that
+    starts with "-" and is not a plain number for an option (plain negatives it reads itself)."""
+    takes_one = {
+        option
+        for action in parser._actions  # argparse has no public list of its options
+        if action.nargs is None and action.option_strings
+        for option in action.option_strings
+    }
+    joined, skip = [], False
+    for index, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        dashed = following is not None and following.startswith("-") and following not in takes_one
+        if arg in takes_one and dashed:
+            joined.append(f"{arg}={following}")
+            skip = True
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(joined_values(list(sys.argv[1:] if argv is None else argv), parser))
     try:
         settings = load_settings()
         operations, uploads = operations_from_args(args, settings.max_geojson_bytes)

@@ -1,6 +1,8 @@
 """The exceptions isimip_mask raises; the page, the API and the CLI show their messages."""
 
+import json
 import math
+import sys
 
 
 class IsimipMaskError(Exception):
@@ -81,3 +83,22 @@ class Problems:
     def raise_if_any(self, kind: type[InputError] = InputError) -> None:
         if self.errors:
             raise kind(self.errors)
+
+
+def parse_json(text: str | bytes, field: str, what: str, kind: type = None):
+    """JSON text read, or ``kind`` (default InputError) saying in this project's words what is
+    wrong: not UTF-8, where the syntax breaks, a number too long, nesting too deep."""
+    kind = kind or InputError
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise kind(
+            f"{what} is nested too deep (objects and lists inside each other) to be read", field
+        ) from None
+    except UnicodeDecodeError:
+        raise kind(f"{what} is not UTF-8 text", field) from None
+    except json.JSONDecodeError as error:
+        raise kind(f"{what} is not valid JSON (line {error.lineno}, column {error.colno})", field) from None
+    except ValueError:  # the only other: an integer longer than Python reads
+        limit = sys.get_int_max_str_digits()
+        raise kind(f"{what} holds a number of more than {limit:,} digits", field) from None

@@ -169,3 +169,18 @@ def test_cli_refuses_bad_tables_and_periods_in_one_line(tmp_path, capsys, args, 
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
     assert not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--points", "-33.9,18.4;48.5,2.3"],  # the documented form, starting with a negative latitude
+        ["--bbox", "-4", "5", "44", "48"],
+        ["--point", "48.1", "-1.5", "--csv"],
+    ],
+)
+def test_values_that_start_with_a_minus_are_values(tmp_path, capsys, args):
+    code = main([str(DIS_FILE), str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert "expected one argument" not in err and "expected 4 arguments" not in err
+    assert code == 0 or "outside the grid" in err  # -33.9 is not in the French cut-out: said so

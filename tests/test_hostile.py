@@ -49,6 +49,8 @@ VALUES = {
     "empty object": "{}",
     "object": '{"a": {"b": [1, 2]}}',
     "100,000 numbers": json.dumps(list(range(100_000))),
+    "5000 digits": "9" * 5000,
+    "lists 500 deep": "[" * 500 + "]" * 500,
 }
 BOX = '{"operation": "mask_bbox", "bbox": [0, 5, 44, 48]}'
 SQUARE = '{"type": "Polygon", "coordinates": [[[0, 44], [5, 44], [5, 48], [0, 48], [0, 44]]]}'
@@ -75,6 +77,7 @@ SLOTS = {
     "layer": chain('{"operation": "mask_shape", "shape": ' + SQUARE + ', "layer": @}'),
     "country": chain('{"operation": "mask_country", "country": @}'),
     "mask name": chain('{"operation": "mask_mask", "mask": @}'),
+    "create_mask name": chain('{"operation": "create_mask", "shape": ' + SQUARE + ', "mask": @}'),
     "rule": chain('{"operation": "mask_landonly", "rule": @}'),
     "output_csv": chain(BOX, '{"operation": "compute_mean", "output_csv": @}'),
     "period": chain(BOX, '{"operation": "select_time", "period": @}'),
@@ -89,6 +92,19 @@ SLOTS = {
     "legacy bbox": '{"paths": ["' + DIS + '"], "task": "mask_bbox", "bbox": @}',
 }
 OUT_OF_ROOT = b"root:x:0:0"  # a line of /etc/passwd: no answer may carry it
+# Python's own words, which no answer may carry either: the project says what is wrong itself
+PYTHON_TEXT = (
+    "Exceeds the limit",
+    "set_int_max_str_digits",
+    "maximum recursion depth",
+    "unhashable type",
+    "object has no attribute",
+    "codec can't decode",
+    "invalid literal for",
+    "Expecting value",
+    "Expecting property name",
+    "NoneType",
+)
 SERVER_ERRORS = (500,)  # 503 is the true answer while Redis is away
 NO_SERVER = {"redis_url": "redis://127.0.0.1:1/0"}  # a port nobody listens on: valid requests get 503
 
@@ -115,7 +131,8 @@ class Tally:
         text = shown.decode(errors="replace") if isinstance(shown, bytes) else shown
         if crashed:
             self.crashes.append(f"{case}: {text[:300]}")
-        if "Traceback" in text or 'File "' in text or OUT_OF_ROOT.decode() in text:
+        python_text = any(phrase in text for phrase in PYTHON_TEXT)
+        if "Traceback" in text or 'File "' in text or OUT_OF_ROOT.decode() in text or python_text:
             self.tracebacks.append(f"{case}: {text[:300]}")
 
     def finish(self, record) -> list[str]:

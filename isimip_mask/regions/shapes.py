@@ -5,7 +5,6 @@ are checked before anything grows in memory."""
 
 import csv
 import io
-import json
 import warnings
 import zipfile
 
@@ -14,7 +13,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
-from isimip_mask.errors import Problems, RegionError
+from isimip_mask.errors import Problems, RegionError, parse_json
 from isimip_mask.regions.kinds import Shape, slug
 
 MAX_ZIP_MEMBERS = 32  # a zipped shapefile has a handful (.shp .shx .dbf .prj .cpg ...)
@@ -114,12 +113,7 @@ def _features(data, max_bytes: int) -> list[tuple[dict, dict]]:
     if isinstance(data, bytes | str):
         if len(data) > max_bytes:
             raise RegionError(f"shape is {len(data)} bytes, more than the limit of {max_bytes}", "shape")
-        try:
-            data = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RegionError(f"shape is not valid JSON: {error}", "shape") from error
-        except RecursionError:
-            raise RegionError("shape is not valid GeoJSON: it is nested too deep", "shape") from None
+        data = parse_json(data, "shape", "shape", RegionError)
     if not isinstance(data, dict) or "type" not in data:
         raise RegionError("shape must be a GeoJSON object with a 'type'", "shape")
     kind = data["type"]
@@ -147,9 +141,14 @@ def _geometries(raw: list, max_vertices: int) -> list:
         KeyError,
         TypeError,
         ValueError,
+        RecursionError,
         shapely.errors.GEOSException,
-    ) as error:
-        raise RegionError(f"shape has a malformed GeoJSON geometry: {error}", "shape") from error
+    ):
+        raise RegionError(
+            "shape has a malformed GeoJSON geometry: a 'type' of Polygon or MultiPolygon needs "
+            "'coordinates' as rings of [lon, lat] numbers",
+            "shape",
+        ) from None
     vertices = sum(int(shapely.get_num_coordinates(g)) for g in geometries)
     if vertices > max_vertices:
         raise RegionError(f"shape has {vertices} vertices, more than the limit of {max_vertices}", "shape")

@@ -75,11 +75,15 @@ def _lat_ordered(operation):
 def _merge_shape_operations(operations) -> list:
     if not isinstance(operations, list):
         return operations
-    shapes = {
-        op.get("mask"): op.get("shape")
-        for op in operations
-        if isinstance(op, dict) and op.get("operation") == "create_mask"
-    }
+    made = [op for op in operations if isinstance(op, dict) and op.get("operation") == "create_mask"]
+    for op in made:
+        if not isinstance(op.get("mask"), str):
+            raise InputError(
+                "mask of create_mask must be the name the mask is given, e.g. 'pm.nc', "
+                f"got {str(op.get('mask'))[:60]!r}",
+                "mask",
+            )
+    shapes = {op["mask"]: op.get("shape") for op in made}
     merged = []
     for op in operations:
         if not isinstance(op, dict) or op.get("operation") not in ("create_mask", "mask_mask"):
