@@ -6,6 +6,7 @@ file on, so queued jobs survive a restart), then one worker, the HTTP API and th
 page. Ctrl-C stops all of them.
 """
 
+import math
 import os
 import secrets
 import shutil
@@ -147,8 +148,14 @@ def api_command(port: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
 
 
-def page_command(port: int) -> list[str]:
-    """The Streamlit page on 127.0.0.1 (also keeps Streamlit from looking up an external IP)."""
+def page_command(port: int, max_upload_bytes: int | None = None) -> list[str]:
+    """The Streamlit page on 127.0.0.1 (also keeps Streamlit from looking up an external IP),
+    its uploader limited to MAX_GEOJSON_BYTES (in whole MB, as Streamlit counts them)."""
+    upload = (
+        ["--server.maxUploadSize", str(max(1, math.ceil(max_upload_bytes / 2**20)))]
+        if max_upload_bytes
+        else []
+    )
     page = str(ROOT / "streamlit_app.py")
     return [
         sys.executable,
@@ -160,6 +167,7 @@ def page_command(port: int) -> list[str]:
         str(port),
         "--server.address",
         "127.0.0.1",
+        *upload,
     ]
 
 
@@ -236,7 +244,7 @@ def main() -> int:
         for name, command in (
             ("the worker", WORKER_COMMAND),
             ("the HTTP API", api_command(api_port)),
-            ("the page", page_command(page_port)),
+            ("the page", page_command(page_port, settings.max_geojson_bytes)),
         ):
             services.append(Service(name, partial(subprocess.Popen, command, env=env, cwd=ROOT)).begin())
         redis_url, data_root = (
