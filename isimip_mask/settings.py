@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_geojson_vertices: int = Field(200_000, ge=4, description="most polygon vertices accepted")
     max_csv_rows: int = Field(5_000_000, ge=1, description="most rows of a CSV of every kept cell (no mean)")
     result_ttl_s: int = Field(7 * 24 * 3600, ge=1, description="how long results and job records are kept")
+    job_retries: int = Field(
+        2, ge=0, le=10, description="times a job whose worker died (killed, machine down) is run again"
+    )
     job_timeout_min_s: int = Field(600, ge=1, description="shortest job timeout")
     job_timeout_s_per_gb: int = Field(900, ge=1, description="job timeout added per GB of input")
     compression_level: int = Field(5, ge=1, le=9, description="deflate level of the output files")

@@ -347,10 +347,11 @@ def test_files_of_the_same_name_in_two_folders_both_reach_the_zip(service):
 
 
 def test_a_killed_worker_fails_its_job_which_then_runs_again(service, daily_file):
-    """Worker and work horse killed mid-job: the job turns failed, and a new submit re-runs it."""
+    """Worker and work horse killed mid-job, no retries left: the job turns failed, and a new
+    submit re-runs it."""
     shutil.copy(daily_file, service.settings.input_path / daily_file.name)
     request = build_request(service.settings, [daily_file.name], [{"operation": "mask_landonly"}])
-    info, _ = service.queue.submit(request)
+    info, _ = JobQueue(service.settings.model_copy(update={"job_retries": 0})).submit(request)
     wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the job writing its first time steps")
     worker = service.workers[0]
     for pid in [*descendants(worker.pid), worker.pid]:
@@ -414,18 +415,23 @@ def test_a_many_file_job_is_shared_by_two_workers_and_zipped_whole(service, tmp_
         assert archive.testzip() is None and all(archive.getinfo(name).file_size > 1e5 for name in outputs)
 
 
-def running_copies(service, source: Path, count: int):
+def running_copies(service, source: Path, count: int, retries: int | None = None):
     """A land-only job of ``count`` copies of ``source``, once its first file is running."""
     names = [f"part{i}_tas_global_daily_2001.nc" for i in range(count)]
     for name in names:
         shutil.copy(source, service.settings.input_path / name)
-    info, _ = service.queue.submit(build_request(service.settings, names, [{"operation": "mask_landonly"}]))
+    queue = (
+        service.queue
+        if retries is None
+        else JobQueue(service.settings.model_copy(update={"job_retries": retries}))
+    )
+    info, _ = queue.submit(build_request(service.settings, names, [{"operation": "mask_landonly"}]))
     wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the first file running")
     return names, info
 
 
 def test_a_worker_killed_in_one_file_of_many_fails_that_file_and_zips_the_others(service, daily_file):
-    names, info = running_copies(service, daily_file, 2)
+    names, info = running_copies(service, daily_file, 2, retries=0)  # no retries left
     worker = service.workers[0]
     for pid in [*descendants(worker.pid), worker.pid]:
         os.kill(pid, signal.SIGKILL)
@@ -583,3 +589,28 @@ def test_cut_outs_of_one_size_in_two_places_get_masks_of_their_own(tmp_path):
     for recipe, path in ((first, west), (other, east)):
         _, grid = values(path, "tas")
         np.testing.assert_array_equal(recipe.cells, grid_mask(grid, Country("FRA")))
+
+
+def test_a_job_whose_work_horse_is_killed_runs_again_by_itself(service, daily_file):
+    """The kernel's OOM killer takes a work horse: the worker runs the job again (JOB_RETRIES),
+    counting the attempt, and it finishes without anyone submitting it again."""
+    shutil.copy(daily_file, service.settings.input_path / daily_file.name)
+    request = build_request(service.settings, [daily_file.name], [{"operation": "mask_landonly"}])
+    info, _ = service.queue.submit(request)
+    wait_for(lambda: service.queue.info(info.id).steps_done > 0, 30, "the job writing its first time steps")
+    for pid in descendants(service.workers[0].pid):  # the horse, not the worker
+        os.kill(pid, signal.SIGKILL)
+    done = service.wait(info.id)
+    assert done.status == "finished"
+    job = Job.fetch(info.id, connection=service.queue.connection, serializer=JSONSerializer)
+    assert job.meta["attempts"] == 2 and "error" not in job.meta
+
+
+def test_a_job_that_fails_on_its_input_is_not_retried(service, tmp_path):
+    broken = write_netcdf(service.settings.input_path / "broken_global.nc", *global_axes(5.0))
+    request = build_request(service.settings, [broken.name], [{"operation": "mask_landonly"}])
+    corrupt_data(broken)  # readable at submit, not when the worker reads its data
+    info, _ = service.queue.submit(request)
+    assert service.wait(info.id).status == "failed"
+    job = Job.fetch(info.id, connection=service.queue.connection, serializer=JSONSerializer)
+    assert job.meta["attempts"] == 1

@@ -24,6 +24,12 @@ def parent_id(part: str) -> str:
     return part.rsplit("-", 1)[0]
 
 
+def attempts_key(job_id: str) -> str:
+    """The Redis key counting the runs of a job (RQ saves a retried job from a stale copy, so
+    the count cannot live in its meta alone)."""
+    return f"isimip-mask:attempts:{job_id}"
+
+
 def lease_key(job_id: str) -> str:
     """The Redis key that the process running a job keeps alive (see ``tasks.Lease``)."""
     return f"isimip-mask:lease:{job_id}"

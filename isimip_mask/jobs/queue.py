@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job
@@ -97,10 +97,17 @@ class JobQueue:
                     meta={"files_total": len(paths), "created_at": time.time(), "parts": len(parts)},
                     depends_on=Dependency(jobs=parts, allow_failure=True) if parts else None,
                     unique=not parts,  # RQ's own guard, beside our lock; RQ allows it without dependencies
+                    retry=self._retry(),
                 )
             except DuplicateJobError:  # another process queued it a moment ago
                 return self._info(self._fetch(job_id)), False
             return self._info(job), True
+
+    def _retry(self) -> Retry | None:
+        """RQ runs a job again when the process running it died (a killed work horse, a worker
+        whose lease lapsed), up to JOB_RETRIES times; a job that fails by itself is not retried
+        (see ``tasks.attempt``)."""
+        return Retry(max=self.settings.job_retries) if self.settings.job_retries else None
 
     def _enqueue_parts(self, job_id: str, request: JobRequest) -> list[Job]:
         """One RQ job per file, which any free worker may take; the request's own job depends
@@ -121,6 +128,7 @@ class JobQueue:
                 failure_ttl=self.settings.result_ttl_s,
                 description=f"file {index + 1} of {len(paths)} of {job_id}",
                 meta={"files_total": 1},
+                retry=self._retry(),
             )
             for index, path in enumerate(paths)
         ]
@@ -132,11 +140,14 @@ class JobQueue:
     def info(self, job_id: str) -> JobInfo:
         with _redis_errors(self.settings.redis_url):
             job = self._existing(job_id)
-            for part in self._parts(job) if job.get_status().value == "deferred" else []:
-                self._fail_if_abandoned(part)
-            self._fail_if_abandoned(job)
-            self._enqueue_if_ready(job)
-            return self._info(job)
+            try:
+                for part in self._parts(job) if job.get_status().value == "deferred" else []:
+                    self._fail_if_abandoned(part)
+                self._fail_if_abandoned(job)
+                self._enqueue_if_ready(job)
+                return self._info(job)
+            except InvalidJobOperation:  # its record expired while it was being read
+                raise JobNotFound(f"no job {job_id!r} (never submitted, or expired)") from None
 
     def _enqueue_if_ready(self, job: Job) -> None:
         """Queue a split request whose parts have all ended but which RQ left "ready to enqueue".
@@ -179,8 +190,9 @@ class JobQueue:
 
         RQ finds such jobs only after its own heartbeat lapsed (a minute or more) and in a
         worker's maintenance; asking here means a killed worker shows up as a failed job within
-        ``JOB_LEASE_S``, and submitting again re-runs it. The failure itself goes through RQ's
-        own clean-up of abandoned jobs: its execution is marked expired, then cleaned up.
+        ``JOB_LEASE_S``. The failure itself goes through RQ's own clean-up of abandoned jobs
+        (its execution is marked expired, then cleaned up), which queues it again while it has
+        retries left (JOB_RETRIES), else fails it; submitting again re-runs it then.
         """
         if job.get_status().value != "started" or self.connection.exists(lease_key(job.id)):
             return
@@ -195,7 +207,10 @@ class JobQueue:
         since = self.connection.get(missing)
         if since is None or time.time() - float(since) < grace:
             return
-        job.get_meta(refresh=True)["error"] = ABANDONED
+        meta = job.get_meta(refresh=True)
+        if not (job.retries_left and job.retries_left > 0):  # RQ's clean-up below fails it for good
+            runs = meta.get("attempts", 1)
+            meta["error"] = ABANDONED + (f" (it was run {runs} times)" if runs > 1 else "")
         job.save_meta()
         registry = StartedJobRegistry(queue=self.queue, serializer=JSONSerializer)
         expired = {

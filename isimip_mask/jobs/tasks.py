@@ -29,7 +29,7 @@ from isimip_mask.files.paths import resolve
 from isimip_mask.files.results import output_dir
 from isimip_mask.jobs.bundle import Output, zip_results
 from isimip_mask.jobs.failures import failure_message
-from isimip_mask.jobs.keys import cancel_key, lease_key, parent_id, part_id
+from isimip_mask.jobs.keys import attempts_key, cancel_key, lease_key, parent_id, part_id
 from isimip_mask.jobs.merge import merge_outputs, mergeable, merged_name
 from isimip_mask.jobs.status import failure_reason
 from isimip_mask.requests.naming import file_years, output_names
@@ -131,7 +131,7 @@ def run_job(request: dict, settings: Settings | None = None) -> dict:
     request split into parts, zip what its parts wrote."""
     settings = settings or WORKER_SETTINGS.get("settings") or load_settings()
     job = get_current_job()
-    with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
+    with Lease(job, settings.job_lease_s), _outcome_kept(job, settings), attempt(job):
         if job is not None and job.meta.get("parts"):
             return _gather(job, request, settings)
         if len(request["paths"]) > 1:  # called without a queue: the parts in turn, gathered alike
@@ -143,8 +143,28 @@ def run_part(request: dict, index: int, settings: Settings | None = None) -> dic
     """Process file ``index`` of a split request into the folder of the request's job."""
     settings = settings or WORKER_SETTINGS.get("settings") or load_settings()
     job = get_current_job()
-    with Lease(job, settings.job_lease_s), _outcome_kept(job, settings):
+    with Lease(job, settings.job_lease_s), _outcome_kept(job, settings), attempt(job):
         return _run_part(job, request, index, settings)
+
+
+@contextlib.contextmanager
+def attempt(job: Job | None):
+    """Count this run in the job's ``attempts``; a run that raises (its input, its time limit,
+    a cancel, a bug) is not retried: only a run whose process died is (RQ's retry)."""
+    if job is not None:
+        key = attempts_key(job.id)
+        runs = job.connection.incr(key)
+        job.connection.expire(key, max(1, int(job.result_ttl or 0)) + 86400)
+        meta = job.get_meta(refresh=True)  # the job's own dict, read anew
+        meta["attempts"] = runs
+        meta.pop("error", None)  # an earlier run's: its process died, this one goes on
+        job.save_meta()
+    try:
+        yield
+    except BaseException:
+        if job is not None:
+            job.retries_left = 0  # read by RQ's failure handling in this process, just after
+        raise
 
 
 @contextlib.contextmanager
