@@ -614,3 +614,25 @@ def test_a_job_that_fails_on_its_input_is_not_retried(service, tmp_path):
     assert service.wait(info.id).status == "failed"
     job = Job.fetch(info.id, connection=service.queue.connection, serializer=JSONSerializer)
     assert job.meta["attempts"] == 1
+
+
+def test_expected_ends_are_one_line_in_the_worker_log(queue_service):
+    """A job failing on its own input and the parts of a cancelled job: one line each, no traceback."""
+    settings = queue_service.settings
+    broken = write_netcdf(settings.input_path / "broken_global.nc", *global_axes(5.0))
+    failing = build_request(settings, [broken.name], [{"operation": "mask_landonly"}])
+    corrupt_data(broken)  # readable at submit, not when the worker reads its data
+    bad, _ = queue_service.queue.submit(failing)
+    cancelled, _ = queue_service.queue.submit(
+        build_request(settings, [DIS, YIELD], [{"operation": "mask_landonly"}])
+    )
+    queue_service.queue.cancel(cancelled.id)
+    rq = str(Path(sys.executable).parent / "rq")
+    command = [rq, "worker", "--burst", "--url", settings.redis_url]
+    command += ["--worker-class", "isimip_mask.jobs.workers.MaskWorker", settings.queue_name]
+    ran = subprocess.run(command, env=service_env(settings), timeout=90, capture_output=True, text=True)
+    log = ran.stdout + ran.stderr
+    assert "Traceback" not in log, log
+    ended = [line for line in log.splitlines() if f"job {bad.id} ended:" in line]
+    assert len(ended) == 1 and "damaged" in ended[0], log
+    assert queue_service.queue.info(bad.id).status == "failed"

@@ -28,6 +28,7 @@ from isal import isal_zlib
 from zlib_ng import zlib_ng
 
 from isimip_mask.engine.options import RunOptions
+from isimip_mask.errors import DatasetError
 from isimip_mask.files.netcdf import FIELD_CHUNK_BYTES
 
 DEFLATE, SHUFFLE = 1, 2  # HDF5 filter ids
@@ -57,12 +58,18 @@ def compressor(options: RunOptions, kept: float = 1.0) -> Callable[[bytes], byte
 
 
 def inflate(raw: bytes, size: int) -> bytes:
-    """Inflate a zlib-format chunk of ``size`` bytes (libdeflate; zlib says what is wrong with
-    a damaged one)."""
+    """Inflate a zlib-format chunk of ``size`` bytes (libdeflate; zlib where it refuses, for
+    what libdeflate does not take); a damaged chunk is a DatasetError, the file's own fault."""
     try:
         return deflate.zlib_decompress(raw, size)
     except deflate.DeflateError:
+        pass
+    try:
         return zlib.decompress(raw)
+    except zlib.error:
+        raise DatasetError(
+            "a stored chunk of its data does not inflate: the file is damaged or truncated"
+        ) from None
 
 
 def _filters(dataset) -> list[int]:

@@ -11,6 +11,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from isimip_mask import logs
+from isimip_mask.errors import IsimipMaskError
 from isimip_mask.files.results import upload_dir
 from isimip_mask.jobs.keys import JOB_ID, PART_TASK, TASK
 from isimip_mask.jobs.tasks import AWAY, WORKER_SETTINGS, await_redis
@@ -94,6 +95,15 @@ class MaskWorker(Worker):
             job, queue, exc_string=f"refused: {function!r} is not isimip-mask's task", execution=execution
         )
         self.set_state(WorkerStatus.IDLE)
+
+    def handle_exception(self, job: Job, *exc_info):
+        """A job that ends as expected (cancelled, or failed on its own input, with its reason
+        saved for the user) is one line in the log; tracebacks are for everything else."""
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(error, IsimipMaskError):
+            self.log.info("job %s ended: %s", job.id, error)
+            return
+        super().handle_exception(job, *exc_info)
 
     def maintain_heartbeats(self, job: Job, execution) -> None:
         """RQ's heartbeats while a job runs; RQ exits the worker when Redis is away, this waits
