@@ -49,3 +49,20 @@ def test_tables_on_the_map_the_world_for_every_country_the_points_for_points():
     (lat, lon), zoom = mapview.view_of(points)
     assert 48.85 < lat < 52.5 and 2.35 < lon < 13.4 and 1 <= zoom <= mapview.POINT_ZOOM
     assert len(mapview.overlays(points)._children) == 2
+
+
+def test_a_30_arcsec_grid_is_previewed_on_a_view_the_map_can_show():
+    import numpy as np
+
+    from isimip_mask.files.grid import Grid
+    from isimip_mask.regions.kinds import Country
+    from isimip_mask.regions.masks import grid_mask, region_mask
+
+    grid = Grid.from_arrays(90 - (np.arange(21600) + 0.5) / 120, -180 + (np.arange(43200) + 0.5) / 120)
+    view, step = mapview.view_grid(grid)
+    assert view.lat.size * view.lon.size <= mapview.VIEW_CELLS and step == 22
+    about = int(grid_mask(view, Country("CHE")).sum()) * step * step
+    exact = region_mask(grid, Country("CHE")).count()
+    assert abs(about - exact) < 0.05 * exact
+    small = Grid.from_arrays(np.arange(89.75, -90, -0.5), np.arange(-179.75, 180, 0.5))
+    assert mapview.view_grid(small) == (small, 1)

@@ -252,6 +252,20 @@ def _to_mercator_rows(
     return kept[nearest]
 
 
+VIEW_CELLS = 2_000_000  # a grid above this is previewed on a coarser view of its cells
+
+
+def view_grid(grid: Grid, max_cells: int = VIEW_CELLS) -> tuple[Grid, int]:
+    """The grid itself, or every ``step``-th of its cells in both directions where it has more
+    than ``max_cells`` (what a map can show of it), and the step."""
+    cells = grid.lat.size * grid.lon.size
+    if cells <= max_cells:
+        return grid, 1
+    step = math.ceil(math.sqrt(cells / max_cells))
+    start = step // 2
+    return Grid(grid.lat[start::step], grid.lon[start::step], (grid.dlat * step, grid.dlon * step)), step
+
+
 def kept_cells_image(grid: Grid, mask: np.ndarray) -> tuple[str, list[list[float]]]:
     """The kept cells as a PNG data URL and its bounds, ready for an image overlay."""
     picture, bounds = mask_image(grid, mask)

@@ -224,7 +224,8 @@ def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Previe
     except IsimipMaskError as error:
         st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
         return None
-    cells = int(kept.mask.sum())
-    estimate = output_estimate(plan, infos, cells)
-    st.success(f"{cells:,} of {kept.mask.size:,} cells at {info.resolution[0]:g}° are kept: {estimate}.")
+    estimate = output_estimate(plan, infos, kept.cells)
+    about = "" if kept.exact else "about "  # counted on a coarser view of a fine grid
+    resolution = f"{info.resolution[0]:g}°"
+    st.success(f"{about}{kept.cells:,} of {kept.total:,} cells at {resolution} are kept: {estimate}.")
     return kept

@@ -5,7 +5,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from isimip_mask import logs
@@ -53,17 +52,24 @@ def describe(root: str, path: str) -> datasets.DatasetInfo:
 
 @dataclass(frozen=True)
 class Preview:
-    """The cells a region keeps on a grid, and their picture for the map."""
+    """How many cells a region keeps on a file's grid (counted on a coarser view of a fine
+    grid: ``exact`` False), of how many, and their picture for the map."""
 
-    mask: np.ndarray
+    cells: int
+    total: int
     image: tuple[str, list]
+    exact: bool = True
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def preview(grid, region_key: str, _region) -> Preview:
-    """Cached by the region's canonical config (``region_key``); the region itself is not hashed."""
-    mask = grid_mask(grid, _region)
-    return Preview(mask, mapview.kept_cells_image(grid, mask))
+    """Cached by the region's canonical config (``region_key``); the region itself is not hashed.
+    A grid finer than the map can show (30 arcsec: 933 million cells) is previewed on every
+    ``step``-th cell, so that the page answers at once whatever the file."""
+    view, step = mapview.view_grid(grid)
+    mask = grid_mask(view, _region)
+    cells = int(mask.sum()) * step * step
+    return Preview(cells, grid.lat.size * grid.lon.size, mapview.kept_cells_image(view, mask), step == 1)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
