@@ -9,6 +9,8 @@ import zipfile
 import netCDF4
 import numpy as np
 import pytest
+import shapely
+from shapely.geometry import mapping
 
 from isimip_mask.api import create_app
 from isimip_mask.errors import InputError
@@ -532,3 +534,55 @@ def test_cutout_bbox_with_the_mean_flags_gives_the_mean_the_user_asked_for(clien
     info = service.wait(job["id"])
     output = zipped_output(service.queue.result_path(info), service.settings.output_path / "unzipped")
     assert info.status == "finished" and output.suffix == ".csv"
+
+
+def test_create_mask_alone_returns_the_mask_of_each_feature_in_the_zip(client, service):
+    """As upstream: an uploaded shape's features as m_0, m_1, ... (1 inside, missing outside)."""
+    boxes = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "west"},
+                "geometry": mapping(shapely.box(0, 44, 2, 47)),
+            },
+            {
+                "type": "Feature",
+                "properties": {"name": "east"},
+                "geometry": mapping(shapely.box(3, 45, 5, 48)),
+            },
+        ],
+    }
+    data = {
+        "paths": [DIS],
+        "operations": [{"operation": "create_mask", "shape": "boxes.json", "mask": "boxes.nc"}],
+    }
+    answer = client.post(
+        "/",
+        data={"data": json.dumps(data), "boxes.json": (io.BytesIO(json.dumps(boxes).encode()), "boxes.json")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 201, answer.get_json()
+    info = service.wait(answer.get_json()["id"])
+    mask = zipped_output(service.queue.result_path(info), service.settings.output_path / "unzipped")
+    assert info.status == "finished" and mask.name == "boxes.nc"
+    with netCDF4.Dataset(DIS_FILE) as source:
+        grid = Grid.from_arrays(source["lat"][:], source["lon"][:])
+    with netCDF4.Dataset(mask) as out:
+        out.set_auto_maskandscale(False)
+        for layer, box in (("m_0", BBox(0, 2, 44, 47)), ("m_1", BBox(3, 5, 45, 48))):
+            np.testing.assert_array_equal(out[layer][:] == 1, bbox_mask(grid, box))
+            assert set(np.unique(out[layer][:])) == {1, -128}
+
+
+def test_create_mask_chained_with_another_region_says_to_use_mask_mask(offline_client):
+    operations = [
+        {
+            "operation": "create_mask",
+            "shape": {"type": "Polygon", "coordinates": [[[0, 44], [2, 44], [2, 47], [0, 44]]]},
+            "mask": "a.nc",
+        },
+        {"operation": "mask_landonly"},
+    ]
+    answer = offline_client.post("/", json={"paths": [DIS], "operations": operations})
+    assert answer.status_code == 400 and "follow it with mask_mask" in answer.get_data(as_text=True)

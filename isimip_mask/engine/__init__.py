@@ -12,14 +12,17 @@ import gc
 import math
 from pathlib import Path
 
+import numpy as np
+
 from isimip_mask.engine.cells import read_cells, write_cells_csv
 from isimip_mask.engine.mask import mask_file
 from isimip_mask.engine.options import DEFAULTS, RunOptions
 from isimip_mask.engine.series import read_series, write_series_csv, write_series_netcdf
 from isimip_mask.engine.streaming import Progress
 from isimip_mask.engine.tables import read_table, write_table_csv, write_table_netcdf
-from isimip_mask.files.netcdf import Layout, input_chunks
-from isimip_mask.regions.masks import region_window
+from isimip_mask.errors import RegionError
+from isimip_mask.files.netcdf import Layout, input_chunks, open_dataset, read_layout, write_feature_masks
+from isimip_mask.regions.masks import grid_mask, region_window
 from isimip_mask.regions.sets import PointSet, RegionSet
 
 __all__ = ["Progress", "mask_file", "memory_mb", "run"]
@@ -64,6 +67,8 @@ def run(
     # full collections during a stream then look only at the run's own (5% of a 10-year mask)
     gc.freeze()
     target = output_dir / (name or plan.output_name(source.name))
+    if plan.mask_name is not None:
+        return write_masks(source, target, plan.region)
     if isinstance(plan.region, RegionSet | PointSet):
         layout, table, steps = read_table(
             source, plan.region, plan.fractional, progress, options.threads, plan.period, plan.window
@@ -95,3 +100,17 @@ def run(
     else:
         write_series_netcdf(target, source, layout, series, plan.describe(), steps)
     return target
+
+
+def write_masks(source: Path, target: Path, region) -> Path:
+    """create_mask alone: the mask of each feature of ``region`` (a set of shapes) on the grid of
+    ``source``; a feature off the grid keeps no cell."""
+    with open_dataset(source) as src:
+        grid = read_layout(src, source.name).grid
+    masks = {}
+    for layer, part in zip(region.names, region.parts):
+        try:
+            masks[layer] = grid_mask(grid, part)
+        except RegionError:
+            masks[layer] = np.zeros(grid.shape, dtype=bool)
+    return write_feature_masks(target, grid, masks)

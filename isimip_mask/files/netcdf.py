@@ -317,3 +317,27 @@ def write_mask(target: Path, grid: Grid, cells: np.ndarray, name: str = "mask") 
         mask.setncattr("missing_value", np.float32(DEFAULT_FILL))
         mask[:] = np.where(cells, 1.0, DEFAULT_FILL).astype("f4")
     return target
+
+
+MASK_FILL = -128  # the fill value of ISIMIP's create_mask masks (byte)
+
+
+def write_feature_masks(target: Path, grid: Grid, masks: dict[str, np.ndarray]) -> Path:
+    """A mask file as the ISIMIP files API's ``create_mask`` writes one: a byte variable per
+    feature (``m_0``, ``m_1``, ...), 1 where it keeps a cell and missing elsewhere."""
+    with atomic_output(target) as partial, netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
+        out.createDimension("lat", grid.lat.size)
+        out.createDimension("lon", grid.lon.size)
+        for axis, values, units in (("lat", grid.lat, "degrees_north"), ("lon", grid.lon, "degrees_east")):
+            variable = out.createVariable(axis, "f8", (axis,))
+            variable[:] = values
+            variable.setncatts(
+                {"standard_name": "latitude" if axis == "lat" else "longitude", "units": units}
+            )
+        for name, keep in masks.items():
+            variable = out.createVariable(
+                name, "i1", ("lat", "lon"), fill_value=np.int8(MASK_FILL), zlib=True
+            )
+            variable[:] = np.where(keep, 1, MASK_FILL).astype("i1")
+        out.setncattr("history", history_line(f"mask of {len(masks)} feature(s)"))
+    return target

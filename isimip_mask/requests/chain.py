@@ -9,6 +9,8 @@ one region (a cell is kept when every one keeps it); ``crop``, ``compute_mean`` 
 fractional cells for means.
 """
 
+import re
+
 from isimip_mask.errors import InputError, Problems
 from isimip_mask.files.timeaxis import WINDOWS, Period
 from isimip_mask.regions.kinds import MaskFile, Point, Touching, intersect
@@ -92,6 +94,7 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
             "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
         )
     regions, flags, timing, fractional, croppers = [], dict.fromkeys(FLAGS, False), {}, False, []
+    mask_name = None
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
         if not isinstance(name, str):
@@ -116,6 +119,8 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
                 "operations",
                 f"the touch rule applies to areas (a box, a country, land, a shape), not to {name}",
             )
+        if op.writes_mask:
+            mask_name = _mask_name(problems, config.get("mask"))
         try:
             regions.append(apply_rule(op.region(config, limits), config.get("rule", "centre")))
             if op.crop or config.get("crop") is True:
@@ -137,7 +142,13 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
             "select_point, cutout_point, mask_regions and select_points cannot be chained with other "
             "region operations",
         )
-    tables = any(isinstance(region, RegionSet | PointSet) for region in regions)
+    if mask_name is not None and len(regions) > 1:
+        problems.add(
+            "operations",
+            "create_mask alone writes the mask of its shape; to mask files with it, follow it with "
+            "mask_mask naming the mask",
+        )
+    tables = mask_name is None and any(isinstance(region, RegionSet | PointSet) for region in regions)
     if tables and flags["crop"]:
         problems.add(
             "operations", "crop does not apply to mask_regions and select_points (they write tables)"
@@ -157,7 +168,22 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
         timing.get("window"),
         fractional,
         intersect(croppers) if croppers and len(croppers) < len(regions) else None,
+        mask_name=mask_name,
     )
+
+
+MASK_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
+
+
+def _mask_name(problems: Problems, name) -> str | None:
+    if not isinstance(name, str) or not MASK_NAME.match(name) or ".." in name:
+        problems.add(
+            "mask",
+            "mask of create_mask must be a file name of letters, digits, '-', '_' and single '.', "
+            f"e.g. 'pm.nc', got {str(name)[:60]!r}",
+        )
+        return None
+    return name
 
 
 def plan_of(region, limits: Limits = DEFAULT_LIMITS, **options) -> Plan:

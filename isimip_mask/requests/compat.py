@@ -84,9 +84,13 @@ def _merge_shape_operations(operations) -> list:
                 "mask",
             )
     shapes = {op["mask"]: op.get("shape") for op in made}
+    using = [op for op in operations if isinstance(op, dict) and op.get("operation") == "mask_mask"]
+    used = {str(op.get("mask")) for op in using}
     merged = []
     for op in operations:
-        if not isinstance(op, dict) or op.get("operation") not in ("create_mask", "mask_mask"):
+        if isinstance(op, dict) and op.get("operation") == "create_mask" and op["mask"] not in used:
+            merged.append(op)  # alone: the mask itself is what the user gets
+        elif not isinstance(op, dict) or op.get("operation") not in ("create_mask", "mask_mask"):
             merged.append(op)
         elif op["operation"] == "mask_mask":
             mask = op.get("mask")

@@ -34,6 +34,7 @@ class Operation:
     crop: ClassVar[bool] = False  # operations that cut out always crop
     help: ClassVar[str] = ""
     takes_rule: ClassVar[bool] = True  # the cell rule (see chain.apply_rule) applies to its region
+    writes_mask: ClassVar[bool] = False  # create_mask alone: the output is the region's mask file
 
     @classmethod
     def region(cls, config: dict, limits: Limits) -> Region:
@@ -201,6 +202,37 @@ class MaskRegions(Operation):
         )
 
 
+class CreateMask(Operation):
+    name = "create_mask"
+    takes_rule = False
+    writes_mask = True
+    params = {
+        "shape": "the name of an uploaded GeoJSON or zipped shapefile, or a GeoJSON object",
+        "mask": "the name of the mask file to write (letters, digits, '-', '_', '.'), e.g. 'pm.nc'",
+    }
+    help = (
+        "alone: write the mask of each feature of a shape on the file's grid (variable m_<i>, 1 "
+        "inside, missing outside); followed by mask_mask naming it: mask the files with it"
+    )
+
+    @classmethod
+    def region(cls, config, limits):
+        shape = config.get("shape")
+        if isinstance(shape, dict):
+            data, name = json.dumps(shape).encode(), "shape"
+        elif isinstance(shape, str) and shape in limits.uploads:
+            data, name = limits.uploads[shape], shape
+        else:
+            raise RegionError(
+                f"shape must be a GeoJSON object or the name of an uploaded file "
+                f"(uploaded: {sorted(limits.uploads) or 'none'}), got {str(shape)[:80]!r}",
+                "shape",
+            )
+        named = parse_features(data, name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+        layers = tuple(f"m_{number}" for number in range(len(named)))
+        return RegionSet(layers, tuple(shape for _, shape in named), slug(name))
+
+
 class SelectPoints(Operation):
     name = "select_points"
     takes_rule = False
@@ -257,5 +289,6 @@ OPERATIONS: dict[str, type[Operation]] = {
         CutoutPoint,
         MaskRegions,
         SelectPoints,
+        CreateMask,
     )
 }

@@ -39,6 +39,7 @@ class Plan:
     fractional: bool = False
     crop_to: Region | None = None  # the cropping operations' region in a chain: the output's grid
     upstream: bool = False  # written as the ISIMIP files API writes (a zip, CSV without header)
+    mask_name: str | None = None  # create_mask alone: write the mask of each feature, so named
 
     @property
     def is_series(self) -> bool:
@@ -55,6 +56,7 @@ class Plan:
             "fractional": self.fractional,
             "crop_to": region_config(self.crop_to) if self.crop_to is not None else None,
             "upstream": self.upstream,
+            "mask_name": self.mask_name,
         }
 
     @classmethod
@@ -69,10 +71,14 @@ class Plan:
             bool(config.get("fractional")),
             region_from_config(config["crop_to"]) if config.get("crop_to") else None,
             bool(config.get("upstream")),
+            config.get("mask_name"),
         )
 
     def operations(self) -> list[dict]:
         """The request form of this plan: a v2 operations list that ``parse_operations`` reads back."""
+        if self.mask_name is not None:
+            shape = _feature_collection(self.region.names, self.region.parts)
+            return [{"operation": "create_mask", "shape": shape, "mask": self.mask_name}]
         parts = self.region.parts if isinstance(self.region, Intersection) else (self.region,)
         operations = [_operation(part) for part in parts]
         croppers = _parts(self.crop_to)
@@ -90,6 +96,8 @@ class Plan:
         return operations
 
     def describe(self) -> str:
+        if self.mask_name is not None:
+            return f"the mask of {len(self.region.names)} feature(s) of {self.region.tag} ({self.mask_name})"
         if isinstance(self.region, RegionSet | PointSet):
             count = f"{len(self.region.names)} {self.region.kind}"
             what = "field means of" if isinstance(self.region, RegionSet) else "time series at"
@@ -114,6 +122,8 @@ class Plan:
         return f" ({', '.join(extras)})" if extras else ""
 
     def output_name(self, source_name: str) -> str:
+        if self.mask_name is not None:
+            return self.mask_name
         suffix = ("_fldmean" if self.compute_mean and not self.upstream else "") + (
             f"_{CDO_NAMES[self.window]}" if self.window else ""
         )
@@ -167,11 +177,15 @@ def _regions_operation(region: RegionSet) -> dict:
     touch = all(isinstance(part, Touching) for part in region.parts)
     areas = [part.area if touch else part for part in region.parts]
     if all(isinstance(area, Shape) for area in areas):
-        features = [
-            {"type": "Feature", "properties": {"name": name}, "geometry": area.config()["shape"]}
-            for name, area in zip(region.names, areas)
-        ]
-        chosen = {"type": "FeatureCollection", "features": features}
+        chosen = _feature_collection(region.names, areas)
     else:
         chosen = "countries" if region.tag == "countries" and len(areas) > 100 else list(region.names)
     return {"operation": "mask_regions", "regions": chosen, **({"rule": "touch"} if touch else {})}
+
+
+def _feature_collection(names, shapes) -> dict:
+    features = [
+        {"type": "Feature", "properties": {"name": name}, "geometry": shape.config()["shape"]}
+        for name, shape in zip(names, shapes)
+    ]
+    return {"type": "FeatureCollection", "features": features}
