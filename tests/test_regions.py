@@ -7,6 +7,7 @@ from isimip_mask.errors import RegionError
 from isimip_mask.regions.countries import country_names
 from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Shape, region_config, region_from_config
 from isimip_mask.regions.shapes import parse_geojson, parse_shapefile_zip
+from isimip_mask.requests.naming import output_name
 from tests.helpers import DATA
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]]}
@@ -189,3 +190,16 @@ def test_point_refuses_bad_values(values, message):
 def test_region_config_round_trip(region):
     config = json.loads(json.dumps(region_config(region)))
     assert region_from_config(config) == region
+
+
+@pytest.mark.parametrize(
+    ("upload", "tag"),
+    [("two_boxes.json", "two_boxes"), ("pm.zip.nc", "pm.zip"), ("Île de France.geojson", "île-de-france")],
+)
+def test_an_upload_names_outputs_as_the_isimip_files_api_does(upload, tag):
+    from isimip_mask.regions.kinds import slug
+
+    assert slug(upload) == tag
+    assert output_name("x_global_daily_2001_2010.nc", Shape(shapely.box(0, 0, 1, 1), name=slug(upload))) == (
+        f"x_{tag}_daily_2001_2010.nc"
+    )

@@ -290,8 +290,11 @@ def intersect(regions: list) -> "Region":
 
 
 def slug(name: str) -> str:
+    """A name for file names: the file name's stem (``two_boxes.json`` -> ``two_boxes``,
+    ``pm.zip.nc`` -> ``pm.zip``, as the ISIMIP files API names them), lower case, anything but
+    letters, digits, ``-``, ``_`` and ``.`` as ``-``."""
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-    slug = "".join(c if c.isalnum() or c == "-" else "-" for c in stem).strip("-")
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-.")
     return slug[:40] or "shape"
 
 
