@@ -79,7 +79,8 @@ def run(
             write_table_netcdf(target, source, layout, table, plan.describe(), steps)
         return target
     if plan.output_csv and not plan.is_series:
-        write_cells_csv(target, read_cells(source, plan.region, progress, options.threads, plan.period))
+        cells = read_cells(source, plan.region, progress, options.threads, plan.period)
+        write_cells_csv(target, cells, header=not plan.upstream)
         return target
     if not plan.is_series:
         return mask_file(

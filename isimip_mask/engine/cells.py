@@ -69,11 +69,15 @@ def read_cells(
         )
 
 
-def write_cells_csv(target: Path, cells: Cells) -> None:
-    """``time,lat,lon,<var> [<units>]...``: one row per kept cell and time step, empty where missing."""
+def write_cells_csv(target: Path, cells: Cells, header: bool = True) -> None:
+    """``time,lat,lon,<var> [<units>]...``: one row per kept cell and time step, empty where
+    missing; the header row left out as the ISIMIP files API writes its tables."""
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["time", "lat", "lon", *(f"{name} [{units}]" for name, units in cells.units.items())])
+        if header:
+            writer.writerow(
+                ["time", "lat", "lon", *(f"{name} [{units}]" for name, units in cells.units.items())]
+            )
         coordinates = [(repr(float(lat)), repr(float(lon))) for lat, lon in zip(cells.lat, cells.lon)]
         for step, time in enumerate(cells.times or [""]):
             columns = [
