@@ -105,8 +105,19 @@ def region_mask(grid: Grid, region: Region) -> RegionMask:
             keep = area_bits(sub, region)
         mask = RegionMask.of(grid, window, keep)
     if not mask.any():
-        raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
+        raise RegionError(_why_empty(grid, region), "region")
     return mask
+
+
+def _why_empty(grid: Grid, region: Region) -> str:
+    """Why a region keeps no cell: it lies off the grid, or (a combination) its parts each keep
+    cells but none in common."""
+    if isinstance(region, Intersection) and all(overlaps(grid, part) for part in region.parts):
+        tags = " and ".join(part.tag for part in region.parts)
+        return (
+            f"the regions {tags} keep no cell in common on the grid of this file: they do not intersect there"
+        )
+    return f"the region {region.tag} does not overlap the grid of this file"
 
 
 def _set_part_mask(grid: Grid, part) -> np.ndarray:
