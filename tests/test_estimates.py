@@ -58,3 +58,36 @@ def test_the_quick_look_has_its_extent_and_a_colour_scale(tmp_path):
     assert scale.startswith("colour scale: ") and scale.endswith("m3 s-1 (2nd to 98th percentile)")
     assert bar.shape == (12, 256, 3)
     assert (bar[0, 0] == colour(bar[:1, :1, 0] * 0.0)[0, 0]).all()  # low at the left
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [{"operation": "mask_regions", "regions": "countries", "output_csv": True}],
+        [
+            {
+                "operation": "select_points",
+                "points": [[48.85, 2.35], [45.76, 4.84], [43.6, 1.44]],
+                "output_csv": True,
+            }
+        ],
+    ],
+    ids=["every country", "points"],
+)
+def test_a_table_is_estimated_with_the_columns_the_file_gives(settings, tmp_path, operations):
+    """On the French cut-out, 'every country' is a dozen columns, not 241; within 2x in size."""
+    import csv
+
+    from isimip_mask.requests.chain import parse_operations
+
+    info = describe(settings.input_path, DIS)
+    plan = parse_operations(operations)
+    table = plan.run(DIS_FILE, tmp_path)
+    with table.open() as handle:
+        columns = len(next(csv.reader(handle))) - 1
+    said = output_estimate(plan, [info], 1)
+    estimated_columns = int(said.split(" x ")[1].split(" ")[0].replace(",", ""))
+    assert columns <= estimated_columns <= 2 * columns, said  # regions near the file's edge count
+    size = table.stat().st_size
+    estimated = float(said.split("about ")[1].split(" ")[0]) * {"kB": 1e3, "MB": 1e6}[said.split(" ")[-3]]
+    assert size / 2 <= estimated <= size * 2, (said, size)

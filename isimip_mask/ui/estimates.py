@@ -2,6 +2,8 @@
 will write for the files picked (the same rules the engine follows)."""
 
 from isimip_mask.files.datasets import DatasetInfo
+from isimip_mask.files.grid import wrap_lon
+from isimip_mask.regions.sets import PointSet
 from isimip_mask.requests.plan import Plan
 
 # a CSV row of a series: an ISO date, a comma and a float32 written as repr (up to 13 chars
@@ -26,7 +28,7 @@ def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int) -> str:
     steps = output_steps(plan, info)
     if plan.is_series:
         what = "CSV" if plan.output_csv else "NetCDF"
-        columns = len(getattr(plan.region, "names", ())) or 1
+        columns = table_columns(plan, info)
         row = CSV_DATE_CHARS + CSV_VALUE_CHARS * max(1, len(info.variables)) * columns + 1
         shape = (
             f"a table of {steps:,} rows x {columns:,} columns"
@@ -50,3 +52,27 @@ def output_steps(plan: Plan, info: DatasetInfo) -> int:
     if plan.window:
         return max(1, years * (12 if plan.window == "month" else 1))
     return max(1, steps * years // (last - first + 1))
+
+
+def table_columns(plan: Plan, info: DatasetInfo) -> int:
+    """The columns a table of ``plan`` gets on ``info``'s grid: its regions or points that reach
+    the grid's extent (a region without a cell on the file has no column); 1 for a series."""
+    parts = getattr(plan.region, "parts", None) if hasattr(plan.region, "names") else None
+    if not parts:
+        return 1
+    dlat, dlon = info.resolution
+    south, north = info.lat_range[0] - dlat / 2, info.lat_range[1] + dlat / 2
+    west, east = info.lon_range[0] - dlon / 2, info.lon_range[1] + dlon / 2
+    every_lon = east - west >= 360 - dlon
+
+    def reaches(low_lon, low_lat, high_lon, high_lat) -> bool:
+        if high_lat < south or low_lat > north:
+            return False
+        start = wrap_lon(low_lon, west)  # the part's west edge moved next to the grid's
+        return every_lon or start <= east or start + (high_lon - low_lon) >= west + 360
+
+    if isinstance(plan.region, PointSet):
+        return max(1, sum(reaches(p.lon, p.lat, p.lon, p.lat) for p in parts))
+    outlined = [part for part in parts if getattr(part, "geometry", None) is not None]
+    unknown = len(parts) - len(outlined)  # mask files: counted, their cells are not known here
+    return max(1, unknown + sum(reaches(*part.geometry.bounds) for part in outlined))
