@@ -191,9 +191,7 @@ class MaskRegions(Operation):
             parts = tuple(MaskCountry.region({"country": code}, limits) for code in chosen)
             return RegionSet(tuple(str(code).strip().upper() for code in chosen), parts, "countries")
         if isinstance(chosen, dict) or (isinstance(chosen, str) and chosen in limits.uploads):
-            data = json.dumps(chosen).encode() if isinstance(chosen, dict) else limits.uploads[chosen]
-            name = "regions" if isinstance(chosen, dict) else chosen
-            named = parse_features(data, name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+            name, named = _features(chosen, limits, "regions")
             return RegionSet(tuple(n for n, _ in named), tuple(s for _, s in named), slug(name))
         raise RegionError(
             "regions must be 'countries', a list of ISO3 codes or the name of an uploaded file "
@@ -218,17 +216,13 @@ class CreateMask(Operation):
     @classmethod
     def region(cls, config, limits):
         shape = config.get("shape")
-        if isinstance(shape, dict):
-            data, name = json.dumps(shape).encode(), "shape"
-        elif isinstance(shape, str) and shape in limits.uploads:
-            data, name = limits.uploads[shape], shape
-        else:
+        if not (isinstance(shape, dict) or (isinstance(shape, str) and shape in limits.uploads)):
             raise RegionError(
                 f"shape must be a GeoJSON object or the name of an uploaded file "
                 f"(uploaded: {sorted(limits.uploads) or 'none'}), got {str(shape)[:80]!r}",
                 "shape",
             )
-        named = parse_features(data, name, limits.max_geojson_bytes, limits.max_geojson_vertices)
+        name, named = _features(shape, limits, "shape")
         layers = tuple(f"m_{number}" for number in range(len(named)))
         return RegionSet(layers, tuple(shape for _, shape in named), slug(name))
 
@@ -273,6 +267,13 @@ class SelectPoints(Operation):
 class CutoutPoint(SelectPoint):
     name = "cutout_point"
     help = "select_point (the v2 name of ncks -d at one cell)"
+
+
+def _features(chosen: dict | str, limits: Limits, inline_name: str):
+    """The name and the named features of a GeoJSON object or of the uploaded file it names."""
+    data = json.dumps(chosen).encode() if isinstance(chosen, dict) else limits.uploads[chosen]
+    name = inline_name if isinstance(chosen, dict) else chosen
+    return name, parse_features(data, name, limits.max_geojson_bytes, limits.max_geojson_vertices)
 
 
 OPERATIONS: dict[str, type[Operation]] = {
