@@ -28,7 +28,6 @@ from isimip_mask.files.timeaxis import Period, window_means
 from isimip_mask.regions.coverage import cell_weights
 from isimip_mask.regions.kinds import Point, Region
 from isimip_mask.regions.masks import nearest_cell, region_mask, region_window
-from isimip_mask.regions.window import Window
 
 
 def stream_series(
@@ -174,12 +173,14 @@ def read_series(
             }
             lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
         else:
-            # a share of a cell counts where its centre is outside too: the extent's window
-            window = (
-                region_window(grid, region) if fractional else Window(*region_mask(grid, region).bounds())
-            )
-            rows, cols = window.rows, window.cols
-            weights = cell_weights(grid.window(rows, cols), region, fractional)
+            if fractional:  # a share of a cell counts where its centre is outside too: the extent's window
+                window = region_window(grid, region)
+                rows, cols = window.rows, window.cols
+                weights = cell_weights(grid.window(rows, cols), region, fractional)
+            else:  # the mask is built once, and its kept cells' window is read
+                kept = region_mask(grid, region)
+                rows, cols = kept.bounds()
+                weights = grid.lat_weights()[rows, None] * kept.cells(rows, cols)
             if not weights.any():
                 raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
             values = {
