@@ -149,7 +149,7 @@ def test_cli_tables_periods_and_windows(tmp_path, capsys):
         == 0
     )
     written = capsys.readouterr().out.split()[-1]
-    assert written.endswith("_dis_countries_yearmean_daily_DEMO_FR_2001_2003.csv")
+    assert written.endswith("_dis_countries_yearmean_annual_DEMO_FR_2001_2003.csv")
     rows = list(csv.reader(Path(written).read_text().splitlines()))
     assert rows[0] == ["time", "FRA [m3 s-1]", "CHE [m3 s-1]"] and len(rows) == 4
 

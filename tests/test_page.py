@@ -424,7 +424,7 @@ def test_years_and_monthly_means(app, service):
     assert "a time series of 12 values per file" in preview_text(at)
     at = at.button(key="submit").click().run()
     info = service.wait(job_of(at))
-    assert info.file_name.endswith("_fra_fldmean_monmean_daily_DEMO_FR_2002_2002.csv")
+    assert info.file_name.endswith("_fra_fldmean_monmean_monthly_DEMO_FR_2002_2002.csv")
     rows = service.queue.result_path(info).read_text().splitlines()
     assert len(rows) == 13 and rows[1].startswith("2002-01-16")
 

@@ -12,6 +12,16 @@ import netCDF4
 import numpy as np
 
 from isimip_mask.engine import chunks
+from isimip_mask.engine.statistics import (
+    Entries,
+    Groups,
+    cell_method,
+    label,
+    stream_statistics,
+    suffix,
+    units_of,
+    weighing_for,
+)
 from isimip_mask.engine.streaming import Progress, column_runs, read_block, slabs, write_window_bounds
 from isimip_mask.errors import DatasetError, RegionError
 from isimip_mask.files.netcdf import (
@@ -25,7 +35,8 @@ from isimip_mask.files.netcdf import (
 )
 from isimip_mask.files.steps import Steps
 from isimip_mask.files.timeaxis import Period, window_means
-from isimip_mask.regions.coverage import cell_weights
+from isimip_mask.files.weights import WeightGrid
+from isimip_mask.regions.coverage import cell_shares
 from isimip_mask.regions.kinds import Point, Region
 from isimip_mask.regions.masks import nearest_cell, region_mask, region_window
 
@@ -74,51 +85,40 @@ def stream_series(
     return np.concatenate(parts) if parts else np.zeros(0)  # a time axis of length 0
 
 
-def field_means(
+def field_statistics(
     source: Path,
-    source_var,
-    weights: np.ndarray,
+    dataset,
+    layout,
+    name: str,
+    shares: np.ndarray,
     rows: slice,
-    progress: Progress | None,
+    cols: np.ndarray,
+    statistics: tuple[str, ...],
+    weights: WeightGrid | None,
     steps: Steps,
+    progress: Progress | None,
     threads: int,
-    cols: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Area-weighted mean over the cells where ``weights`` > 0, missing values left out."""
-    means = weighted_means(weights.ravel(), lambda entries: entries.sum(axis=1), fill_value(source_var))
+    """``(time, statistic)``: the statistics of variable ``name`` over the window ``rows`` x
+    ``cols``, each cell counting by its share ``shares`` (0 outside the region) and weighing
+    by its area (and ``weights``); missing values left out."""
+    variable = dataset.variables[name]
+    grid = layout.grid.window(rows, cols)
+    weighing, years = weighing_for(dataset, layout, name, grid, rows, cols, weights, steps)
+    r, c = np.indices(shares.shape)
+    entries = Entries(r.ravel(), c.ravel(), shares.ravel())
+    groups = Groups.one(shares.size)
 
-    def reduce(block):
-        return means(block.reshape(block.shape[0], -1))
+    def read(reduce, part, advance):
+        def reduce_block(block):
+            return reduce(block.reshape(block.shape[0], -1))
 
-    return stream_series(source, source_var, rows, reduce, steps, progress, threads, cols=cols)
+        return stream_series(source, variable, rows, reduce_block, part, advance, threads, cols=cols)
 
-
-def weighted_means(weights: np.ndarray, sums, fill):
-    """``reduce(values) -> means``: values ``(time, entry)`` to weighted means, where
-    ``sums(entries)`` adds up weighted entries (``(time, entry) -> (time, ...)``); missing
-    values (``fill``, NaN, infinities) are left out, and a mean of no valid entry is NaN.
-
-    The weights of the valid entries and their totals are kept for the last pattern of missing
-    values seen (ISIMIP files miss the same cells at every step) and made anew when it changes.
-    Threads share the reducer: what is kept is replaced whole, never changed in place.
-    """
-    kept = None
-
-    def reduce(values: np.ndarray) -> np.ndarray:
-        nonlocal kept
-        valid = (values != fill) & np.isfinite(values)  # in the file's type: fill compares exactly
-        known = kept
-        if known is None or known[0].shape != valid.shape or not np.array_equal(known[0], valid):
-            valid_weights = weights * valid
-            known = kept = (valid, valid_weights, sums(valid_weights))
-        _, valid_weights, totals = known
-        weighted = sums(np.multiply(values, valid_weights, dtype="f8"))
-        if not np.isfinite(weighted).all():  # a NaN or infinite value times its weight 0
-            weighted = sums(np.multiply(np.where(valid, values, 0), valid_weights, dtype="f8"))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals > 0, weighted / totals, np.nan)
-
-    return reduce
+    values = stream_statistics(
+        read, statistics, groups, entries, weighing, fill_value(variable), steps, years, progress
+    )
+    return values.reshape(-1, len(statistics))
 
 
 def point_values(
@@ -137,15 +137,19 @@ def point_values(
 
 @dataclass(frozen=True)
 class Series:
-    """Time series of each data variable, at one cell or averaged over a region."""
+    """Time series of each data variable, at one cell or as statistics of a region:
+    ``values[output]`` for each output variable, which is ``variable + suffix(statistic)``
+    (``sources[output] == (variable, statistic)``); units, types and dimensions by variable."""
 
     values: dict[str, np.ndarray]
+    sources: dict[str, tuple[str, str]]
     lat: float
     lon: float
     method: str
     units: dict[str, str]
     dtypes: dict[str, np.dtype]
     dims: dict[str, tuple[str, ...]]
+    weights: str | None = None  # the weight grid's variable, for the descriptions
 
 
 def read_series(
@@ -157,10 +161,13 @@ def read_series(
     period: Period | None = None,
     window: str | None = None,
     fractional: bool = False,
+    statistics: tuple[str, ...] = ("mean",),
+    weights: WeightGrid | None = None,
 ):
-    """Read the point time series (``Point``) or area-weighted field mean of each data variable,
-    over ``period`` (default: every step), averaged over each ``window`` if one is given; with
-    ``fractional``, each cell weighs by the share of it inside the region.
+    """Read the point time series (``Point``) or the ``statistics`` (default the area-weighted
+    field mean) of each data variable over ``region``, over ``period`` (default: every step),
+    averaged over each ``window`` if one is given; with ``fractional``, each cell counts by the
+    share of it inside the region; with ``weights``, each cell weighs also by the weight grid.
     Returns the file's layout, the series and the steps written."""
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
@@ -171,35 +178,53 @@ def read_series(
                 name: point_values(source, src.variables[name], row, col, progress, steps, threads)
                 for name in layout.data_vars
             }
+            sources = {name: (name, "point") for name in layout.data_vars}
             lat, lon, method = float(grid.lat[row]), float(grid.lon[col]), "point"
         else:
             if fractional:  # a share of a cell counts where its centre is outside too: the extent's window
-                window = region_window(grid, region)
-                rows, cols = window.rows, window.cols
-                weights = cell_weights(grid.window(rows, cols), region, fractional)
+                window_cells = region_window(grid, region)
+                rows, cols = window_cells.rows, window_cells.cols
+                shares = cell_shares(grid.window(rows, cols), region, fractional)
             else:  # the mask is built once, and its kept cells' window is read
                 kept = region_mask(grid, region)
                 rows, cols = kept.bounds()
-                weights = grid.lat_weights()[rows, None] * kept.cells(rows, cols)
-            if not weights.any():
+                shares = kept.cells(rows, cols).astype("f8")
+            if not shares.any():
                 raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
-            values = {
-                name: field_means(source, src.variables[name], weights, rows, progress, steps, threads, cols)
-                for name in layout.data_vars
-            }
-            r, c = np.nonzero(weights > 0)
+            values, sources = {}, {}
+            for name in layout.data_vars:
+                found = field_statistics(
+                    source,
+                    src,
+                    layout,
+                    name,
+                    shares,
+                    rows,
+                    cols,
+                    statistics,
+                    weights,
+                    steps,
+                    progress,
+                    threads,
+                )
+                for i, statistic in enumerate(statistics):
+                    values[name + suffix(statistic)] = found[:, i]
+                    sources[name + suffix(statistic)] = (name, statistic)
+            r, c = np.nonzero(shares > 0)
             lat, lon, method = float(grid.lat[rows][r].mean()), float(grid.lon[cols][c].mean()), "mean"
         if steps.groups is not None:
             values = {name: window_means(v, steps.groups) for name, v in values.items()}
         variables = {name: src.variables[name] for name in layout.data_vars}
         series = Series(
             values,
+            sources,
             lat,
             lon,
             method,
             units={name: str(v.__dict__.get("units", "")) for name, v in variables.items()},
             dtypes={name: v.dtype for name, v in variables.items()},
             dims={name: v.dimensions for name, v in variables.items()},
+            weights=weights.var if weights else None,
         )
     return layout, series, steps
 
@@ -208,20 +233,24 @@ def write_series_csv(target: Path, series: Series, times: list[str], header: boo
     """One row per time step: ISO time, then each variable (empty where missing); first a header
     row naming each column (none as the ISIMIP files API writes: cdo's ``outputtab,nohead``)."""
     headers = []
-    for name, dims in series.dims.items():
+    for name, statistic in series.sources.values():
+        dims = series.dims[name]
         if len(dims) != 3:
             raise DatasetError(f"CSV output needs (time, lat, lon) variables; {name} has {dims}")
         where = (
             f" at lat={series.lat:g} lon={series.lon:g}"
             if series.method == "point"
-            else " area-weighted mean"
+            else f" {label(statistic, series.weights)}"
         )
-        headers.append(f"{name} [{series.units[name]}]{where}")
+        headers.append(f"{name} [{units_of(statistic, series.units[name])}]{where}")
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
         if header:
             writer.writerow(["time", *headers])
-        columns = [[_csv_number(v, series.dtypes[n]) for v in series.values[n]] for n in series.values]
+        columns = [
+            [_csv_number(v, series.dtypes[series.sources[n][0]]) for v in series.values[n]]
+            for n in series.values
+        ]
         for i in range(len(columns[0]) if columns else 0):  # a file without a time axis: one row
             writer.writerow([times[i] if i < len(times) else "", *(column[i] for column in columns)])
 
@@ -248,16 +277,19 @@ def write_series_netcdf(  # noqa: C901 (one branch per kind of variable copied, 
                 if grid_dims & set(variable.dimensions) and name not in (
                     layout.lat_dim,
                     layout.lon_dim,
-                    *series.values,
+                    *series.dims,
                 ):
                     continue  # cell bounds and other gridded fields have no meaning for one value
                 timed = layout.time_dim in variable.dimensions and name not in (
                     layout.time_dim,
-                    *series.values,
+                    *series.dims,
                 )
                 if timed and steps.groups is not None:
                     continue  # the source's own time bounds: the windows get theirs
                 shape = tuple(len(out.dimensions[d]) for d in variable.dimensions)
+                if name in series.dims:
+                    _write_outputs(out, variable, name, shape, series, layout, steps)
+                    continue
                 target_var = create_variable(out, variable, name, variable.dimensions, shape, None)
                 if name in (layout.lat_dim, layout.lon_dim) and "bounds" in variable.__dict__:
                     target_var.delncattr("bounds")
@@ -265,16 +297,6 @@ def write_series_netcdf(  # noqa: C901 (one branch per kind of variable copied, 
                     target_var[:] = series.lat
                 elif name == layout.lon_dim:
                     target_var[:] = series.lon
-                elif name in series.values:
-                    fill = fill_value(variable)
-                    values = np.where(np.isnan(series.values[name]), fill, series.values[name])
-                    target_var[...] = values.astype(variable.dtype).reshape(shape)
-                    methods = [f"{layout.lat_dim}: {layout.lon_dim}: mean (area-weighted)"]
-                    methods = (methods if series.method == "mean" else []) + (
-                        ["time: mean"] if steps.groups is not None else []
-                    )
-                    if methods:
-                        target_var.setncattr("cell_methods", " ".join(methods))
                 elif name == layout.time_dim:
                     target_var[:] = steps.values
                 elif layout.time_dim in variable.dimensions:
@@ -283,3 +305,24 @@ def write_series_netcdf(  # noqa: C901 (one branch per kind of variable copied, 
                     target_var[...] = variable[...]
             if steps.groups is not None:
                 write_window_bounds(out, layout, steps)
+
+
+def _write_outputs(out, variable, name: str, shape, series: Series, layout, steps: Steps) -> None:
+    """The series of data variable ``name``: one output variable per statistic."""
+    fill = fill_value(variable)
+    for output, (source_name, statistic) in series.sources.items():
+        if source_name != name:
+            continue
+        target_var = create_variable(out, variable, output, variable.dimensions, shape, None)
+        if "cell_measures" in target_var.ncattrs():  # the areas are not in a file of one cell
+            target_var.delncattr("cell_measures")
+        values = np.where(np.isnan(series.values[output]), fill, series.values[output])
+        target_var[...] = values.astype(variable.dtype).reshape(shape)
+        if statistic == "sum":
+            target_var.setncattr("units", units_of(statistic, series.units[name]))
+        methods = [f"{layout.lat_dim}: {layout.lon_dim}: {cell_method(statistic)}"]
+        methods = (methods if series.method == "mean" else []) + (
+            ["time: mean"] if steps.groups is not None else []
+        )
+        if methods:
+            target_var.setncattr("cell_methods", " ".join(methods))

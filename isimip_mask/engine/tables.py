@@ -17,7 +17,16 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from isimip_mask.engine.series import stream_series, weighted_means
+from isimip_mask.engine.series import stream_series
+from isimip_mask.engine.statistics import (
+    Entries,
+    Groups,
+    cell_method,
+    stream_statistics,
+    suffix,
+    units_of,
+    weighing_for,
+)
 from isimip_mask.engine.streaming import Progress, write_window_bounds
 from isimip_mask.errors import RegionError
 from isimip_mask.files.grid import wrap_lon
@@ -30,7 +39,9 @@ from isimip_mask.files.netcdf import (
 )
 from isimip_mask.files.steps import Steps
 from isimip_mask.files.timeaxis import Period, window_means
+from isimip_mask.files.weights import WeightGrid
 from isimip_mask.regions.coverage import cell_shares
+from isimip_mask.regions.kinds import MaskFile
 from isimip_mask.regions.masks import nearest_cells
 from isimip_mask.regions.sets import PointSet, RegionSet
 
@@ -40,18 +51,20 @@ CSV_BLOCK_ROWS = 256  # rows of a CSV table turned to text at once
 
 @dataclass(frozen=True)
 class Columns:
-    """The cells and weights of every column: ``cells`` (flat, in the window ``rows`` of the
-    grid, ascending) and their ``weights``, in runs of one column's entries starting at
-    ``runs``; ``run_order`` lists the runs column by column, each column's from
-    ``column_starts``. ``names``, ``lat`` and ``lon`` are per column."""
+    """The cells and shares of every column: ``cells`` (flat, in the window ``rows`` of the
+    grid, ascending) and the ``shares`` of them that count, in runs of one column's entries
+    starting at ``runs``; ``run_order`` lists the runs column by column, each column's from
+    ``column_starts``; ``column`` is each entry's column. ``names``, ``lat`` and ``lon`` are
+    per column."""
 
     names: list[str]
     rows: slice
     cells: np.ndarray
-    weights: np.ndarray
+    shares: np.ndarray
     runs: np.ndarray
     run_order: np.ndarray
     column_starts: np.ndarray
+    column: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
     method: str
@@ -61,23 +74,52 @@ class Columns:
         per_run = np.add.reduceat(entries, self.runs, axis=1)
         return np.add.reduceat(per_run[:, self.run_order], self.column_starts, axis=1)
 
-    def reducer(self, fill):
-        """``reduce(values) -> (time, column)``, from the values ``(time, entry)`` of a step:
-        each column's weighted mean, or for points each one's value; missing values NaN."""
-        if self.method == "mean":
-            return weighted_means(self.weights, self.sums, fill)
+    def groups(self) -> Groups:
+        """The columns as the statistics see them, entries ordered column by column."""
+        order = np.argsort(self.column, kind="stable")
+        starts = np.searchsorted(self.column[order], np.arange(len(self.names)))
+        return Groups(self.sums, self.column, order, starts)
+
+    def entries(self, n_lon: int) -> Entries:
+        return Entries(self.cells // n_lon, self.cells % n_lon, self.shares)
+
+    def point_values(self, fill):
+        """``reduce(values) -> (time, column, 1)``: for points each one's value, missing NaN."""
         entry = self.runs[self.run_order]  # a point's column has one entry
 
         def values_at_points(values: np.ndarray) -> np.ndarray:
             picked = values[:, entry]
-            return np.where((picked != fill) & np.isfinite(picked), picked, np.nan).astype("f8")
+            return np.where((picked != fill) & np.isfinite(picked), picked, np.nan).astype("f8")[..., None]
 
         return values_at_points
 
 
+COLUMNS_CACHE = 4  # grids whose columns of a set are kept in a worker (one per grid and rule)
+CACHED_ENTRIES = 20_000_000  # sets of more cells than this are built anew each time
+
+
 def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, threads: int = 1) -> Columns:
     """The columns of a set on ``grid``; regions without a cell on it are left out. Regions are
-    rasterised in ``threads`` threads (shapely lets go of the GIL); points are placed at once."""
+    rasterised in ``threads`` threads (shapely lets go of the GIL); points are placed at once.
+    The columns of a set of outlines (every country) are kept per grid: the next request on
+    the same grid starts reading at once."""
+    if isinstance(region, PointSet) or any(isinstance(part, MaskFile) for part in region.parts):
+        return _columns_of(grid, region, fractional, threads)
+    key = (grid.lat.tobytes(), grid.lon.tobytes(), grid.dlat, grid.dlon, region, fractional)
+    found = _KEPT.get(key)
+    if found is None:
+        found = _columns_of(grid, region, fractional, threads)
+        if found.cells.size <= CACHED_ENTRIES:
+            while len(_KEPT) >= COLUMNS_CACHE:
+                _KEPT.pop(next(iter(_KEPT)))
+            _KEPT[key] = found
+    return found
+
+
+_KEPT: dict = {}
+
+
+def _columns_of(grid, region: RegionSet | PointSet, fractional: bool, threads: int) -> Columns:
     if isinstance(region, PointSet):
         rows, cols = nearest_cells(grid, region.parts)
         return _columns(
@@ -91,7 +133,8 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
             grid.lon[cols],
             "point",
         )
-    cos_lat, lon_start = grid.lat_weights(), float(grid.lon.min()) - grid.dlon / 2
+    lon_start = float(grid.lon.min()) - grid.dlon / 2
+    cos_lat = grid.lat_weights()
 
     def entries(part) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         try:
@@ -99,16 +142,17 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
         except RegionError:  # this region misses the file
             return None
         r, c = np.nonzero(shares)
-        return r, c, cos_lat[r] * shares[r, c]
+        return r, c, shares[r, c].astype("f8")
 
-    names, rows, cols, weights, lat, lon = [], [], [], [], [], []
+    names, rows, cols, shares, lat, lon = [], [], [], [], [], []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for name, found in zip(region.names, pool.map(entries, region.parts)):
             if found is None or found[0].size == 0:
                 continue
-            r, c, w = found
+            r, c, s = found
+            w = cos_lat[r] * s
             names.append(name)
-            rows.append(r), cols.append(c), weights.append(w)
+            rows.append(r), cols.append(c), shares.append(s)
             lat.append(float(np.average(grid.lat[r], weights=w)))
             # averaged round the globe (Fiji's centre is near 180°, not 0°), in the file's own range
             west = grid.lon[c[0]]
@@ -118,12 +162,12 @@ def columns_of(grid, region: RegionSet | PointSet, fractional: bool = False, thr
         raise RegionError(f"none of the {region.kind} overlaps the grid of this file", region.kind)
     column = np.repeat(np.arange(len(names)), [r.size for r in rows])
     return _columns(
-        grid, names, column, *map(np.concatenate, (rows, cols, weights)), np.array(lat), np.array(lon), "mean"
+        grid, names, column, *map(np.concatenate, (rows, cols, shares)), np.array(lat), np.array(lon), "mean"
     )
 
 
-def _columns(grid, names, column, rows, cols, weights, lat, lon, method) -> Columns:
-    """:class:`Columns` from the entries: ``column``, ``rows``, ``cols``, ``weights`` each."""
+def _columns(grid, names, column, rows, cols, shares, lat, lon, method) -> Columns:
+    """:class:`Columns` from the entries: ``column``, ``rows``, ``cols``, ``shares`` each."""
     first = int(rows.min())
     cells = (rows - first) * grid.lon.size + cols
     order = np.argsort(cells, kind="stable")
@@ -134,10 +178,11 @@ def _columns(grid, names, column, rows, cols, weights, lat, lon, method) -> Colu
         names,
         slice(first, int(rows.max()) + 1),
         cells,
-        weights[order],
+        shares[order],
         runs,
         run_order,
         np.searchsorted(column[runs][run_order], np.arange(len(names))),
+        column,
         np.asarray(lat, "f8"),
         np.asarray(lon, "f8"),
         method,
@@ -146,12 +191,27 @@ def _columns(grid, names, column, rows, cols, weights, lat, lon, method) -> Colu
 
 @dataclass(frozen=True)
 class Table:
-    """``values[name]`` is (time, column) for each data variable."""
+    """``values[output]`` is (time, column) for each output: a data variable's statistic
+    (``sources[output] == (variable, statistic)``, the output named ``variable + suffix``)."""
 
     columns: Columns
     values: dict[str, np.ndarray]
+    sources: dict[str, tuple[str, str]]
     units: dict[str, str]
     dtypes: dict[str, np.dtype]
+    weights: str | None = None
+
+    def headers(self) -> list[str]:
+        """A CSV header per column: ``<region>[ <statistic>] [<units>]``, led by the variable's
+        name where the file has several."""
+        several = len({name for name, _ in self.sources.values()}) > 1
+        headers = []
+        for name, statistic in self.sources.values():
+            lead = f"{name} " if several else ""
+            tail = "" if statistic in ("mean", "point") else f" {statistic}"
+            units = units_of(statistic, self.units[name])
+            headers += [f"{lead}{column}{tail} [{units}]" for column in self.columns.names]
+        return headers
 
 
 def read_table(
@@ -162,50 +222,61 @@ def read_table(
     threads: int = 1,
     period: Period | None = None,
     window: str | None = None,
+    statistics: tuple[str, ...] = ("mean",),
+    weights: WeightGrid | None = None,
 ):
-    """Every column's series of every data variable, in one pass over the file; returns the
-    file's layout, the table and the steps written."""
+    """Every column's series of every data variable (a point's values, or a region's
+    ``statistics``, weighed by ``weights`` where given), in one pass over the file; returns
+    the file's layout, the table and the steps written."""
     with open_dataset(source) as src:
         layout = read_layout(src, source.name)
         steps = Steps.of(layout, period, window)
     # outside the open file: it holds the NetCDF lock, which mask files read in the threads need
     columns = columns_of(layout.grid, region, fractional, threads)
+    statistics = ("point",) if columns.method == "point" else statistics
+    n_lon = layout.grid.lon.size
     with open_dataset(source) as src:
-        values = {}
+        values, sources = {}, {}
         for name in layout.data_vars:
             variable = src.variables[name]
             fill = fill_value(variable)
 
-            series = stream_series(
-                source,
-                variable,
-                columns.rows,
-                columns.reducer(fill),
-                steps,
-                progress,
-                threads,
-                columns.cells,
-            )
-            series = series.reshape(-1, len(columns.names))
-            values[name] = window_means(series, steps.groups) if steps.groups is not None else series
+            def read(reduce, part, advance, variable=variable):
+                return stream_series(
+                    source, variable, columns.rows, reduce, part, advance, threads, columns.cells
+                )
+
+            if columns.method == "point":
+                found = read(columns.point_values(fill), steps, progress)
+            else:
+                every = np.arange(n_lon)
+                grid = layout.grid.window(columns.rows, every)
+                weighing, years = weighing_for(src, layout, name, grid, columns.rows, every, weights, steps)
+                entries = columns.entries(n_lon)
+                found = stream_statistics(
+                    read, statistics, columns.groups(), entries, weighing, fill, steps, years, progress
+                )
+            found = found.reshape(-1, len(columns.names), len(statistics))
+            for i, statistic in enumerate(statistics):
+                series = found[..., i]
+                output = name + suffix(statistic)
+                values[output] = window_means(series, steps.groups) if steps.groups is not None else series
+                sources[output] = (name, statistic)
         variables = {name: src.variables[name] for name in layout.data_vars}
         table = Table(
             columns,
             values,
+            sources,
             units={name: str(v.__dict__.get("units", "")) for name, v in variables.items()},
             dtypes={name: v.dtype for name, v in variables.items()},
+            weights=weights.var if weights else None,
         )
     return layout, table, steps
 
 
 def write_table_csv(target: Path, table: Table, times: list[str]) -> None:
     """``time,<column> [<units>],...``: one row per time step, empty where missing."""
-    several = len(table.values) > 1
-    headers = [
-        f"{f'{name} ' if several else ''}{column} [{table.units[name]}]"
-        for name in table.values
-        for column in table.columns.names
-    ]
+    headers = table.headers()
     with atomic_output(target) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["time", *headers])
@@ -213,7 +284,10 @@ def write_table_csv(target: Path, table: Table, times: list[str]) -> None:
             rows = slice(start, start + CSV_BLOCK_ROWS)
             # each value as the shortest text of the file's type, turned to text a block at a
             # time in numpy (a str() and an isnan() per value took twice as long)
-            texts = [_texts(values[rows], table.dtypes[name]) for name, values in table.values.items()]
+            texts = [
+                _texts(values[rows], table.dtypes[table.sources[output][0]])
+                for output, values in table.values.items()
+            ]
             cells = np.concatenate(texts, axis=1).tolist()
             writer.writerows([time, *row] for time, row in zip(times[rows], cells))
 
@@ -254,21 +328,24 @@ def write_table_netcdf(target: Path, source: Path, layout, table: Table, action:
                     }
                 )
                 coordinate[:] = values
-            methods = ["area: mean (area-weighted)"] if columns.method == "mean" else []
-            methods += ["time: mean"] if steps.groups is not None else []
-            for name, values in table.values.items():
+            for output, values in table.values.items():
+                name, statistic = table.sources[output]
                 source_var = src.variables[name]
                 fill = fill_value(source_var)
-                attrs = _attributes(source_var, "_FillValue", "cell_methods")
+                attrs = _attributes(source_var, "_FillValue", "cell_methods", "cell_measures")
                 dims = (layout.time_dim, "region")
                 # about 1 MB a chunk (netCDF's default for an unlimited axis is one row), not
                 # deflated: a series of many columns packs to ~80% at best, and deflating a
                 # 1,000-point table of ten daily years took longer than reading it
                 rows = max(1, min(len(values), TABLE_CHUNK_BYTES // (4 * len(columns.names))))
                 variable = out.createVariable(
-                    name, source_var.dtype, dims, fill_value=fill, chunksizes=(rows, len(columns.names))
+                    output, source_var.dtype, dims, fill_value=fill, chunksizes=(rows, len(columns.names))
                 )
                 variable.setncatts({**attrs, "coordinates": "lat lon region_name"})
+                if statistic == "sum":
+                    variable.units = units_of(statistic, table.units[name])
+                methods = [f"area: {cell_method(statistic)}"] if columns.method == "mean" else []
+                methods += ["time: mean"] if steps.groups is not None else []
                 if methods:
                     variable.cell_methods = " ".join(methods)
                 variable[:] = np.where(np.isnan(values), fill, values).astype(source_var.dtype)

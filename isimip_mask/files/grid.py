@@ -7,6 +7,8 @@ import numpy as np
 
 from isimip_mask.errors import RegionError
 
+EARTH_RADIUS_M = 6_371_000.0  # the sphere of CDO's gridarea
+
 
 def wrap_lon(lon, start: float = -180.0):
     """Longitudes (a number or an array) moved by multiples of 360 into [start, start + 360).
@@ -60,3 +62,31 @@ class Grid:
     def lat_weights(self) -> np.ndarray:
         """cos(lat): proportional to the cell area on a regular grid (as ``cdo fldmean``)."""
         return np.cos(np.deg2rad(self.lat))
+
+    def cell_areas(self) -> np.ndarray:
+        """The area in m² of a cell of each row, on a sphere of ``EARTH_RADIUS_M``: the band
+        between the row's edges over the cell's share of the turn (edges held to the poles)."""
+        north = np.deg2rad(np.minimum(self.lat + self.dlat / 2, 90.0))
+        south = np.deg2rad(np.maximum(self.lat - self.dlat / 2, -90.0))
+        return EARTH_RADIUS_M**2 * np.deg2rad(self.dlon) * np.abs(np.sin(north) - np.sin(south))
+
+    def positions_in(self, other: "Grid") -> tuple[np.ndarray, np.ndarray] | None:
+        """The row and column of each of this grid's cells in ``other`` (cells matched by their
+        centres, longitudes round the globe), or None if one of them is not on ``other``: so a
+        regional cut-out or a 0..360 file finds its part of a global file."""
+        tolerance = min(other.dlat, other.dlon) / 100
+        rows = _match(self.lat, other.lat, tolerance)
+        cols = _match(wrap_lon(self.lon), wrap_lon(other.lon), tolerance)
+        return None if rows is None or cols is None else (rows, cols)
+
+
+def _match(values: np.ndarray, reference: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """For each value, the index of the equal one in ``reference``; None if one has none."""
+    order = np.argsort(reference)
+    ordered = reference[order]
+    right = np.clip(np.searchsorted(ordered, values), 0, ordered.size - 1)
+    left = np.maximum(right - 1, 0)
+    nearest = np.where(np.abs(ordered[left] - values) <= np.abs(ordered[right] - values), left, right)
+    if np.any(np.abs(ordered[nearest] - values) > tolerance):
+        return None
+    return order[nearest]

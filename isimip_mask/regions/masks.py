@@ -200,29 +200,15 @@ def file_mask(grid: Grid, mask_grid: Grid, keep: np.ndarray, label: str) -> np.n
     Cells are matched by their coordinates, so a regional cut-out or a 0..360 file takes the
     right part of a global mask. RegionError if some cell of ``grid`` is not on the mask's grid.
     """
-    tolerance = min(mask_grid.dlat, mask_grid.dlon) / 100
-    rows = _match(grid.lat, mask_grid.lat, tolerance)
-    cols = _match(wrap_lon(grid.lon, -180.0), wrap_lon(mask_grid.lon, -180.0), tolerance)
-    if rows is None or cols is None:
+    positions = grid.positions_in(mask_grid)
+    if positions is None:
         raise RegionError(
             f"the mask {label} is on another grid ({mask_grid.dlat:g}° x {mask_grid.dlon:g}°, "
             f"{mask_grid.lat.size} x {mask_grid.lon.size} cells) than this file "
             f"({grid.dlat:g}° x {grid.dlon:g}°, {grid.lat.size} x {grid.lon.size} cells)",
             "mask",
         )
-    return keep[np.ix_(rows, cols)]
-
-
-def _match(values: np.ndarray, reference: np.ndarray, tolerance: float) -> np.ndarray | None:
-    """For each value, the index of the equal one in ``reference``; None if one has none."""
-    order = np.argsort(reference)
-    ordered = reference[order]
-    right = np.clip(np.searchsorted(ordered, values), 0, ordered.size - 1)
-    left = np.maximum(right - 1, 0)
-    nearest = np.where(np.abs(ordered[left] - values) <= np.abs(ordered[right] - values), left, right)
-    if np.any(np.abs(ordered[nearest] - values) > tolerance):
-        return None
-    return order[nearest]
+    return keep[np.ix_(*positions)]
 
 
 def _packed_rows(grid: Grid, rows_mask) -> np.ndarray:

@@ -6,17 +6,22 @@ A request carries a chain of operations in the ISIMIP files API v2 form, e.g.
 one region (a cell is kept when every one keeps it); ``crop``, ``compute_mean`` and
 ``output_csv`` are flags on any of them (or standalone operations of those names);
 ``select_time`` and ``time_mean`` apply to the time axis; ``weights`` chooses whole or
-fractional cells for means.
+fractional cells for means, and a weight grid; ``statistics`` what a field mean or
+``mask_regions`` computes besides (or instead of) the mean.
 """
 
 import re
 
-from isimip_mask.errors import InputError, Problems
+from isimip_mask.engine.statistics import parse_statistics
+from isimip_mask.errors import DatasetError, InputError, Problems
+from isimip_mask.files.netcdf import NETCDF_MAGIC
+from isimip_mask.files.paths import resolve
 from isimip_mask.files.timeaxis import WINDOWS, Period
+from isimip_mask.files.weights import WeightGrid, describe
 from isimip_mask.regions.kinds import MaskFile, Point, Touching, intersect
 from isimip_mask.regions.sets import PointSet, RegionSet
-from isimip_mask.requests.limits import DEFAULT_LIMITS, Limits
-from isimip_mask.requests.operations import OPERATIONS
+from isimip_mask.requests.limits import DEFAULT_LIMITS, Limits, store_upload
+from isimip_mask.requests.operations import OPERATIONS, VARIABLE
 from isimip_mask.requests.plan import FLAGS, Plan
 
 # operations on the time axis: they take no region and apply to every file of the request
@@ -55,6 +60,51 @@ def time_operation(problems: Problems, config: dict, timing: dict) -> None:
 
 
 WEIGHTS = ("cells", "fraction")
+WEIGHT_KEYS = {"file", "var", "fraction", "per_cell"}
+
+
+def read_weights(config, limits: Limits) -> tuple[bool, WeightGrid | None]:
+    """An operation's ``weights``: ``cells`` or ``fraction``, or a weight grid
+    ``{"file": <path under the data root or an upload's name>, "var": <its variable>,
+    "fraction": bool, "per_cell": bool}``. Returns (fractional, the weight grid)."""
+    if isinstance(config, str) and config in WEIGHTS:
+        return config == "fraction", None
+    if not isinstance(config, dict):
+        raise InputError(
+            f"weights must be one of {', '.join(WEIGHTS)} or an object {{file, var}} naming a weight "
+            f"grid, got {str(config)[:60]!r}",
+            "weights",
+        )
+    unknown = sorted(set(config) - WEIGHT_KEYS)
+    name, var = config.get("file"), config.get("var")
+    flags = {key: config.get(key, False) for key in ("fraction", "per_cell")}
+    if unknown or not isinstance(name, str) or not isinstance(var, str) or not VARIABLE.match(var):
+        raise InputError(
+            "weights must name a file (a path under the data root, or an uploaded file) and its "
+            'variable, e.g. {"file": "population.nc", "var": "pop"}'
+            + (f"; unknown keys: {', '.join(unknown)}" if unknown else ""),
+            "weights",
+        )
+    if not all(isinstance(flag, bool) for flag in flags.values()):
+        raise InputError("fraction and per_cell of weights must be true or false", "weights")
+    if name in limits.uploads:
+        data = limits.uploads[name]
+        if not data.startswith(NETCDF_MAGIC) or limits.upload_dir is None:
+            raise InputError(f"the weight file {name} is not a NetCDF file", "weights")
+        path = store_upload(limits.upload_dir, data)
+    elif limits.input_path is None:
+        raise InputError(f"weights {name!r} names no uploaded file, and there is no data root", "weights")
+    else:
+        try:
+            path = resolve(limits.input_path, name)
+        except DatasetError as error:
+            raise InputError(f"weights: {error}", "weights") from None
+    weights = WeightGrid(name, str(path), var, flags["per_cell"])
+    try:
+        describe(weights)  # the variable is there: refused now, not in the job
+    except DatasetError as error:
+        raise InputError(f"weights: {error}", "weights") from None
+    return flags["fraction"], weights
 
 
 RULES = ("centre", "touch")
@@ -94,7 +144,7 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
             "operations", f"{len(operations)} operations, more than the limit of {limits.max_operations}"
         )
     regions, flags, timing, fractional, croppers = [], dict.fromkeys(FLAGS, False), {}, False, []
-    mask_name = None
+    mask_name, weight_grid, statistics = None, None, ("mean",)
     for config in operations:
         name = config.get("operation") if isinstance(config, dict) else None
         if not isinstance(name, str):
@@ -127,10 +177,14 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
                 croppers.append(regions[-1])
         except InputError as error:
             problems.extend(error)
-        weights = config.get("weights", "cells")
-        if not isinstance(weights, str) or weights not in WEIGHTS:
-            problems.add("weights", f"weights must be one of {', '.join(WEIGHTS)}, got {str(weights)[:40]!r}")
-        fractional |= weights == "fraction"
+        try:
+            fraction, found = read_weights(config.get("weights", "cells"), limits)
+            fractional |= fraction
+            weight_grid = found or weight_grid
+            if "statistics" in config:
+                statistics = parse_statistics(config["statistics"])
+        except InputError as error:
+            problems.extend(error)
         for flag in FLAGS:
             flags[flag] |= _flag(problems, config, flag)
         flags["crop"] |= op.crop
@@ -153,8 +207,14 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
         problems.add(
             "operations", "crop does not apply to mask_regions and select_points (they write tables)"
         )
-    if fractional and not (flags["compute_mean"] or any(isinstance(r, RegionSet) for r in regions)):
+    area_means = flags["compute_mean"] or any(isinstance(r, RegionSet) for r in regions)
+    if fractional and not area_means:
         problems.add("weights", "weights 'fraction' applies to means: add compute_mean, or use mask_regions")
+    if (weight_grid is not None or statistics != ("mean",)) and not area_means:
+        problems.add(
+            "statistics",
+            "statistics and a weight grid apply to a region's cells: add compute_mean, or use mask_regions",
+        )
     series = flags["compute_mean"] or tables or any(isinstance(region, Point) for region in regions)
     if "window" in timing and flags["output_csv"] and not series:
         problems.add("window", "time_mean with output_csv needs compute_mean or select_point (a table)")
@@ -169,6 +229,8 @@ def parse_operations(operations, limits: Limits = DEFAULT_LIMITS) -> Plan:  # no
         fractional,
         intersect(croppers) if croppers and len(croppers) < len(regions) else None,
         mask_name=mask_name,
+        statistics=statistics,
+        weights=weight_grid,
     )
 
 
@@ -201,8 +263,15 @@ RULE_PARAM = {
 
 
 WEIGHTS_PARAM = {
-    "weights": "optional, for means: 'cells' (default: the cells the rule keeps, whole) or 'fraction' "
-    "(each cell by the share of its area inside the region; exact overlap)"
+    "weights": "optional, for means and statistics: 'cells' (default: the cells the rule keeps, "
+    "whole), 'fraction' (each cell by the share of its area inside the region; exact overlap), or "
+    "a weight grid {file: a path under the data root or an uploaded file, var: its variable, "
+    "fraction: true|false, per_cell: true for amounts per cell such as people}: cells weigh by "
+    "area x weight (x fraction); yearly weights are matched to the data by year",
+    "statistics": "optional, with compute_mean or mask_regions: a list of mean (default), sum "
+    "(values x cell area in m2), min, max, std, median and percentiles p0..p100 (p95), "
+    "one column or variable each, in one pass (as cdo fldmean, fldsum -mul -gridarea, fldmin, "
+    "fldmax, fldstd, fldpctl)",
 }
 
 

@@ -23,6 +23,7 @@ class Limits:
     countrymasks: Path | None = None  # ISIMIP's countrymasks.nc, else Natural Earth outlines
     landseamask: Path | None = None  # ISIMIP's land-sea mask, else Natural Earth land
     upload_dir: Path | None = None  # where uploaded NetCDF masks are kept for the workers
+    input_path: Path | None = None  # the data root, where weight files are found
 
     @classmethod
     def from_settings(cls, settings: Settings, uploads: Mapping[str, bytes]) -> "Limits":
@@ -34,6 +35,7 @@ class Limits:
             settings.countrymasks_file_path,
             settings.landseamask_file_path,
             upload_dir(settings),
+            settings.input_path,
         )
 
 

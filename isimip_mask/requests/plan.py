@@ -8,6 +8,7 @@ from pathlib import Path
 
 from isimip_mask.engine.options import DEFAULTS, RunOptions
 from isimip_mask.files.timeaxis import CDO_NAMES, Period
+from isimip_mask.files.weights import WeightGrid
 from isimip_mask.regions.kinds import (
     Intersection,
     Point,
@@ -16,6 +17,7 @@ from isimip_mask.regions.kinds import (
     Touching,
     region_config,
     region_from_config,
+    slug,
 )
 from isimip_mask.regions.sets import PointSet, RegionSet
 from isimip_mask.requests.naming import output_name, with_period
@@ -28,7 +30,8 @@ class Plan:
     """What to do with every file of a request: one region plus the three flags; ``period``
     keeps the steps of a time range, ``window`` (``month``, ``year``) averages the series over
     calendar months or years; ``fractional`` weighs each cell of a mean by the share of it
-    inside the region."""
+    inside the region; ``statistics`` are what a field mean or a table of regions computes
+    (``engine.statistics``), ``weights`` a grid each cell's weight is multiplied by."""
 
     region: Region
     crop: bool = False
@@ -40,6 +43,8 @@ class Plan:
     crop_to: Region | None = None  # the cropping operations' region in a chain: the output's grid
     upstream: bool = False  # written as the ISIMIP files API writes (a zip, CSV without header)
     mask_name: str | None = None  # create_mask alone: write the mask of each feature, so named
+    statistics: tuple[str, ...] = ("mean",)
+    weights: WeightGrid | None = None
 
     @property
     def is_series(self) -> bool:
@@ -57,6 +62,8 @@ class Plan:
             "crop_to": region_config(self.crop_to) if self.crop_to is not None else None,
             "upstream": self.upstream,
             "mask_name": self.mask_name,
+            "statistics": list(self.statistics),
+            "weights": self.weights.config() if self.weights else None,
         }
 
     @classmethod
@@ -72,6 +79,8 @@ class Plan:
             region_from_config(config["crop_to"]) if config.get("crop_to") else None,
             bool(config.get("upstream")),
             config.get("mask_name"),
+            tuple(config.get("statistics") or ("mean",)),
+            WeightGrid.from_config(config["weights"]) if config.get("weights") else None,
         )
 
     def operations(self) -> list[dict]:
@@ -87,8 +96,15 @@ class Plan:
                 operation["crop"] = True  # this operation sets the output's grid
         flags = [flag for flag in FLAGS if getattr(self, flag) and not (flag == "crop" and croppers)]
         operations[-1].update(dict.fromkeys(flags, True))
-        if self.fractional:
+        if self.weights:
+            operations[-1]["weights"] = {
+                **self.weights.request(),
+                **({"fraction": True} if self.fractional else {}),
+            }
+        elif self.fractional:
             operations[-1]["weights"] = "fraction"
+        if self.statistics != ("mean",):
+            operations[-1]["statistics"] = list(self.statistics)
         if self.period:
             operations.append({"operation": "select_time", "period": self.period.config()})
         if self.window:
@@ -119,16 +135,30 @@ class Plan:
             extras.append(f"{self.window}ly means")
         if self.fractional:
             extras.append("fractional cells")
+        if self.statistics != ("mean",):
+            extras.append(", ".join(self.statistics))
+        if self.weights:
+            extras.append(f"weighted by {self.weights.var} of {self.weights.name}")
         return f" ({', '.join(extras)})" if extras else ""
 
     def output_name(self, source_name: str) -> str:
         if self.mask_name is not None:
             return self.mask_name
-        suffix = ("_fldmean" if self.compute_mean and not self.upstream else "") + (
-            f"_{CDO_NAMES[self.window]}" if self.window else ""
-        )
-        name = output_name(source_name, self.region, suffix, ".csv" if self.output_csv else ".nc")
+        name = output_name(source_name, self.region, self._suffix(), ".csv" if self.output_csv else ".nc")
+        if self.window:  # the steps written are months or years now
+            step = "monthly" if self.window == "month" else "annual"
+            name = name.replace("_daily_", f"_{step}_", 1).replace("_monthly_", f"_{step}_", 1)
         return with_period(name, *self.period.years) if self.period else name
+
+    def _suffix(self) -> str:
+        """``_fldmean`` (``_fldmax``, ``_fldp95``; ``_fldstats`` for several), weights, window."""
+        if self.statistics == ("mean",):
+            suffix = "_fldmean" if self.compute_mean and not self.upstream else ""
+        else:
+            suffix = "_fld" + (self.statistics[0].replace(".", "-") if len(self.statistics) == 1 else "stats")
+        if self.weights:
+            suffix += f"_{slug(self.weights.var)}-weighted"
+        return suffix + (f"_{CDO_NAMES[self.window]}" if self.window else "")
 
     def run(
         self,

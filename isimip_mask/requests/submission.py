@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from isimip_mask.engine import memory_mb
 from isimip_mask.engine.options import RunOptions
 from isimip_mask.errors import DatasetError, InputError, Problems, RegionError
-from isimip_mask.files.netcdf import open_dataset, read_layout
+from isimip_mask.files.netcdf import decode_times, open_dataset, read_layout
 from isimip_mask.files.paths import normalize_path, resolve_all
 from isimip_mask.files.steps import Steps
+from isimip_mask.files.weights import check_fits
 from isimip_mask.regions.masks import overlaps, region_mask
 from isimip_mask.requests.chain import parse_operations
 from isimip_mask.requests.limits import Limits
@@ -72,6 +73,12 @@ def build_request(  # noqa: C901 (every check collected before one error is rais
             except InputError as error:  # region or period: that file fails in the job, the others go on
                 misses[user_path] = str(error)
                 continue
+            if plan.weights is not None:
+                try:
+                    check_fits(plan.weights, layout.grid, _years(layout, steps))
+                except InputError as error:
+                    problems.add("weights", f"{user_path}: {error}")
+                    continue
             for message in _costs(settings, plan, layout, steps, need_mb):
                 problems.add("operations", f"{user_path}: {message}")
         if len(misses) == len(paths):
@@ -80,6 +87,16 @@ def build_request(  # noqa: C901 (every check collected before one error is rais
         paths = [p for p in paths if p not in outside or len(outside) == len(paths)]
     problems.raise_if_any(InputError)
     return JobRequest(tuple(normalize_path(p) for p in paths), plan)
+
+
+def _years(layout, steps: Steps) -> set[int]:
+    """The years of the steps a plan reads."""
+    if layout.time_dim is None or not steps.count:
+        return set()
+    return {
+        int(date[:4])
+        for date in decode_times(layout.time_values[steps.read], layout.time_units, layout.calendar)
+    }
 
 
 def _costs(settings: Settings, plan: Plan, layout, steps: Steps, need_mb: int) -> list[str]:

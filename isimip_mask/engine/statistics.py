@@ -1,0 +1,294 @@
+"""Statistics of a region's cells at each time step, as CDO's field operators compute them,
+for one region (a field mean) or many (a table), all in the one pass over the file.
+
+- ``mean``: weighted by area (and by a weight grid where one is given), as ``cdo fldmean``;
+- ``sum``: each value times its cell's area in m² (times the weight), as
+  ``cdo fldsum -mul <file> -gridarea <file>``;
+- ``std``: the weighted standard deviation about the weighted mean (divisor: the sum of the
+  weights), as ``cdo fldstd``;
+- ``min``, ``max`` and percentiles ``p<q>`` (``p95``, ``p2.5``; ``median`` is ``p50``) over the
+  cells that count, unweighted and by nearest rank, as ``cdo fldmin``, ``fldmax``, ``fldpctl,q``.
+
+A cell counts where its weight is positive and its value is not missing; a statistic of no
+such cell is missing (NaN).
+"""
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from isimip_mask.errors import InputError
+from isimip_mask.files.grid import Grid
+from isimip_mask.files.netcdf import Layout, decode_times
+from isimip_mask.files.weights import WeightGrid, read_weights
+
+STATISTICS = ("mean", "sum", "min", "max", "std")
+PERCENTILE = re.compile(r"^p(100|[0-9]{1,2}(\.[0-9]{1,3})?)$")
+MAX_STATISTICS = 12
+
+
+def parse_statistics(value) -> tuple[str, ...]:
+    """The statistics a request names, in its order without repeats; InputError otherwise."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or len(value) > MAX_STATISTICS:
+        raise InputError(
+            f"statistics must be a list of 1 to {MAX_STATISTICS} of {', '.join(STATISTICS)}, median or "
+            f"percentiles such as p95, got {str(value)[:60]!r}",
+            "statistics",
+        )
+    names = []
+    for item in value:
+        name = "p50" if item == "median" else item
+        if not isinstance(name, str) or not (name in STATISTICS or PERCENTILE.match(name)):
+            raise InputError(
+                f"statistic {str(item)[:30]!r} is not one of {', '.join(STATISTICS)}, median or a "
+                "percentile p0 to p100 (p95, p2.5)",
+                "statistics",
+            )
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def suffix(statistic: str) -> str:
+    """What a statistic adds to a variable's or column's name: nothing for the mean (or a
+    point's value)."""
+    return "" if statistic in ("mean", "point") else f"_{statistic.replace('.', '_')}"
+
+
+def units_of(statistic: str, units: str) -> str:
+    """The units of a statistic of values in ``units``: a sum over areas adds m²."""
+    if statistic != "sum":
+        return units
+    return "m2" if units in ("", "1") else f"{units} m2"
+
+
+def label(statistic: str, weights: str | None = None) -> str:
+    """How a CSV header and a description name a statistic."""
+    weighed = f"{weights}-weighted" if weights else "area-weighted"
+    if statistic == "mean":
+        return f"{weighed} mean"
+    if statistic == "std":
+        return f"{weighed} standard deviation"
+    if statistic == "sum":
+        return "sum of values x cell area" + (f" x {weights}" if weights else "")
+    if statistic in ("min", "max"):
+        return {"min": "minimum", "max": "maximum"}[statistic]
+    return f"percentile {statistic[1:]} (nearest rank)"
+
+
+def cell_method(statistic: str) -> str:
+    """The CF cell method of a statistic over the area."""
+    methods = {"mean": "mean (area-weighted)", "sum": "sum", "min": "minimum", "max": "maximum"}
+    methods["std"] = "standard_deviation (area-weighted)"
+    if statistic in methods:
+        return methods[statistic]
+    return "median" if statistic == "p50" else f"point (comment: percentile {statistic[1:]}, nearest rank)"
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Which column each entry of a step's values belongs to: ``sums(entries)`` adds up
+    ``(time, entry)`` per column; ``column`` is each entry's column; ``order`` lists the
+    entries column by column (None: already so), each column's from ``starts``."""
+
+    sums: object
+    column: np.ndarray
+    order: np.ndarray | None
+    starts: np.ndarray
+
+    @classmethod
+    def one(cls, size: int) -> "Groups":
+        """Every entry in one column."""
+        return cls(
+            lambda entries: entries.sum(axis=1, keepdims=True), np.zeros(size, "i8"), None, np.zeros(1, "i8")
+        )
+
+    @property
+    def count(self) -> int:
+        return int(self.starts.size)
+
+
+def reducer(statistics: tuple[str, ...], groups: Groups, weights: np.ndarray, areas: np.ndarray | None, fill):
+    """``reduce(values) -> (time, column, statistic)`` from the values ``(time, entry)`` of a
+    block of steps: ``weights`` (per entry) weigh means and standard deviations, ``areas``
+    (per entry, m² times the weights) the sums; missing values (``fill``, NaN, infinities) and
+    entries of weight 0 are left out.
+
+    The valid entries' weights and their totals are kept for the last pattern of missing
+    values seen (ISIMIP files miss the same cells at every step) and made anew when it
+    changes. Threads share the reducer: what is kept is replaced whole, never changed in place.
+    """
+    members = weights > 0
+    ranked = [s for s in statistics if s in ("min", "max") or s.startswith("p")]
+    kept = None
+
+    def prepared(valid: np.ndarray):
+        nonlocal kept
+        known = kept
+        if known is None or known[0].shape != valid.shape or not np.array_equal(known[0], valid):
+            valid_weights = weights * valid
+            valid_areas = areas * valid if areas is not None else None
+            known = kept = (valid, valid_weights, groups.sums(valid_weights), valid_areas)
+        return known[1:]
+
+    def reduce(values: np.ndarray) -> np.ndarray:
+        valid = (values != fill) & np.isfinite(values) & members  # in the file's type: fill compares exactly
+        valid_weights, totals, valid_areas = prepared(valid)
+        clean = None
+        found = totals > 0
+        results = {}
+        if "mean" in statistics or "std" in statistics:
+            weighted = groups.sums(np.multiply(values, valid_weights, dtype="f8"))
+            if not np.isfinite(weighted).all():  # a NaN or infinite value times its weight 0
+                clean = np.where(valid, values, 0).astype("f8")
+                weighted = groups.sums(clean * valid_weights)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.where(found, weighted / totals, np.nan)
+            results["mean"] = means
+            if "std" in statistics:
+                clean = np.where(valid, values, 0).astype("f8") if clean is None else clean
+                deviations = (clean - np.nan_to_num(means)[:, groups.column]) ** 2 * valid_weights
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    results["std"] = np.where(found, np.sqrt(groups.sums(deviations) / totals), np.nan)
+        if "sum" in statistics:
+            clean = np.where(valid, values, 0).astype("f8") if clean is None else clean
+            results["sum"] = np.where(found, groups.sums(clean * valid_areas), np.nan)
+        if ranked:
+            results.update(_ranked(ranked, groups, values, valid, found))
+        return np.stack([results[s] for s in statistics], axis=-1)
+
+    return reduce
+
+
+def _ranked(
+    statistics: list[str], groups: Groups, values: np.ndarray, valid: np.ndarray, found: np.ndarray
+) -> dict:
+    """Minimum, maximum and percentiles (nearest rank, as CDO) of each column's valid entries."""
+    ordered = np.where(valid, values, np.nan).astype("f8")
+    if groups.order is not None:
+        ordered = ordered[:, groups.order]
+    results = {}
+    for name, reduce, empty in (("min", np.fmin, np.inf), ("max", np.fmax, -np.inf)):
+        if name in statistics:
+            with np.errstate(invalid="ignore"):
+                extreme = reduce.reduceat(np.nan_to_num(ordered, nan=empty), groups.starts, axis=1)
+            results[name] = np.where(found, extreme, np.nan)
+    percentiles = [s for s in statistics if s.startswith("p")]
+    if percentiles:
+        quantiles = np.array([float(s[1:]) / 100 for s in percentiles])
+        picked = np.full((values.shape[0], groups.count, quantiles.size), np.nan)
+        ends = np.append(groups.starts[1:], ordered.shape[1])
+        for column, (start, end) in enumerate(zip(groups.starts, ends)):
+            part = np.sort(ordered[:, start:end], axis=1)  # missing (NaN) last
+            counts = np.isfinite(part).sum(axis=1)
+            # the nearest rank: the smallest value with at least q of the values at or below it
+            rank = np.clip(np.ceil(counts[:, None] * quantiles[None, :]).astype("i8") - 1, 0, None)
+            rank = np.minimum(rank, np.maximum(counts[:, None] - 1, 0))
+            taken = np.take_along_axis(part, rank, axis=1)
+            picked[:, column] = np.where(counts[:, None] > 0, taken, np.nan)
+        results.update({name: picked[..., i] for i, name in enumerate(percentiles)})
+    return results
+
+
+@dataclass(frozen=True)
+class Entries:
+    """The cells a step's values come in, as rows and columns of a window of the grid, and the
+    share of each that belongs to its region (1 for whole cells, the overlap for fractions)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    shares: np.ndarray
+
+
+@dataclass(frozen=True)
+class Weighing:
+    """How the cells of a window weigh: by area (``lat_weights`` per row, for means; ``areas``
+    in m² per cell, for sums) times the weight grid's ``fields`` (per year, or one under
+    None) where there is one; ``per_cell`` weights replace the areas instead."""
+
+    lat_weights: np.ndarray
+    areas: np.ndarray
+    fields: dict | None = None
+    per_cell: bool = False
+
+    def of(self, entries: Entries, year) -> tuple[np.ndarray, np.ndarray]:
+        """The weights of means and of sums of each entry, in ``year``."""
+        shares = entries.shares
+        if self.fields is not None:
+            shares = shares * self.fields[year if year in self.fields else None][entries.rows, entries.cols]
+        if self.per_cell:
+            return shares, shares
+        return shares * self.lat_weights[entries.rows], shares * self.areas[entries.rows, entries.cols]
+
+
+def year_segments(steps, years: list[int] | None, fields: dict | None) -> list[tuple[object, int | None]]:
+    """The read steps in runs of one weight year: ``[(steps, year)]``; one run (year None) when
+    the weights do not change with time."""
+    if fields is None or None in fields or years is None:
+        return [(steps, None)]
+    first, segments, start = steps.read.start, [], 0
+    for i in range(1, len(years) + 1):
+        if i == len(years) or years[i] != years[start]:
+            segments.append((replace(steps, read=slice(first + start, first + i)), years[start]))
+            start = i
+    return segments
+
+
+def stream_statistics(
+    read, statistics, groups: Groups, entries: Entries, weighing: Weighing, fill, steps, years, progress
+):
+    """Run ``read(reduce, steps, progress) -> (time, column, statistic)`` over the steps in
+    runs of one weight year, each with the reducer of its year's weights; the runs read in
+    turn, so every step is still read once."""
+    parts, done = [], 0
+    for part, year in year_segments(steps, years, weighing.fields):
+        weights, areas = weighing.of(entries, year)
+        reduce = reducer(statistics, groups, weights, areas if "sum" in statistics else None, fill)
+
+        def advance(stop, total, offset=done):
+            if progress:
+                progress(offset + stop, steps.count)
+
+        parts.append(read(reduce, part, advance))
+        done += part.count
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def weighing_for(
+    dataset,
+    layout: Layout,
+    name: str,
+    grid: Grid,
+    rows: slice,
+    cols: np.ndarray,
+    weights: WeightGrid | None,
+    steps,
+):
+    """The weighing of the window ``rows`` x ``cols`` (``grid``, cut to it) of variable ``name``:
+    cell areas from the file's CF ``cell_measures`` where it names an area variable on the
+    grid, else from the grid; the weight grid's fields for the years of the steps read.
+    Returns the weighing and the year of each step read (None without yearly weights)."""
+    areas = _measured_areas(dataset, layout, name, rows, cols)
+    if areas is None:
+        areas = np.broadcast_to(grid.cell_areas()[:, None], grid.shape)
+    fields, years = None, None
+    if weights is not None:
+        if layout.time_dim is not None and steps.count:
+            dates = decode_times(layout.time_values[steps.read], layout.time_units, layout.calendar)
+            years = [int(date[:4]) for date in dates]
+        fields = read_weights(weights, grid, years)
+    return Weighing(grid.lat_weights(), areas, fields, weights.per_cell if weights else False), years
+
+
+def _measured_areas(dataset, layout: Layout, name: str, rows: slice, cols: np.ndarray) -> np.ndarray | None:
+    """The cell areas the variable's ``cell_measures = "area: <variable>"`` names, if that
+    variable is in the file on the grid (in m²), over the window; else None."""
+    measures = str(dataset.variables[name].__dict__.get("cell_measures", ""))
+    found = re.search(r"area:\s*(\S+)", measures)
+    variable = dataset.variables.get(found.group(1)) if found else None
+    if variable is None or tuple(variable.dimensions) != (layout.lat_dim, layout.lon_dim):
+        return None
+    return np.asarray(variable[rows, :], dtype="f8")[:, cols]
