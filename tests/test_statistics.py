@@ -305,3 +305,31 @@ def test_bad_statistics_and_weights_get_a_clear_message(tmp_path, change, messag
 def test_statistics_are_read_in_order_without_repeats():
     assert parse_statistics(["max", "median", "p50", "mean", "max"]) == ("max", "p50", "mean")
     assert parse_statistics("sum") == ("sum",)
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f8"])
+def test_ranked_statistics_of_values_of_both_signs_equal_numpy_nearest_rank(tmp_path, dtype):
+    """Negative and positive values, zeros of both signs, NaN and the fill value, in a table of
+    several regions (float32 is ranked by its bits, other types by value)."""
+    lat, lon = global_axes()
+    rng = np.random.default_rng(7)
+    values = rng.normal(0, 5, (3, lat.size, lon.size)).astype(dtype)
+    values[rng.random(values.shape) < 0.05] = -0.0
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[rng.random(values.shape) < 0.05] = 1e20
+    source = write_netcdf(tmp_path / "signs.nc", lat, lon, 3, values=values, dtype=dtype)
+    codes, ranked = ["NOR", "ESP", "ITA"], ["min", "p2.5", "median", "p90", "max"]
+    table = parse_operations([{"operation": "mask_regions", "regions": codes, "statistics": ranked}]).run(
+        source, tmp_path
+    )
+    grid = Grid.from_arrays(lat, lon)
+    for column, code in enumerate(codes):
+        inside = grid_mask(grid, Country(code))
+        for step in range(3):
+            kept = values[step][inside & np.isfinite(values[step]) & (values[step] != 1e20)]
+            for statistic in ranked:
+                named = {"min": 0, "max": 100, "median": 50}
+                q = named[statistic] if statistic in named else float(statistic[1:])
+                expected = np.percentile(kept, q, method="inverted_cdf")
+                name = OUTPUT.get(statistic, f"tas_{statistic.replace('.', '_')}")
+                assert read(table, name)[step, column] == expected, (code, step, statistic)
