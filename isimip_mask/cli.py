@@ -1,9 +1,11 @@
 """Command line: ``python -m isimip_mask INPUT OUTPUT --bbox W E S N [--crop] [--mean] [--csv]``, and
-the rest of what a request can ask (``--regions``, ``--points``, ``--period``, ``--window``)."""
+the rest of what a request can ask (``--regions``, ``--points``, ``--period``, ``--window``,
+``--statistics``, ``--weights``)."""
 
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from isimip_mask.engine.options import RunOptions
@@ -70,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="means weigh each cell by the share of it inside the region (exact overlap)",
     )
     parser.add_argument(
+        "--statistics",
+        metavar="LIST",
+        help="with --mean or --regions: mean,sum,min,max,std,median,p95,... (one column or variable each)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE:VAR",
+        help="weigh cells (times their area) by variable VAR of a NetCDF file on this or a containing grid",
+    )
+    parser.add_argument(
+        "--per-cell",
+        action="store_true",
+        help="with --weights: the weights are amounts per cell (people), not per area or a share of the cell",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=os.cpu_count() or 1,
@@ -108,7 +125,7 @@ def operations_from_args(args, max_bytes: int) -> tuple[list[dict], dict[str, by
         if _names_a_file(args.points):
             chosen = upload(args.points, "points file")
         operation = {"operation": "select_points", "points": chosen}
-    extras = {"rule": "touch" if args.touch else None, "weights": "fraction" if args.fraction else None}
+    extras = {"rule": "touch" if args.touch else None, **_weighing(args)}
     flags = {"crop": args.crop, "compute_mean": args.mean, "output_csv": args.csv}
     operation.update({key: value for key, value in {**extras, **flags}.items() if value})
     operations = [operation]
@@ -117,6 +134,24 @@ def operations_from_args(args, max_bytes: int) -> tuple[list[dict], dict[str, by
     if args.window:
         operations.append({"operation": "time_mean", "window": args.window})
     return operations, uploads
+
+
+def _weighing(args) -> dict:
+    """``weights`` and ``statistics`` of the operation, as the options ask."""
+    extras = {"weights": "fraction" if args.fraction else None}
+    if args.weights:
+        file, _, var = args.weights.rpartition(":")
+        if not file:
+            raise IsimipMaskError(f"--weights must be FILE:VAR, e.g. population.nc:pop, got {args.weights!r}")
+        extras["weights"] = {
+            "file": Path(file).name,
+            "var": var,
+            "fraction": args.fraction,
+            "per_cell": args.per_cell,
+        }
+    if args.statistics:
+        extras["statistics"] = [name.strip() for name in args.statistics.split(",") if name.strip()]
+    return extras
 
 
 def _names_a_file(text: str) -> bool:
@@ -189,7 +224,10 @@ def main(argv=None) -> int:
     try:
         settings = load_settings()
         operations, uploads = operations_from_args(args, settings.max_geojson_bytes)
-        plan = parse_operations(operations, Limits.from_settings(settings, uploads))
+        limits = Limits.from_settings(settings, uploads)
+        if args.weights:  # a weight file is read where it is: its folder is the root it is found in
+            limits = replace(limits, input_path=Path(args.weights.rpartition(":")[0]).resolve().parent)
+        plan = parse_operations(operations, limits)
         if not args.input.is_file():
             raise IsimipMaskError(f"input file {args.input} does not exist")
         with _progress_bar() as progress:

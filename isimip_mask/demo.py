@@ -94,8 +94,45 @@ def write_isimip_like(
     return path
 
 
+def write_cropland(path: Path, first_year: int = 2001, years: int = 4) -> Path:
+    """Write an annual ``cropland(time, lat, lon)`` file: the share of each land cell under
+    crops (0..1, smooth in space, growing a little each year), for weighted means; kept if it
+    exists."""
+    if path.exists():
+        return path
+    lat = np.arange(89.75, -90, -0.5)
+    lon = np.arange(-179.75, 180, 0.5)
+    land = grid_mask(Grid.from_arrays(lat, lon), LandOnly())
+    shape = np.cos(np.deg2rad(lat - 35))[:, None] ** 4 * (
+        0.6 + 0.4 * np.sin(np.deg2rad(2 * lon))[None, :] ** 2
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as partial, netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
+        out.createDimension("time", None)
+        out.createDimension("lat", lat.size)
+        out.createDimension("lon", lon.size)
+        out.createVariable("lat", "f8", ("lat",))[:] = lat
+        out.createVariable("lon", "f8", ("lon",))[:] = lon
+        out["lat"].setncatts({"standard_name": "latitude", "units": "degrees_north", "axis": "Y"})
+        out["lon"].setncatts({"standard_name": "longitude", "units": "degrees_east", "axis": "X"})
+        time = out.createVariable("time", "f8", ("time",))
+        time.setncatts({"standard_name": "time", "units": f"years since {first_year}-01-01", "axis": "T"})
+        cropland = out.createVariable(
+            "cropland", "f4", ("time", "lat", "lon"), fill_value=FILL, zlib=True, complevel=5, shuffle=True
+        )
+        cropland.setncatts(
+            {"long_name": "share of the cell under crops", "units": "1", "missing_value": FILL}
+        )
+        out.setncatts({"title": "synthetic cropland shares", "institution": "isimip-mask demo data"})
+        for year in range(years):
+            cropland[year] = np.where(land, np.clip(shape * (1 + 0.05 * year), 0, 1), FILL).astype("f4")
+            time[year] = year
+    return path
+
+
 def prepare(input_path: Path, samples: Path) -> list[Path]:
-    """Fill a data root with the real ISIMIP samples and two generated global monthly files."""
+    """Fill a data root with the real ISIMIP samples, two generated global monthly files and an
+    annual cropland file to weigh means with."""
     written = []
     for sample in sorted(samples.glob("*.nc")):
         model = sample.name.split("_", 1)[0]
@@ -108,4 +145,6 @@ def prepare(input_path: Path, samples: Path) -> list[Path]:
     for first in (2001, 2003):
         name = f"demo_synthetic_tas_global_monthly_{first}_{first + 1}.nc"
         written.append(write_isimip_like(folder / name, 24, first, monthly=True, seed=first))
+    weights = input_path / "demo" / "landuse" / "demo_synthetic_cropland_global_annual_2001_2004.nc"
+    written.append(write_cropland(weights))
     return written

@@ -3,10 +3,11 @@ import hashlib
 from pathlib import Path
 
 import netCDF4
+import numpy as np
 import pytest
 
 from isimip_mask.cli import main
-from tests.helpers import DATA, DIS_FILE
+from tests.helpers import DATA, DIS_FILE, global_axes, write_netcdf
 
 
 @pytest.mark.parametrize(
@@ -184,3 +185,26 @@ def test_values_that_start_with_a_minus_are_values(tmp_path, capsys, args):
     err = capsys.readouterr().err
     assert "expected one argument" not in err and "expected 4 arguments" not in err
     assert code == 0 or "outside the grid" in err  # -33.9 is not in the French cut-out: said so
+
+
+def test_cli_weights_from_a_file_beside_and_statistics(tmp_path, capsys):
+    """``--weights FILE:VAR`` reads a weight grid where it is; the statistics name the columns."""
+    lat, lon = global_axes()
+    write_netcdf(tmp_path / "pop.nc", lat, lon, None, name="pop", values=np.ones((lat.size, lon.size)))
+    code = main(
+        [str(DIS_FILE), str(tmp_path / "out") + "/", "--country", "FRA", "--mean", "--csv"]
+        + ["--weights", f"{tmp_path / 'pop.nc'}:pop", "--statistics", "mean,max"]
+    )
+    written = Path(capsys.readouterr().out.strip())
+    assert code == 0 and written.name.endswith("_fra_fldstats_pop-weighted_daily_DEMO_FR_2001_2003.csv")
+    header = written.read_text().splitlines()[0]
+    assert header == "time,dis [m3 s-1] pop-weighted mean,dis [m3 s-1] maximum"
+    unweighted = main([str(DIS_FILE), str(tmp_path / "plain.csv"), "--country", "FRA", "--mean", "--csv"])
+    plain = (tmp_path / "plain.csv").read_text().splitlines()
+    assert unweighted == 0 and [row.split(",")[1] for row in plain[1:]] == [
+        row.split(",")[1] for row in written.read_text().splitlines()[1:]
+    ]  # weights of 1 everywhere: the area-weighted mean
+    assert (
+        main([str(DIS_FILE), str(tmp_path / "x.csv"), "--country", "FRA", "--mean", "--weights", "pop"]) == 1
+    )
+    assert "--weights must be FILE:VAR" in capsys.readouterr().err

@@ -56,6 +56,31 @@ CASES = {
         None,  # the page offers no rule for points
         "the touch rule applies to areas",
     ),
+    "every statistic of a country": (
+        ["--country", "FRA", "--mean", "--statistics", "mean,max,p95"],
+        [
+            {
+                "operation": "mask_country",
+                "country": "FRA",
+                "compute_mean": True,
+                "statistics": ["mean", "max", "p95"],
+            }
+        ],
+        (Country("FRA"), {"compute_mean": True, "statistics": ("mean", "max", "p95")}),
+        None,
+    ),
+    "statistics of a mask": (
+        ["--country", "FRA", "--statistics", "max"],
+        [{"operation": "mask_country", "country": "FRA", "statistics": ["max"]}],
+        (Country("FRA"), {"statistics": ("max",)}),
+        "statistics and a weight grid apply to a region's cells",
+    ),
+    "a percentile out of range": (
+        ["--regions", "FRA", "--statistics", "p200"],
+        [{"operation": "mask_regions", "regions": ["FRA"], "statistics": ["p200"]}],
+        ("table", {"statistics": ("p200",)}),
+        "statistic 'p200' is not one of",
+    ),
     "monthly means as CSV without a mean": (
         ["--landonly", "--csv", "--window", "month"],
         [{"operation": "mask_landonly", "output_csv": True}, {"operation": "time_mean", "window": "month"}],

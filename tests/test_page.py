@@ -450,3 +450,56 @@ def test_the_steps_are_headings_of_one_level(app):
     no_exceptions(at)
     headings = [h.value for h in at.sidebar.subheader] + [h.value for h in at.main.subheader]
     assert headings == ["1 · Data", "2 · Region", "3 · Options", "4 · Job"]
+
+
+def test_every_country_weighted_by_a_grid_of_the_data_root_with_statistics(app, service):
+    """The weight picker offers the data root's files; the table gets a column per country and
+    statistic, weighted by the chosen variable, as the API computes it."""
+    from isimip_mask.demo import write_cropland
+    from isimip_mask.requests.chain import parse_operations
+    from isimip_mask.requests.limits import Limits
+
+    write_cropland(service.settings.input_path / "landuse" / "cropland_global_annual_2001_2004.nc")
+    at = choose(app(), "Every country")
+    at = at.multiselect(key="statistics").set_value(["mean", "max"]).run()
+    assert "landuse/cropland_global_annual_2001_2004.nc" in at.selectbox(key="weights_file").options
+    at = at.selectbox(key="weights_file").set_value("landuse/cropland_global_annual_2001_2004.nc").run()
+    no_exceptions(at)
+    assert at.selectbox(key="weights_var").value == "cropland"
+    assert "a table of 1,095 rows x 30 columns per file" in preview_text(at)  # 15 countries, 2 statistics
+    at = at.button(key="submit").click().run()
+    info = service.wait(job_of(at))
+    assert info.status == "finished", info.error
+    assert info.file_name.endswith("_countries_fldstats_cropland-weighted_daily_DEMO_FR_2001_2003.csv")
+    header = service.queue.result_path(info).read_text().splitlines()[0].split(",")
+    assert {"FRA [m3 s-1]", "FRA max [m3 s-1]", "CHE max [m3 s-1]"} <= set(header)
+    weights = {"file": "landuse/cropland_global_annual_2001_2004.nc", "var": "cropland"}
+    limits = Limits(input_path=service.settings.input_path)
+    api = parse_operations(
+        [
+            {
+                "operation": "mask_regions",
+                "regions": "countries",
+                "weights": weights,
+                "statistics": ["mean", "max"],
+            }
+        ],
+        limits,
+    )
+    assert api.weights.var == "cropland" and api.statistics == ("mean", "max")
+
+
+def test_the_field_mean_offers_statistics_and_says_what_a_weight_file_misses(app, queue_service):
+    from isimip_mask.demo import write_cropland
+
+    write_cropland(queue_service.settings.input_path / "landuse" / "cropland_2002_2003.nc", 2002, 2)
+    at = choose(app(), "Country", country="FRA")
+    at = at.checkbox(key="mean").set_value(True).run()
+    at = at.multiselect(key="statistics").set_value(["sum", "p95"]).run()
+    no_exceptions(at)
+    assert "a table of 1,095 rows x 2 columns per file" in preview_text(at)
+    at = at.selectbox(key="weights_file").set_value("landuse/cropland_2002_2003.nc").run()
+    at = at.button(key="submit").click().run()
+    no_exceptions(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "covers 2002-2003, the request reads 2001-2003" in errors

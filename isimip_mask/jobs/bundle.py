@@ -59,6 +59,8 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recip
         return Recipe(
             f"(a table of {len(region.names)} {region.kind}; with cdo, one `cdo {each}` per column)"
         )
+    if plan.compute_mean and (plan.weights or plan.statistics != ("mean",)):
+        return Recipe(statistics_recipe(plan))
     operators = [f"-{CDO_NAMES[plan.window]}"] if plan.window else []
     operators += ["-fldmean"] if plan.compute_mean else []
     recipe = Recipe("")
@@ -91,6 +93,28 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recip
     else:
         command = ["cdo", "-f", "nc4c", "-z", "zip_5", "-L", *operators, source.name, output_name]
     return Recipe(" ".join(command), recipe.mask_name, recipe.grid, recipe.cells)
+
+
+CDO_STATISTICS = {
+    "mean": "fldmean",
+    "sum": "fldsum -mul <in> -gridarea <in>",
+    "min": "fldmin",
+    "max": "fldmax",
+    "std": "fldstd",
+}
+
+
+def statistics_recipe(plan: Plan) -> str:
+    """What cdo needs for the statistics of a region: one command each, on the file masked
+    with the region (``-ifthen <its mask>``); weights are beyond one cdo operator."""
+    each = [CDO_STATISTICS.get(name, f"fldpctl,{name[1:]}") for name in plan.statistics]
+    text = f"(with cdo, one command per statistic on the masked file: {'; '.join('cdo -' + e for e in each)}"
+    if plan.weights:
+        text += (
+            f"; weighted by {plan.weights.var}: cdo -div -fldsum -mul -mul <in> <weights> -gridarea <in> "
+            "-fldsum -mul <weights> -gridarea <in>"
+        )
+    return text + ")"
 
 
 def shapes(region) -> list[Shape]:

@@ -28,7 +28,9 @@ def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int) -> str:
     steps = output_steps(plan, info)
     if plan.is_series:
         what = "CSV" if plan.output_csv else "NetCDF"
-        columns = table_columns(plan, info)
+        columns = table_columns(plan, info) * (
+            1 if isinstance(plan.region, PointSet) else len(plan.statistics)
+        )
         row = CSV_DATE_CHARS + CSV_VALUE_CHARS * max(1, len(info.variables)) * columns + 1
         shape = (
             f"a table of {steps:,} rows x {columns:,} columns"

@@ -1,7 +1,7 @@
 """Steps 2 and 3 of the page: the region (drawn, a country, land, a box, an upload, a point,
 every country, a table of points), the cell rule, a second region to combine with, the
-options (crop, means, fractional cells, years, monthly or annual means), and the preview of
-kept cells."""
+options (crop, means, fractional cells, statistics and weights, years, monthly or annual
+means), and the preview of kept cells."""
 
 import json
 from pathlib import Path
@@ -11,6 +11,7 @@ import streamlit as st
 from isimip_mask.errors import IsimipMaskError
 from isimip_mask.files import datasets
 from isimip_mask.files.timeaxis import Period
+from isimip_mask.files.weights import WeightGrid
 from isimip_mask.regions.countries import country_names
 from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, intersect, region_config
 from isimip_mask.regions.sets import PointSet, RegionSet
@@ -22,7 +23,7 @@ from isimip_mask.requests.plan import Plan
 from isimip_mask.settings import Settings
 from isimip_mask.ui import mapview
 from isimip_mask.ui.estimates import output_estimate
-from isimip_mask.ui.state import MAP_KEY, Preview, preview, push
+from isimip_mask.ui.state import MAP_KEY, Preview, describe, get_index, preview, push
 
 MODES = (
     "Draw on the map",
@@ -166,6 +167,51 @@ FRACTION_HELP = (
 )
 
 
+STATISTIC_CHOICES = {
+    "mean": "mean",
+    "sum": "sum (x cell area, m²)",
+    "min": "minimum",
+    "max": "maximum",
+    "std": "standard deviation",
+    "p50": "median",
+    "p5": "5th percentile",
+    "p95": "95th percentile",
+}
+AREA_ONLY = "cell area only"
+MAX_WEIGHT_FILES = 2000  # files offered as weights (typing filters them)
+
+
+def show_weighing(settings: Settings, infos: list[datasets.DatasetInfo]) -> dict:
+    """The statistics of each region and the grid its cells weigh by: ``Plan`` fields."""
+    chosen = st.multiselect(
+        "Statistics per region",
+        list(STATISTIC_CHOICES),
+        default=["mean"],
+        format_func=STATISTIC_CHOICES.get,
+        key="statistics",
+        help="One column (CSV) or variable (NetCDF) each, in the one pass over the file, as cdo fldmean, "
+        "fldsum -mul -gridarea, fldmin, fldmax, fldstd, fldpctl. Ranks are by nearest rank, unweighted.",
+    )
+    picked = {info.path for info in infos}
+    files = [path for path in get_index(str(settings.input_path)).paths() if path not in picked]
+    weights_file = st.selectbox(
+        "Weigh cells by",
+        [AREA_ONLY, *files[:MAX_WEIGHT_FILES]],
+        key="weights_file",
+        help="A grid from the data root on this file's grid or one containing it (a crop's share of each "
+        "cell, population): each cell weighs by its area times that value; yearly weights by year.",
+    )
+    options = {"statistics": tuple(chosen) or ("mean",)}
+    if weights_file != AREA_ONLY:
+        variables = list(describe(str(settings.input_path), weights_file).variables)
+        var = st.selectbox("Weight variable", variables, key="weights_var")
+        per_cell = st.checkbox(
+            "Amounts per cell (people), not shares of the cell or densities", key="per_cell"
+        )
+        options["weights"] = WeightGrid(weights_file, weights_file, var, per_cell)
+    return options
+
+
 def show_options(region, infos: list[datasets.DatasetInfo], settings: Settings) -> Plan:
     """The options of the plan, read into it by the parser every door uses (``plan_of``)."""
     st.subheader("3 · Options")
@@ -179,14 +225,18 @@ def show_options(region, infos: list[datasets.DatasetInfo], settings: Settings) 
     )
     if isinstance(region, RegionSet):
         fractional = st.checkbox(FRACTION, key="fraction", help=FRACTION_HELP)
+        weighing = show_weighing(settings, infos)
         as_csv = st.checkbox("CSV table (else NetCDF)", value=True, key="table_csv")
         region = apply_rule(region, rule)
-        return plan_of(region, limits, output_csv=as_csv, period=period, window=window, fractional=fractional)
+        return plan_of(
+            region, limits, output_csv=as_csv, period=period, window=window, fractional=fractional, **weighing
+        )
     also = show_combination()
     region = intersect([apply_rule(part, rule) for part in (region, also) if part is not None])
     crop = st.checkbox("Crop to the region's bounding box", key="crop")
     mean = st.checkbox("Field mean time series (area-weighted)", key="mean")
     fractional = mean and st.checkbox(FRACTION, key="fraction", help=FRACTION_HELP)
+    weighing = show_weighing(settings, infos) if mean else {}
     as_csv = mean and st.checkbox("CSV time series (else NetCDF)", value=True, key="mean_csv")
     return plan_of(
         region,
@@ -197,6 +247,7 @@ def show_options(region, infos: list[datasets.DatasetInfo], settings: Settings) 
         period=period,
         window=window,
         fractional=fractional,
+        **weighing,
     )
 
 
