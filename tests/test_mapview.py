@@ -3,7 +3,7 @@
 import pytest
 import shapely
 
-from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Touching
 from isimip_mask.ui import mapview
 from isimip_mask.ui.mapview import POINT_ZOOM, box_outline, view_of
 
@@ -34,6 +34,18 @@ def test_the_map_goes_to_the_region_and_stays_for_land_or_nothing():
     assert (lat, lon) == (0, 0)
     assert view_of(Point(48.1, 2.1)) == ((48.1, 2.1), POINT_ZOOM)
     assert view_of(LandOnly()) == (None, None) and view_of(None) == (None, None)
+    # land by the touch rule is still the world: the map stays, and no outline of every country
+    # travels again (1.4 MB a rerun before)
+    assert view_of(Touching(LandOnly())) == (None, None)
+    assert not mapview.overlays(Touching(LandOnly()))._children
+    (lat, lon), zoom = view_of(Touching(Country("LUX")))
+    assert 49 < lat < 51 and zoom >= 7
+
+
+def test_outlines_are_no_keyboard_stop_and_drawing_comes_before_zoom():
+    html = mapview.base_map("/app/static/vendor", "/app/static/outlines.json").get_root().render()
+    assert 'setAttribute("tabindex", "-1")' in html
+    assert html.index("L.Control.Draw") < html.index("L.control.zoom") and '"zoomControl": false' in html
 
 
 def test_tables_on_the_map_the_world_for_every_country_the_points_for_points():

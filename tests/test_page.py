@@ -503,3 +503,12 @@ def test_the_field_mean_offers_statistics_and_says_what_a_weight_file_misses(app
     no_exceptions(at)
     errors = " ".join(e.value for e in at.error)
     assert "covers 2002-2003, the request reads 2001-2003" in errors
+
+
+def test_the_default_points_keep_those_on_the_file_and_name_the_others(app, queue_service):
+    at = choose(app(), "Points")
+    no_exceptions(at)
+    assert not at.error
+    assert "1 of 513 cells at 0.5° are kept" in preview_text(at)  # Paris; Berlin is off the French cut-out
+    assert any("Berlin (no column)" in caption.value for caption in at.caption)
+    assert not at.button(key="submit").disabled

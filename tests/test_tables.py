@@ -266,7 +266,7 @@ def test_a_csv_upload_with_bad_lines_says_which(tmp_path):
         read_points_csv(b"1,2\n3,4\n", "p.csv", 1000)
 
 
-def test_regions_that_miss_a_file_have_no_column_and_a_point_off_it_is_refused(settings, tmp_path):
+def test_regions_and_points_that_miss_a_file_have_no_column(settings, tmp_path):
     request = build_request(
         settings, [DIS], [{"operation": "mask_regions", "regions": ["FRA", "USA", "CHE"]}]
     )
@@ -275,10 +275,12 @@ def test_regions_that_miss_a_file_have_no_column_and_a_point_off_it_is_refused(s
     ours = request.plan.run(source, tmp_path)
     names = [n.tobytes().decode().rstrip("\0") for n in read(ours, "region_name")]
     assert names == ["FRA", "CHE"]
-    with pytest.raises(InputError, match="outside the grid|off the grid|does not overlap"):
-        build_request(
-            settings, [DIS], [{"operation": "select_points", "points": [[48.85, 2.35], [40.7, -74.0]]}]
-        )
+    points = [{"name": "Paris", "lat": 48.85, "lon": 2.35}, {"name": "New York", "lat": 40.7, "lon": -74.0}]
+    request = build_request(settings, [DIS], [{"operation": "select_points", "points": points}])
+    ours = request.plan.run(source, tmp_path / "points")
+    assert [n.tobytes().decode().rstrip("\0") for n in read(ours, "region_name")] == ["Paris"]
+    with pytest.raises(InputError, match=r"none of the 1 points lies on the grid of this file \(lat 42.25"):
+        build_request(settings, [DIS], [{"operation": "select_points", "points": [[40.7, -74.0]]}])
 
 
 def test_a_table_too_large_to_hold_is_refused_with_the_ways_out(settings, monkeypatch):

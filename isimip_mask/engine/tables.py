@@ -42,7 +42,7 @@ from isimip_mask.files.timeaxis import Period, window_means
 from isimip_mask.files.weights import WeightGrid
 from isimip_mask.regions.coverage import cell_shares
 from isimip_mask.regions.kinds import MaskFile
-from isimip_mask.regions.masks import nearest_cells
+from isimip_mask.regions.masks import placed_cells
 from isimip_mask.regions.sets import PointSet, RegionSet
 
 TABLE_CHUNK_BYTES = 2**20
@@ -120,11 +120,16 @@ _KEPT: dict = {}
 
 
 def _columns_of(grid, region: RegionSet | PointSet, fractional: bool, threads: int) -> Columns:
-    if isinstance(region, PointSet):
-        rows, cols = nearest_cells(grid, region.parts)
+    if isinstance(region, PointSet):  # a point off the grid has no column, as a region that misses
+        rows, cols, on_grid = placed_cells(grid, region.parts)
+        if not on_grid.any():
+            raise RegionError(
+                f"none of the {len(region.parts)} points lies on the grid of this file", "points"
+            )
+        rows, cols = rows[on_grid], cols[on_grid]
         return _columns(
             grid,
-            list(region.names),
+            [name for name, on in zip(region.names, on_grid) if on],
             np.arange(rows.size),  # a column each
             rows,
             cols,

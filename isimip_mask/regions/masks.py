@@ -88,7 +88,13 @@ def grid_mask(grid: Grid, region: Region) -> np.ndarray:
 
 def region_mask(grid: Grid, region: Region) -> RegionMask:
     """The cells ``region`` keeps on ``grid``, built over its window only; RegionError if none."""
-    if isinstance(region, RegionSet | PointSet):  # a point off the grid raises; an area may miss
+    if isinstance(region, PointSet):  # a point off the grid has no column, as an area that misses
+        window = Window.whole(grid)
+        rows, cols, on_grid = placed_cells(grid, region.points)
+        keep = np.zeros(grid.shape, dtype=bool)
+        keep[rows[on_grid], cols[on_grid]] = True
+        mask = RegionMask.of(grid, window, pack(keep))
+    elif isinstance(region, RegionSet):
         window = Window.whole(grid)
         keep = np.logical_or.reduce([_set_part_mask(grid, part) for part in region.parts])
         mask = RegionMask.of(grid, window, pack(keep))
@@ -105,17 +111,22 @@ def region_mask(grid: Grid, region: Region) -> RegionMask:
             keep = area_bits(sub, region)
         mask = RegionMask.of(grid, window, keep)
     if not mask.any():
-        raise RegionError(_why_empty(grid, region), "region")
+        raise RegionError(why_empty(grid, region), "region")
     return mask
 
 
-def _why_empty(grid: Grid, region: Region) -> str:
+def why_empty(grid: Grid, region: Region) -> str:
     """Why a region keeps no cell: it lies off the grid, or (a combination) its parts each keep
     cells but none in common."""
     if isinstance(region, Intersection) and all(overlaps(grid, part) for part in region.parts):
         tags = " and ".join(part.tag for part in region.parts)
         return (
             f"the regions {tags} keep no cell in common on the grid of this file: they do not intersect there"
+        )
+    if isinstance(region, PointSet):
+        return (
+            f"none of the {len(region.points)} points lies on the grid of this file "
+            f"(lat {grid.lat.min()}..{grid.lat.max()}, lon {grid.lon.min()}..{grid.lon.max()})"
         )
     return f"the region {region.tag} does not overlap the grid of this file"
 
@@ -146,7 +157,7 @@ def overlaps(grid: Grid, region: Region) -> bool:
     if isinstance(region, MaskFile):
         return bool(area_mask(grid, region).any())
     if isinstance(region, PointSet):
-        return all(overlaps(grid, point) for point in region.points)
+        return bool(placed_cells(grid, region.points)[2].any())
     if isinstance(region, RegionSet):
         return any(overlaps(grid, part) for part in region.parts)
     if isinstance(region, Intersection):
@@ -290,6 +301,20 @@ def nearest_cell(grid: Grid, point: Point) -> tuple[int, int]:
 def nearest_cells(grid: Grid, points) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the cells nearest to each of ``points``, found at once; RegionError
     naming the first point off the grid."""
+    rows, cols, on_grid = placed_cells(grid, points)
+    if not on_grid.all():
+        point = points[int(np.argmin(on_grid))]
+        raise RegionError(
+            f"point lat={point.lat} lon={point.lon} is outside the grid of this file "
+            f"(lat {grid.lat.min()}..{grid.lat.max()}, lon {grid.lon.min()}..{grid.lon.max()})",
+            "point",
+        )
+    return rows, cols
+
+
+def placed_cells(grid: Grid, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows and columns of the cells nearest to each of ``points``, and whether each point lies
+    on the grid at all (within half a cell of its nearest centre)."""
     lat = np.array([point.lat for point in points], dtype="f8")[:, None]
     lon = np.array([point.lon for point in points], dtype="f8")[:, None]
     lat_offset = np.abs(grid.lat[None, :] - lat)
@@ -301,14 +326,7 @@ def nearest_cells(grid: Grid, points) -> tuple[np.ndarray, np.ndarray]:
     off = (lat_offset[every, rows] > grid.dlat / 2 + EPS_DEG) | (
         lon_offset[every, cols] > grid.dlon / 2 + EPS_DEG
     )
-    if off.any():
-        point = points[int(np.argmax(off))]
-        raise RegionError(
-            f"point lat={point.lat} lon={point.lon} is outside the grid of this file "
-            f"(lat {grid.lat.min()}..{grid.lat.max()}, lon {grid.lon.min()}..{grid.lon.max()})",
-            "point",
-        )
-    return rows, cols
+    return rows, cols, ~off
 
 
 def _tie_as_upstream(centres, values, nearest, offset, turn: float | None = None) -> np.ndarray:

@@ -12,7 +12,7 @@ from isimip_mask.files.netcdf import decode_times, open_dataset, read_layout
 from isimip_mask.files.paths import normalize_path, resolve_all
 from isimip_mask.files.steps import Steps
 from isimip_mask.files.weights import check_fits
-from isimip_mask.regions.masks import overlaps, region_mask
+from isimip_mask.regions.masks import overlaps, region_mask, why_empty
 from isimip_mask.requests.chain import parse_operations
 from isimip_mask.requests.limits import Limits
 from isimip_mask.requests.plan import Plan
@@ -60,7 +60,7 @@ def build_request(  # noqa: C901 (every check collected before one error is rais
                     layout = read_layout(dataset, path.name)
                     need_mb = memory_mb(dataset, layout, plan, RunOptions.from_settings(settings).threads)
                 if not overlaps(layout.grid, plan.region):  # no mask is built: fine grids stay cheap
-                    raise RegionError(f"the region {plan.region.tag} does not overlap the grid of this file")
+                    raise RegionError(why_empty(layout.grid, plan.region))
                 try:
                     steps = Steps.of(layout, plan.period, plan.window)
                 except InputError as error:

@@ -23,7 +23,7 @@ from shapely.geometry import mapping
 from isimip_mask.files.grid import Grid, wrap_lon
 from isimip_mask.files.netcdf import atomic_output
 from isimip_mask.regions.countries import country_catalogue
-from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Region
+from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, Region, Touching
 from isimip_mask.regions.sets import PointSet, RegionSet
 from isimip_mask.regions.shapes import parse_geojson
 
@@ -80,12 +80,17 @@ class FetchedOutlines(MacroElement):
         (function (map) {
             map.createPane("outlines").style.zIndex = 350;
             fetch({{ this.url|tojson }}).then((answer) => answer.json()).then((data) => {
-                L.geoJson(data, {
+                const outlines = L.geoJson(data, {
                     pane: "outlines",
                     style: () => ({{ this.style|tojson }}),
                     onEachFeature: (feature, layer) =>
                         layer.bindTooltip(feature.properties.name, {sticky: true}),
                 }).addTo(map);
+                // named on hover, never a keyboard stop: Tab goes from the draw tools to the map
+                outlines.eachLayer((layer) => {
+                    const path = layer.getElement && layer.getElement();
+                    if (path) path.setAttribute("tabindex", "-1");
+                });
             });
         })({{ this._parent.get_name() }});
         {% endmacro %}
@@ -120,6 +125,22 @@ class KeepLastDrawing(MacroElement):
         self.group = group
 
 
+class ZoomAfterDrawing(MacroElement):
+    """The zoom buttons, below the draw tools in the corner and after them in the focus order."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.zoom({position: "topleft"}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ZoomAfterDrawing"
+
+
 def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
     """The map every rerun starts from; it never changes, so drawings on it survive reruns.
 
@@ -127,7 +148,12 @@ def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
     embedded in the map where no such file could be written."""
     use_local_assets(static_url)
     world = folium.Map(
-        location=(20, 0), zoom_start=2, min_zoom=1, tiles="OpenStreetMap", world_copy_jump=True
+        location=(20, 0),
+        zoom_start=2,
+        min_zoom=1,
+        tiles="OpenStreetMap",
+        world_copy_jump=True,
+        zoom_control=False,  # added after the draw tools: Tab reaches drawing first
     )
     if outlines_url:
         world.add_child(FetchedOutlines(outlines_url))
@@ -158,6 +184,7 @@ def base_map(static_url: str, outlines_url: str | None = None) -> folium.Map:
         },
         edit_options={"edit": True, "remove": True},
     ).add_to(world)
+    world.add_child(ZoomAfterDrawing())
     world.add_child(KeepLastDrawing(drawings))
     return world
 
@@ -281,7 +308,7 @@ def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | No
     departments); (None, None) leaves the map where it is (nothing chosen, or land: the world)."""
     if isinstance(region, Point):
         return (region.lat, region.lon), POINT_ZOOM
-    if region is None or isinstance(region, LandOnly | RegionSet):  # the world
+    if region is None or everywhere(region):  # the world: the map stays where the user has it
         return None, None
     if isinstance(region, PointSet):
         if len(region.points) == 1:
@@ -300,6 +327,13 @@ def view_of(region: Region | None) -> tuple[tuple[float, float] | None, int | No
     span = max(east - west, (north - south) * 2, 1e-3)
     zoom = int(max(1, min(7, math.floor(math.log2(360 / span)))))  # closer, the base outlines get coarse
     return ((south + north) / 2, (west + east) / 2), zoom
+
+
+def everywhere(region: Region) -> bool:
+    """Land, or every country (by either cell rule): the base map's outlines already show it,
+    and outlining it again would send every country's outline on each change."""
+    area = region.area if isinstance(region, Touching) else region
+    return isinstance(area, LandOnly | RegionSet)
 
 
 def box_outline(box: BBox) -> shapely.Geometry:
@@ -343,7 +377,7 @@ def overlays(
             folium.CircleMarker(
                 (point.lat, point.lon), radius=6, color="#1d4ed8", fill=True, tooltip=name
             ).add_to(group)
-    elif region is not None and not isinstance(region, LandOnly | RegionSet):  # countries: the base map
+    elif region is not None and not everywhere(region):  # countries: the base map
         geometry = box_outline(region) if isinstance(region, BBox) else display_outline(region.geometry)
         label = region.name if isinstance(region, Country) else region.tag
         folium.GeoJson(

@@ -14,6 +14,7 @@ from isimip_mask.files.timeaxis import Period
 from isimip_mask.files.weights import WeightGrid
 from isimip_mask.regions.countries import country_names
 from isimip_mask.regions.kinds import BBox, Country, LandOnly, Point, intersect, region_config
+from isimip_mask.regions.masks import placed_cells
 from isimip_mask.regions.sets import PointSet, RegionSet
 from isimip_mask.regions.shapes import parse_upload, read_points_csv
 from isimip_mask.requests.chain import apply_rule, plan_of
@@ -279,4 +280,10 @@ def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Previe
     about = "" if kept.exact else "about "  # counted on a coarser view of a fine grid
     resolution = f"{info.resolution[0]:g}°"
     st.success(f"{about}{kept.cells:,} of {kept.total:,} cells at {resolution} are kept: {estimate}.")
+    if isinstance(plan.region, PointSet):
+        on_grid = placed_cells(info.grid, plan.region.points)[2]
+        off = [name for name, on in zip(plan.region.names, on_grid) if not on]
+        if off:
+            listed = ", ".join(off[:5]) + (f" and {len(off) - 5} more" if len(off) > 5 else "")
+            st.caption(f"Outside {Path(info.path).name}: {listed} (no column).")
     return kept
