@@ -145,6 +145,6 @@ def prepare(input_path: Path, samples: Path) -> list[Path]:
     for first in (2001, 2003):
         name = f"demo_synthetic_tas_global_monthly_{first}_{first + 1}.nc"
         written.append(write_isimip_like(folder / name, 24, first, monthly=True, seed=first))
-    weights = input_path / "demo" / "landuse" / "demo_synthetic_cropland_global_annual_2001_2004.nc"
+    weights = input_path / "landuse" / "demo_synthetic_cropland_global_annual_2001_2004.nc"
     written.append(write_cropland(weights))
     return written

@@ -173,7 +173,7 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     images = page.locator("[data-testid=stMain] img").all()
     assert len(images) == 2  # the quick look and its colour scale, each said in words
     assert all(len(image.get_attribute("alt") or "") > 20 for image in images)
-    for width, height in ((390, 844),):  # the job's link opened on a phone (the laptop: job-finished.png)
+    for width, height in ((1400, 900), (390, 844)):  # the job's link opened on a laptop and a phone
         viewer = page.context.browser.new_page(viewport={"width": width, "height": height})
         viewer.goto(page.url)
         link = viewer.get_by_role("link", name="Download")
@@ -181,9 +181,29 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
         settled(viewer)
         viewer.frame_locator(MAP).locator("path[stroke='#1d4ed8']").wait_for()  # the job's region
         viewer.screenshot(path=SCREENSHOTS / f"job-link-{width}x{height}-top.png")
+        if width > 1000:  # the answer in view without scrolling: status, download, quick look
+            look = viewer.locator("[data-testid=stMain] img").first.bounding_box()
+            answer = link.bounding_box()
+            assert answer["y"] + answer["height"] <= height and look["y"] + 60 <= height, (answer, look)
+            assert viewer.get_by_text("Job finished").bounding_box()["y"] < height
+        else:  # on a phone the map and the answer come before the region's inputs
+            region_inputs = viewer.get_by_role("radiogroup").first.bounding_box()
+            assert viewer.locator(MAP).bounding_box()["y"] < link.bounding_box()["y"] < region_inputs["y"]
         link.scroll_into_view_if_needed()
         viewer.screenshot(path=SCREENSHOTS / f"job-link-{width}x{height}-result.png")
         viewer.close()
+    # the map's tab stops in order: the draw tools, then zoom; no country outline among them
+    stops = (
+        page.frame_locator(MAP)
+        .locator("body")
+        .evaluate(
+            """() => [...document.querySelectorAll('a[href], button, input, [tabindex]')]
+            .filter((e) => e.tabIndex >= 0).map((e) => e.className.baseVal ?? e.className)"""
+        )
+    )
+    draw = next(i for i, c in enumerate(stops) if "leaflet-draw-draw-polygon" in c)
+    zoom = next(i for i, c in enumerate(stops) if "leaflet-control-zoom-in" in c)
+    assert draw <= 1 < zoom and not any("leaflet-interactive" in c for c in stops), stops
     # the link goes to the file server (OUTPUT_URL), never through the page: fetched as the
     # browser would (Playwright's request context shares the page's cookies), as an attachment
     answer = page.request.get(download_link.get_attribute("href"))
@@ -246,6 +266,7 @@ def test_find_by_facets_then_every_period(page_url, browser_page, service):
     folder.mkdir(parents=True)
     name = "h08_gfdl-esm4_w5e5_ssp585_2015soc_default_tas_global_monthly_{}_{}.nc"
     names = [name.format(year, year) for year in (2001, 2002, 2003)]
+    labels = [f"{year} · {name.format('', '').replace('__.nc', '.nc')}" for year in (2001, 2002, 2003)]
     for year in (2001, 2002, 2003):
         write_isimip_like(folder / name.format(year, year), 12, year, monthly=True)
     page = browser_page
@@ -259,7 +280,7 @@ def test_find_by_facets_then_every_period(page_url, browser_page, service):
     choose_options(page, "Climate scenario", "ssp585 (3)")
     settled(page)
     assert page.get_by_role("combobox", name="Folder").count() == 0  # facets list files instead
-    choose_options(page, "Files", names[1])
+    choose_options(page, "Files", labels[1])
     button = page.get_by_role("button", name="Add every period of the picked dataset (3 files)")
     button.wait_for()
     appeared = button.bounding_box()
@@ -267,9 +288,9 @@ def test_find_by_facets_then_every_period(page_url, browser_page, service):
     assert button.bounding_box() == appeared  # it stays where it appeared: the first click lands
     button.click()  # once: the list above it shrinks as it loses the focus (the button below moved)
     tags = page.locator("[data-testid=stMultiSelect]").filter(has=page.get_by_role("combobox", name="Files"))
-    tags.get_by_text(names[2]).wait_for(timeout=15_000)
+    tags.get_by_text(labels[2]).wait_for(timeout=15_000)
     settled(page)
     assert page.get_by_role("button", name="Add every period").count() == 0  # nothing left to add
     picked = tags.locator("[data-testid=stMultiSelectTagsContainer]").inner_text()
-    assert [line for line in picked.split() if line.endswith(".nc")] == names
+    assert [word for word in picked.split() if word.isdigit()] == ["2001", "2002", "2003"]  # years first
     page.screenshot(path=SCREENSHOTS / "facets-every-period.png", full_page=True)

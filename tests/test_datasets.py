@@ -143,3 +143,12 @@ def test_files_of_the_same_name_are_labelled_with_their_folder():
         "b/x.nc": "x.nc (b)",
         "b/y.nc": "y.nc",
     }
+
+
+def test_periods_of_one_dataset_are_told_apart_by_their_first_words():
+    names = labels(["t/tas_global_daily_2001_2010.nc", "t/tas_global_daily_2011_2020.nc", "t/x.nc"])
+    assert names == {
+        "t/tas_global_daily_2001_2010.nc": "2001-2010 · tas_global_daily.nc",
+        "t/tas_global_daily_2011_2020.nc": "2011-2020 · tas_global_daily.nc",
+        "t/x.nc": "x.nc",
+    }

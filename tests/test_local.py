@@ -53,12 +53,12 @@ def test_demo_data_is_real_samples_and_global_files(tmp_path):
         "isimip2b/output/pepic/pepic_miroc5_ewembi_historical_2005soc_co2_yield-whe-noirr_global_annual_DEMO_TJANJIN_1861_2005.nc",
         "demo/tas/demo_synthetic_tas_global_monthly_2001_2002.nc",
         "demo/tas/demo_synthetic_tas_global_monthly_2003_2004.nc",
-        "demo/landuse/demo_synthetic_cropland_global_annual_2001_2004.nc",
+        "landuse/demo_synthetic_cropland_global_annual_2001_2004.nc",
     ]
     info = describe(tmp_path, "demo/tas/demo_synthetic_tas_global_monthly_2003_2004.nc")
     assert (info.nlat, info.nlon, info.n_times) == (360, 720, 24)
     assert info.time_span == ("2003-01-01", "2004-12-01")
-    weights = describe(tmp_path, "demo/landuse/demo_synthetic_cropland_global_annual_2001_2004.nc")
+    weights = describe(tmp_path, "landuse/demo_synthetic_cropland_global_annual_2001_2004.nc")
     assert weights.time_span == ("2001-01-01", "2004-01-01") and weights.variables == {"cropland": "1"}
     stamps = [p.stat().st_mtime_ns for p in written]
     assert [p.stat().st_mtime_ns for p in prepare(tmp_path, DATA)] == stamps  # kept, not rewritten

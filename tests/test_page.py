@@ -4,6 +4,7 @@ AppTest cannot drive the map component; a drawing or a click is put where st_fol
 it (``st.session_state["map"]``), which is what the page reads.
 """
 
+import re
 import shutil
 
 import pytest
@@ -164,11 +165,37 @@ def test_a_drawn_rectangle_fills_the_box_inputs(app):
     ]
 
 
+def click(lat, lon):
+    return {"all_drawings": [], "last_active_drawing": None, "last_clicked": {"lat": lat, "lng": lon}}
+
+
 def test_a_map_click_sets_the_point(app):
-    at = app(map={"all_drawings": [], "last_active_drawing": None, "last_clicked": {"lat": 48.1, "lng": 2.1}})
-    at = choose(at, "Point")
+    at = choose(app(), "Point")
+    at.session_state["map"] = click(48.1, 2.1)
+    at = at.run()
     assert (at.number_input(key="lat").value, at.number_input(key="lon").value) == (48.1, 2.1)
     assert "1 of 513 cells" in preview_text(at)
+
+
+def test_typed_values_outlive_a_change_of_mode_and_clicks_elsewhere_are_no_point(app, queue_service):
+    """Draw a rectangle, delete it, type a box, go to Point and back: the typed box is there and
+    is what the preview counts; a click made while drawing does not become the point."""
+    at = app(map=drawn(RECTANGLE))
+    at.session_state["map"] = {"all_drawings": [], "last_active_drawing": None, "last_clicked": None}
+    at = choose(at.run(), "Box", west=0.0, east=5.0, south=47.0, north=50.0)
+    at = choose(at, "Draw on the map")
+    at.session_state["map"] = click(45.5, 1.5)  # a polygon's vertex
+    at = choose(at.run(), "Point")
+    assert (at.number_input(key="lat").value, at.number_input(key="lon").value) == (52.39, 13.06)
+    at = choose(at, "Box")
+    assert [at.number_input(key=k).value for k in ("west", "east", "south", "north")] == [
+        0.0,
+        5.0,
+        47.0,
+        50.0,
+    ]
+    no_exceptions(at)
+    assert f"{kept(queue_service.settings, BBox(0, 5, 47, 50)):,} of 513 cells" in preview_text(at)
 
 
 @pytest.mark.parametrize(
@@ -196,6 +223,7 @@ def test_submit_follow_and_download(app, service, options, suffix, quick_look):
     assert at.get(quick_look), f"no quick look ({quick_look}) of the result"
     credits = " ".join(c.value for c in at.caption)  # what the input's users must cite
     assert "From the input file:" in credits and "licence: CC BY 4.0" in credits
+    assert re.search(r"Kept until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+ days from now\), then removed", credits)
     codes = [block.value for block in at.code]  # the reproduce box: curl, the ISIMIP client, cdo
     assert any(c.startswith("curl -s -X POST") for c in codes) and any("submit_job(" in c for c in codes)
 
@@ -209,7 +237,7 @@ def test_a_shared_link_shows_the_same_job(app, service):
     at = at.run()
     no_exceptions(at)
     assert any("Job finished" in s.value for s in at.success)
-    assert any(f"Job `{job_id}`: mask to " in c.value and DIS_FILE.name in c.value for c in at.caption)
+    assert any(f"Job `{job_id[:8]}`: mask to " in c.value and DIS_FILE.name in c.value for c in at.caption)
     # the same page after another choice: the job panel says the result is for an earlier one
     assert not any("earlier choice" in i.value for i in first.run().info)
     changed = first.radio(key="mode").set_value("Land only").run()
@@ -284,8 +312,8 @@ def test_the_dataset_picker_describes_and_filters(app, queue_service):
     assert "2001-01-01 to 2003-12-31 (1095 steps)" in " ".join(m.value for m in at.sidebar.markdown)
     at = at.text_input(key="query").set_value("other tas").run()
     assert sorted(at.multiselect(key="paths").options) == sorted(
-        ["other_tas_global_daily.nc", DIS_FILE.name]
-    )  # labels
+        ["other_tas_global_daily.nc", "2001-2003 · " + DIS_FILE.name.replace("_2001_2003", "")]
+    )  # labels: the years first, where the name has them
     no_exceptions(at)
 
 
@@ -304,7 +332,7 @@ def test_files_found_by_isimip_facets(app, queue_service):
     at = at.multiselect(key="facet_climate_scenario").set_value(["ssp126", "ssp585"]).run()
     no_exceptions(at)
     assert at.multiselect(key="paths").options == [
-        f"h08_gfdl-esm4_w5e5_{scenario}_2015soc_default_dis_global_daily_2015_2017.nc"
+        f"2015-2017 · h08_gfdl-esm4_w5e5_{scenario}_2015soc_default_dis_global_daily.nc"
         for scenario in ("ssp126", "ssp585")
     ]
     # each value counts the files it would give with the other choices
@@ -512,3 +540,19 @@ def test_the_default_points_keep_those_on_the_file_and_name_the_others(app, queu
     assert "1 of 513 cells at 0.5° are kept" in preview_text(at)  # Paris; Berlin is off the French cut-out
     assert any("Berlin (no column)" in caption.value for caption in at.caption)
     assert not at.button(key="submit").disabled
+
+
+def test_the_request_can_be_reproduced_before_submit(app, queue_service):
+    at = choose(app(), "Country", country="FRA")
+    no_exceptions(at)
+    expander = next(e for e in at.expander if e.label.startswith("Reproduce before you submit"))
+    codes = [c.value for c in expander.code]
+    assert any(code.startswith("curl -s -X POST") for code in codes)
+    assert any(
+        line.startswith("cdo ") and "-ifthen mask_fra_19x27.nc" in line
+        for c in codes
+        for line in c.splitlines()
+    )
+    assert [b.label for b in expander.get("download_button")] == [
+        "mask_fra_19x27.nc: the mask the cdo command reads"
+    ]

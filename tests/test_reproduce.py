@@ -44,3 +44,23 @@ def test_the_cdo_command_as_printed_gives_the_same_values(settings, tmp_path, op
     with netCDF4.Dataset(tmp_path / ours.name) as theirs, netCDF4.Dataset(ours) as mine:
         np.testing.assert_array_equal(mine["time"][:], theirs["time"][:])
         np.testing.assert_allclose(mine["dis"][:].filled(np.nan), theirs["dis"][:].filled(np.nan), rtol=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("cdo") is None, reason="cdo is not installed (apt-get install cdo)")
+def test_a_country_runs_as_printed_with_the_mask_the_page_offers(settings, tmp_path):
+    """A one-file job of a country: the cdo line is a command (not a comment), and the mask it
+    reads is the file the page offers beside it."""
+    from isimip_mask.ui.job import mask_bytes
+
+    plan = parse_operations([{"operation": "mask_country", "country": "FRA"}])
+    masks = []
+    texts = commands(settings, {"paths": [DIS], "plan": plan.config()}, masks)
+    command = texts["cdo"].splitlines()[0]
+    assert command.startswith("cdo ") and "-ifthen mask_fra_19x27.nc" in command
+    assert [recipe.mask_name for recipe in masks] == ["mask_fra_19x27.nc"]
+    (tmp_path / "mask_fra_19x27.nc").write_bytes(mask_bytes(masks[0]))
+    shutil.copy(DIS_FILE, tmp_path / DIS_FILE.name)
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True, capture_output=True)
+    ours = plan.run(DIS_FILE, tmp_path / "ours")
+    with netCDF4.Dataset(tmp_path / ours.name) as theirs, netCDF4.Dataset(ours) as mine:
+        np.testing.assert_array_equal(mine["dis"][:].filled(np.nan), theirs["dis"][:].filled(np.nan))

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from isimip_mask.files.facets import FacetTable, without_period
+from isimip_mask.files.facets import FacetTable, name_period, without_period
 from isimip_mask.files.facets import parse as parse_facets
 from isimip_mask.files.grid import Grid
 from isimip_mask.files.netcdf import decode_times, open_dataset, read_layout
@@ -49,12 +49,17 @@ def list_folder(root: Path, folder: str = "") -> Listing:
 
 
 def labels(paths: list[str]) -> dict[str, str]:
-    """Short names for a picker: the file name, with its folder where another file has that name."""
+    """Names for a picker that tell files apart even where a chip cuts them short: the years
+    first (``2001-2010 · tas_..._global_daily``, the period taken out of the name), then the
+    file name, with its folder where another file has that name."""
     names = [PurePosixPath(path).name for path in paths]
-    return {
-        path: name if names.count(name) == 1 else f"{name} ({PurePosixPath(path).parent})"
-        for path, name in zip(paths, names)
-    }
+    found = {}
+    for path, name in zip(paths, names):
+        years = name_period(name)
+        span = (str(years[0]) if years[0] == years[1] else f"{years[0]}-{years[1]}") if years else ""
+        label = f"{span} · {without_period(name)}" if years else name
+        found[path] = label if names.count(name) == 1 else f"{label} ({PurePosixPath(path).parent})"
+    return found
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class Recipe:
     cells: np.ndarray | None = None
 
 
+MASK_RECIPE_CELLS = 16_000_000  # a mask file for cdo is written whole: not for a 30-arcsec grid
+
+
 def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recipe:
     """The cdo command that gives ``output_name`` from ``source`` (CSV: the same values, cdo's layout).
 
@@ -70,6 +73,11 @@ def cdo_recipe(plan: Plan, source: Path, output_name: str, masks: dict) -> Recip
     elif isinstance(region, BBox):
         box = ",".join(str(v) for v in (region.west, region.east, region.south, region.north))
         operators.append(f"-{'sellonlatbox' if plan.crop else 'masklonlatbox'},{box}")
+    elif grid.lat.size * grid.lon.size > MASK_RECIPE_CELLS:
+        return Recipe(
+            f"(cdo would read a mask of all {grid.lat.size * grid.lon.size:,} cells of this grid; "
+            "the mask files of isimip-mask cover the region's window only: use the API)"
+        )
     else:
         key = (grid.lat.tobytes(), grid.lon.tobytes())
         if key not in masks:

@@ -1,10 +1,17 @@
 """Step 4 of the page: submit, follow the job (polling), cancel, run again, and the result:
-a download link to the file server, the link for scripts and a quick look."""
+a download link to the file server, the link for scripts, how long it is kept and a quick
+look; and, before and after, the same request as commands (with the masks cdo reads)."""
+
+import json
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import streamlit as st
 
 from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.files import datasets
+from isimip_mask.files.netcdf import write_mask
 from isimip_mask.files.paths import resolve
 from isimip_mask.files.results import result_url
 from isimip_mask.jobs.status import JobInfo
@@ -116,14 +123,48 @@ def show_job(job_id: str, chosen: dict | None) -> Region | None:
     except IsimipMaskError as error:
         st.error(str(error))
         return None
-    st.caption(f"Job `{info.id}`: {info.summary}")
+    st.caption(f"Job `{info.id[:8]}`: {info.summary}")
     if chosen is not None and chosen != info.request:
         st.info("This job is for an earlier choice of files or region: press Submit to run the current one.")
     if info.status in TERMINAL:
         show_result(info)
+        if chosen != info.request:  # the box above the job is for the current choice
+            show_reproduce(get_settings(), info.request, "this job")
     else:
         follow_job(job_id)
     return job_region(info.id, info.request)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def reproduction(request_text: str) -> tuple[dict[str, str], list]:
+    """The commands of a request (its JSON) and the mask files cdo reads, made once per request."""
+    masks: list = []
+    texts = commands(get_settings(), json.loads(request_text), masks)
+    return texts, masks
+
+
+def show_reproduce(settings: Settings, request: dict, when: str) -> None:
+    """The request as curl, isimip-client and cdo commands, and the mask files the cdo
+    commands read, to download: what runs as printed next to the input files."""
+    texts, masks = reproduction(json.dumps(request, sort_keys=True))
+    with st.expander(f"Reproduce {when}: curl, the ISIMIP client, or cdo"):
+        for language, text in texts.items():
+            st.code(text, language="bash" if language != "python" else "python")
+        for recipe in masks:
+            st.download_button(
+                f"{recipe.mask_name}: the mask the cdo command reads",
+                data=lambda recipe=recipe: mask_bytes(recipe),
+                file_name=recipe.mask_name,
+                mime="application/x-netcdf",
+                key=f"mask_{when}_{recipe.mask_name}",
+                on_click="ignore",
+            )
+
+
+def mask_bytes(recipe) -> bytes:
+    """A recipe's mask as a NetCDF file (1 kept, missing elsewhere, as ``cdo -ifthen`` reads it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return write_mask(Path(folder) / recipe.mask_name, recipe.grid, recipe.cells).read_bytes()
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -169,25 +210,43 @@ def show_result(info: JobInfo) -> None:
     if info.status == "cancelled":
         st.info("The job was cancelled; its files were removed.")
         return
-    (st.warning if info.with_errors else st.success)(
-        f"Job {info.label}: {len(info.created_files)} of {info.files_total} file(s) written."
-    )
-    for path, message in info.errors.items():
-        st.error(f"{path}: {message}")
     path = queue.result_path(info)
-    if path is None:
-        st.warning("The result file is no longer there (it expired). Submit the request again.")
-        return
-    url = result_url(queue.settings, info.id, path.name)
-    # a link, not st.download_button: the file goes from the file server to the browser, never
-    # through this process's memory (a 1.3 GB result once took it to 4 GB)
-    # the size first: a long name is cut at the button's edge
-    st.link_button(f"Download ({human_size(path.stat().st_size)}) {path.name}", url, type="primary")
-    st.caption(f"For scripts: {url}")
-    show_credits(queue.settings, info.request.get("paths", []))
-    with st.expander("Reproduce: the same request with curl, the ISIMIP client, or cdo"):
-        for language, text in commands(queue.settings, info.request).items():
-            st.code(text, language="bash" if language != "python" else "python")
+    status, look = st.columns([1, 1])
+    with status:
+        (st.warning if info.with_errors else st.success)(
+            f"Job {info.label}: {len(info.created_files)} of {info.files_total} file(s) written."
+        )
+        for failed, message in info.errors.items():
+            st.error(f"{failed}: {message}")
+        if path is None:
+            st.warning("The result file is no longer there (it expired). Submit the request again.")
+            return
+        url = result_url(queue.settings, info.id, path.name)
+        # a link, not st.download_button: the file goes from the file server to the browser, never
+        # through this process's memory (a 1.3 GB result once took it to 4 GB)
+        # the size first: a long name is cut at the button's edge
+        st.link_button(f"Download ({human_size(path.stat().st_size)}) {path.name}", url, type="primary")
+        st.caption(f"For scripts: {url}")
+        if info.ttl is not None:
+            until = datetime.now(UTC) + timedelta(seconds=info.ttl)
+            st.caption(
+                f"Kept until {until:%Y-%m-%d %H:%M} UTC ({_duration(info.ttl)} from now), then removed."
+            )
+        show_credits(queue.settings, info.request.get("paths", []))
+    with look:
+        show_quick_look(path)
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} hours"
+    return f"{max(1, seconds // 60)} minutes"
+
+
+def show_quick_look(path: Path) -> None:
+    """A chart of a CSV result, a picture of the first step of a NetCDF grid."""
     if path.suffix == ".csv":
         times, columns = quick_look_series(str(path), path.stat().st_mtime_ns)
         if len(columns) > CHART_COLUMNS:

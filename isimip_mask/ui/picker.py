@@ -43,7 +43,11 @@ def show_dataset_picker(settings: Settings) -> list[datasets.DatasetInfo]:
         options,
         key="paths",
         format_func=names.get,
-        help="Several files of one dataset (e.g. all decades of a variable) go into one job.",
+        placeholder="choose files (type to filter)",
+        select_all=False,  # "Select all" of a folder or a search is rarely meant: every period has its button
+        wrap=True,
+        help="Several files of one dataset (e.g. all decades of a variable) go into one job. "
+        "Each is named by its years first, then the file name without them.",
     )
     if not options:
         st.sidebar.info("No NetCDF file matches: try fewer words, or another folder.")

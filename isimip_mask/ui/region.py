@@ -62,8 +62,9 @@ def show_region_inputs(settings: Settings):  # noqa: C901 (one branch per region
             }
         )
     if clicked and st.session_state.get("clicked") != clicked:
-        st.session_state["clicked"] = clicked
-        push({"lat": round(clicked[0], 4), "lon": round(clicked[1], 4)})
+        st.session_state["clicked"] = clicked  # seen: a vertex of a polygon drawn is no point
+        if st.session_state.get("mode") == MODES[5]:
+            push({"lat": round(clicked[0], 4), "lon": round(clicked[1], 4)})
     st.subheader("2 · Region")  # the steps are headings of one level: 1 · Data ... 4 · Job
     mode = st.radio("Region", MODES, key="mode", horizontal=True, label_visibility="collapsed")
     if mode == MODES[0]:
@@ -114,8 +115,8 @@ def show_region_inputs(settings: Settings):  # noqa: C901 (one branch per region
     left, right = st.columns(2)
     # no limits on the inputs: a browser keeps the last value in range without a word; the
     # region's own checks name the value typed (e.g. "point lat=95.0 is above 90")
-    lat = left.number_input("lat", value=st.session_state.get("lat", 52.39), key="lat", format="%.4f")
-    lon = right.number_input("lon", value=st.session_state.get("lon", 13.06), key="lon", format="%.4f")
+    lat = kept_number(left, "lat", "lat", 52.39, format="%.4f")
+    lon = kept_number(right, "lon", "lon", 13.06, format="%.4f")
     st.caption("Or click on the map. The time series of the nearest grid cell is extracted.")
     return Point(lat, lon)
 
@@ -147,9 +148,23 @@ def show_box_inputs(prefix: str = "") -> BBox:
     """Four number inputs, west, east, south, north (keys ``prefix + name``)."""
     values = {}
     for column, (name, default) in zip(st.columns(4), BOX_INPUTS.items()):
-        key = prefix + name  # no limits, as for a point: the box names a value out of range
-        values[name] = column.number_input(name, value=st.session_state.get(key, default), step=0.5, key=key)
+        # no limits, as for a point: the box names a value out of range
+        values[name] = kept_number(column, name, prefix + name, default, step=0.5)
     return BBox(values["west"], values["east"], values["south"], values["north"])
+
+
+def kept_number(container, label: str, key: str, default: float, **options) -> float:
+    """A number input whose value outlives it: Streamlit forgets a widget's value when another
+    mode hides it (and shows an older value set from code instead), so each change is kept
+    beside it (``typed_<key>``) and given back whenever the input shows; a value set from the
+    map (``push``) goes to both."""
+    kept = f"typed_{key}"
+
+    def keep() -> None:
+        st.session_state[kept] = st.session_state[key]
+
+    st.session_state[key] = st.session_state.get(kept, default)
+    return container.number_input(label, key=key, on_change=keep, **options)
 
 
 def show_combination():

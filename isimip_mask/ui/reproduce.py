@@ -1,5 +1,6 @@
 """The same request without the page: the ``curl`` and ``isimip-client`` commands that submit
-it to the API, and for each file the ``cdo`` command that gives the same output."""
+it to the API, and for each file the ``cdo`` command that gives the same output, with the mask
+files those commands read (the page offers them for download)."""
 
 import json
 import shlex
@@ -12,9 +13,10 @@ from isimip_mask.requests.plan import Plan
 from isimip_mask.settings import Settings
 
 
-def commands(settings: Settings, request: dict) -> dict[str, str]:
+def commands(settings: Settings, request: dict, masks: list | None = None) -> dict[str, str]:
     """``curl``, ``python`` (isimip-client) and ``cdo`` texts for a canonical request (as a
-    job keeps it: ``{"paths", "plan"}``)."""
+    job keeps it: ``{"paths", "plan"}``); the mask files the cdo commands read are added to
+    ``masks`` (recipes with a ``mask_name``, ``grid`` and ``cells``)."""
     plan = Plan.from_config(request["plan"])
     body = {"paths": list(request["paths"]), "operations": plan.operations()}
     api = settings.base_url.rstrip("/") + "/"
@@ -31,10 +33,10 @@ def commands(settings: Settings, request: dict) -> dict[str, str]:
             'client.download(job["file_url"], path="downloads", extract=True)',
         ]
     )
-    return {"curl": curl, "python": python, "cdo": _cdo(settings, plan, request["paths"])}
+    return {"curl": curl, "python": python, "cdo": _cdo(settings, plan, request["paths"], masks)}
 
 
-def _cdo(settings: Settings, plan: Plan, paths: list[str]) -> str:
+def _cdo(settings: Settings, plan: Plan, paths: list[str], wanted: list | None) -> str:
     lines, masks = [], {}
     for user_path in paths:
         try:
@@ -43,9 +45,13 @@ def _cdo(settings: Settings, plan: Plan, paths: list[str]) -> str:
         except IsimipMaskError as error:
             lines.append(f"# {user_path}: {error}")
             continue
-        if recipe.mask_name:
-            note = "the region as a 1/0 mask on the file's grid; jobs of several files carry it in their zip"
-            lines.append(f"# {recipe.command}\n#   ({recipe.mask_name}: {note})")
-        else:
-            lines.append(recipe.command)
+        lines.append(recipe.command)
+    if wanted is not None:
+        wanted.extend(masks.values())
+    named = [recipe.mask_name for recipe in masks.values()]
+    if named:
+        lines.append(
+            f"# {', '.join(named)}: the region as a 1/0 mask on the file's grid, next to the files "
+            "(offered beside these commands, and in the zip of a job of several files)"
+        )
     return "\n".join(lines)

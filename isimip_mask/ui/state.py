@@ -88,6 +88,8 @@ def quick_look_series(path: str, mtime_ns: int):
 
 
 def push(values: dict) -> None:
-    """Set widget values before the widgets are created (a keyed widget keeps its own otherwise)."""
+    """Set widget values before the widgets are created (a keyed widget keeps its own otherwise),
+    and the values kept for them while they are hidden (see ``region.kept_number``)."""
     for key, value in values.items():
         st.session_state[key] = value
+        st.session_state[f"typed_{key}"] = value
