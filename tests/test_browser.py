@@ -265,7 +265,6 @@ def test_find_by_facets_then_every_period(page_url, browser_page, service):
     folder = service.settings.input_path / "ISIMIP3b" / "OutputData" / "water_global" / "h08"
     folder.mkdir(parents=True)
     name = "h08_gfdl-esm4_w5e5_ssp585_2015soc_default_tas_global_monthly_{}_{}.nc"
-    names = [name.format(year, year) for year in (2001, 2002, 2003)]
     labels = [f"{year} · {name.format('', '').replace('__.nc', '.nc')}" for year in (2001, 2002, 2003)]
     for year in (2001, 2002, 2003):
         write_isimip_like(folder / name.format(year, year), 12, year, monthly=True)

@@ -12,7 +12,7 @@ import numpy as np
 from isimip_mask.files.facets import FacetTable, name_period, without_period
 from isimip_mask.files.facets import parse as parse_facets
 from isimip_mask.files.grid import Grid
-from isimip_mask.files.netcdf import decode_times, open_dataset, read_layout
+from isimip_mask.files.netcdf import decode_times, fill_value, open_dataset, read_layout
 from isimip_mask.files.paths import NETCDF_SUFFIXES, resolve, resolve_folder
 
 INDEX_MAX_AGE_S = 300  # a search index older than this is rebuilt on the next search
@@ -185,10 +185,23 @@ class DatasetInfo:
     size_bytes: int
     dtype: str
     grid: Grid
+    valid_cells: int | None = None  # cells with a value in the first step (counted on grids up to 4M cells)
 
     def kept_bytes(self, cells: int) -> int:
         """Uncompressed bytes of ``cells`` cells of every variable over the whole time axis."""
         return cells * max(1, self.n_times) * len(self.variables) * np.dtype(self.dtype).itemsize
+
+
+COUNTED_CELLS = 4_000_000  # finer grids are not read for a count: a 30-arcsec step is 3.7 GB
+
+
+def _valid_cells(variable, layout) -> int | None:
+    """The cells of the first step that hold a value (not the fill, not NaN): the share of the
+    grid the file's bytes are spent on, for estimates of outputs."""
+    if layout.grid.lat.size * layout.grid.lon.size > COUNTED_CELLS or variable.ndim < 2:
+        return None
+    first = np.asarray(variable[(0,) * (variable.ndim - 2)])
+    return int(((first != fill_value(variable)) & np.isfinite(first)).sum())
 
 
 def describe(root: Path, user_path: str) -> DatasetInfo:
@@ -199,6 +212,7 @@ def describe(root: Path, user_path: str) -> DatasetInfo:
         variables = {n: str(dataset.variables[n].__dict__.get("units", "")) for n in layout.data_vars}
         long_names = {n: str(dataset.variables[n].__dict__.get("long_name", n)) for n in layout.data_vars}
         dtype = str(dataset.variables[layout.data_vars[0]].dtype)
+        valid = _valid_cells(dataset.variables[layout.data_vars[0]], layout)
     times = layout.time_values
     span = None
     if times.size:
@@ -219,4 +233,5 @@ def describe(root: Path, user_path: str) -> DatasetInfo:
         size_bytes=path.stat().st_size,
         dtype=dtype,
         grid=grid,
+        valid_cells=valid,
     )

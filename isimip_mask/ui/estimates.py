@@ -21,25 +21,52 @@ def human_size(size: float) -> str:
     return f"{size:.3g} TB"
 
 
-def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int) -> str:
+NETCDF_HEADER = 24_000  # bytes of a written NetCDF-4 file before its data: header, axes, attributes
+STEP_CHUNK_BYTES = 70  # a chunk of one step (a series' value, a mask's step): its index and time
+FILL_SHARE = 1 / 1000  # a chunk of missing values deflates to about this share (zlib's limit: 1/1032)
+CSV_CELL_CHARS = len("2001-01-01,-12.25,131.75,") + CSV_VALUE_CHARS  # a row of a CSV of every cell
+
+
+def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int, window_cells: int | None = None) -> str:
     """What ``plan`` writes for the files ``infos`` when ``cells`` cells of the first one's grid
-    are kept, in words."""
+    are kept (within ``window_cells``, the box round them, where a crop cuts to it), in words,
+    with the size the output files will have (within 2x over the demo data)."""
     info = infos[0]
     steps = output_steps(plan, info)
+    values = max(1, len(info.variables))
     if plan.is_series:
         what = "CSV" if plan.output_csv else "NetCDF"
         columns = table_columns(plan, info) * (
             1 if isinstance(plan.region, PointSet) else len(plan.statistics)
         )
-        row = CSV_DATE_CHARS + CSV_VALUE_CHARS * max(1, len(info.variables)) * columns + 1
+        if plan.output_csv:
+            size = steps * (CSV_DATE_CHARS + CSV_VALUE_CHARS * values * columns + 1)
+        elif hasattr(plan.region, "names"):  # a table: chunks of about a MB
+            size = NETCDF_HEADER + steps * values * columns * 4
+        else:  # (time, 1, 1) variables, a chunk a step as cdo writes them
+            size = NETCDF_HEADER + steps * (values * columns * 4 + STEP_CHUNK_BYTES)
         shape = (
             f"a table of {steps:,} rows x {columns:,} columns"
             if columns > 1
             else f"a time series of {steps:,} values"
         )
-        return f"{shape} per file (about {human_size(steps * row * len(infos))} as {what})"
-    raw = info.kept_bytes(cells) * len(infos) * steps // max(1, info.n_times)
-    return f"about {human_size(raw)} of data before compression, in {len(infos)} file(s)"
+        return f"{shape} per file (about {human_size(size * len(infos))} as {what})"
+    if plan.output_csv:
+        rows = cells * steps
+        size = rows * CSV_CELL_CHARS * values * len(infos)
+        return f"a CSV of about {rows:,} rows per file (about {human_size(size)})"
+    total = info.nlat * info.nlon
+    grid_cells = window_cells if plan.crop and window_cells else total
+    # the input's bytes per cell with a value and step: its compression of these data
+    valid = info.valid_cells or total
+    per_value = info.size_bytes / max(1, valid * max(1, info.n_times))
+    step = cells * per_value + (grid_cells - cells) * 4 * FILL_SHARE * values + STEP_CHUNK_BYTES
+    size = NETCDF_HEADER + steps * step
+    raw = info.kept_bytes(cells) * steps // max(1, info.n_times)
+    return (
+        f"about {human_size(size * len(infos))} in {len(infos)} file(s) "
+        f"({human_size(raw * len(infos))} of data before compression)"
+    )
 
 
 def output_steps(plan: Plan, info: DatasetInfo) -> int:

@@ -291,7 +291,7 @@ def show_preview(plan: Plan | None, infos: list[datasets.DatasetInfo]) -> Previe
     except IsimipMaskError as error:
         st.error(f"This region keeps no cells of {Path(info.path).name}: {error}")
         return None
-    estimate = output_estimate(plan, infos, kept.cells)
+    estimate = output_estimate(plan, infos, kept.cells, kept.window)
     about = "" if kept.exact else "about "  # counted on a coarser view of a fine grid
     resolution = f"{info.resolution[0]:g}°"
     st.success(f"{about}{kept.cells:,} of {kept.total:,} cells at {resolution} are kept: {estimate}.")

@@ -5,12 +5,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from isimip_mask import logs
 from isimip_mask.files import datasets
 from isimip_mask.jobs.queue import JobQueue
 from isimip_mask.regions.masks import grid_mask
+from isimip_mask.regions.window import mask_bounds
 from isimip_mask.settings import Settings, load_settings
 from isimip_mask.ui import mapview, quicklook
 
@@ -59,6 +61,7 @@ class Preview:
     total: int
     image: tuple[str, list]
     exact: bool = True
+    window: int | None = None  # cells of the box round the kept ones: what a crop writes
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -69,7 +72,10 @@ def preview(grid, region_key: str, _region) -> Preview:
     view, step = mapview.view_grid(grid)
     mask = grid_mask(view, _region)
     cells = int(mask.sum()) * step * step
-    return Preview(cells, grid.lat.size * grid.lon.size, mapview.kept_cells_image(view, mask), step == 1)
+    rows, cols = mask_bounds(mask, view.is_global) if cells else (slice(0, 0), np.zeros(0))
+    window = (rows.stop - rows.start) * len(cols) * step * step
+    image = mapview.kept_cells_image(view, mask)
+    return Preview(cells, grid.lat.size * grid.lon.size, image, step == 1, window)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
