@@ -55,7 +55,6 @@ def main() -> None:
             plan = show_options(region, infos, settings) if region is not None else None
         except IsimipMaskError as error:
             problem = error
-        show_recent_jobs()
     with view:
         map_place = st.container()  # filled last: the map shows the region the answer settles on
         if problem is not None:
@@ -76,6 +75,8 @@ def main() -> None:
             show_reproduce(
                 settings, request, "before you submit" if "job" not in st.query_params else "this choice"
             )
+    with controls:  # after Submit: a job just submitted is among them
+        show_recent_jobs()
     with map_place:
         base_url = st.get_option("server.baseUrlPath").strip("/")
         static_url = f"/{base_url}/app/static" if base_url else "/app/static"

@@ -20,7 +20,7 @@ RUN = (
     "import sys, json; from pathlib import Path; from isimip_mask.requests.chain import parse_operations; "
     "from isimip_mask.engine.options import RunOptions; import os; "
     "plan = parse_operations(json.loads(sys.argv[1])); "
-    "options = RunOptions(threads=os.cpu_count()); "
+    "options = RunOptions(threads=os.cpu_count(), cache=Path(sys.argv[3]) / 'cache'); "
     "plan.run(Path(sys.argv[2]), Path(sys.argv[3]), None, options, 'out' + sys.argv[4])"
 )
 

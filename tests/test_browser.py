@@ -62,7 +62,8 @@ def browser_page():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1400}, accept_downloads=True)
+        context = browser.new_context(viewport={"width": 1500, "height": 1400}, accept_downloads=True)
+        page = context.new_page()  # a context of its own: other tabs of the same browser share it
         page.set_default_timeout(60_000)
         yield page
         browser.close()
@@ -192,6 +193,11 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
         link.scroll_into_view_if_needed()
         viewer.screenshot(path=SCREENSHOTS / f"job-link-{width}x{height}-result.png")
         viewer.close()
+    # another tab of the same browser lists the job among its recent ones (a cookie, not the address)
+    other_tab = page.context.new_page()
+    other_tab.goto(page_url)
+    other_tab.get_by_text("Recent jobs of this browser (1)").wait_for()
+    other_tab.close()
     # the map's tab stops in order: the draw tools, then zoom; no country outline among them
     stops = (
         page.frame_locator(MAP)

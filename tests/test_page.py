@@ -457,19 +457,21 @@ def test_years_and_monthly_means(app, service):
     assert len(rows) == 13 and rows[1].startswith("2002-01-16")
 
 
-def test_recent_jobs_of_this_browser_are_kept_in_its_address(app, service):
+def test_recent_jobs_of_this_browser_are_listed_and_written_to_its_cookie(app, service):
+    """Kept with the session and in a cookie for the browser's other tabs (checked in
+    Chromium in test_browser), never in the address but for the job shown."""
     at = choose(app(), "Country", country="FRA").button(key="submit").click().run()
     first = job_of(at)
     at = choose(at, "Land only").button(key="submit").click().run()
     second = job_of(at)
-    assert second != first
-    jobs = at.query_params["jobs"]
-    assert (jobs[0] if isinstance(jobs, list) else jobs) == f"{second},{first}"
+    assert second != first and "jobs" not in at.query_params
+    assert at.session_state["recent"] == [second, first]
+    assert at.session_state["recent_cookie"] == f"{second},{first}"  # written by the page's script
     service.wait(first), service.wait(second)
     at = at.run()
     no_exceptions(at)
     listed = " ".join(block.value for block in at.markdown)
-    assert f"[{first[:8]}](?job={first}&jobs={second},{first})" in listed
+    assert f"[{first[:8]}](?job={first})" in listed
     assert "mask to fra" in listed and "mask to landonly" in listed
 
 
@@ -556,3 +558,16 @@ def test_the_request_can_be_reproduced_before_submit(app, queue_service):
     assert [b.label for b in expander.get("download_button")] == [
         "mask_fra_19x27.nc: the mask the cdo command reads"
     ]
+
+
+def test_a_repaired_outline_is_said(app, queue_service):
+    import json
+
+    bowtie = {"type": "Polygon", "coordinates": [[[0, 44], [5, 48], [5, 44], [0, 48], [0, 44]]]}
+    at = choose(
+        app(), "GeoJSON upload", upload=("bowtie.geojson", json.dumps(bowtie).encode(), "application/json")
+    )
+    no_exceptions(at)
+    warned = " ".join(w.value for w in at.warning)
+    assert "The outline of bowtie.geojson is not a valid polygon (Self-intersection" in warned
+    assert "cells at 0.5° are kept" in preview_text(at)

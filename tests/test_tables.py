@@ -313,3 +313,31 @@ def test_a_column_centre_is_taken_round_the_globe_in_the_file_own_longitudes():
         assert 175 < fiji.lon[0] < 180  # its cells lie on both sides of 180°: not near 0°
         points = parse_operations([{"operation": "select_points", "points": [[0.25, -9.75]]}]).region
         assert columns_of(grid, points).lon[0] == point_lon
+
+
+def test_the_cells_of_every_country_are_built_once_per_grid_for_every_worker(tmp_path, monkeypatch):
+    """A job runs in a forked process: what it builds is kept in the shared folder, and the
+    next job (here: this process with its memory emptied) reads it instead of building it."""
+    from isimip_mask.engine import tables
+
+    lat, lon = global_axes()
+    grid = Grid.from_arrays(lat, lon)
+    region = parse_operations([{"operation": "mask_regions", "regions": "countries"}]).region
+    tables._KEPT.clear()
+    built = tables.columns_of(grid, region, cache=tmp_path)
+    (kept,) = tmp_path.glob("columns-*.npz")
+    tables._KEPT.clear()
+    monkeypatch.setattr(tables, "_columns_of", lambda *args: pytest.fail("built again"))
+    read_back = tables.columns_of(grid, region, cache=tmp_path)
+    assert read_back.names == built.names and read_back.rows == built.rows
+    for name in tables.COLUMN_ARRAYS:
+        np.testing.assert_array_equal(getattr(read_back, name), getattr(built, name))
+    # another rule, another grid: other files; a damaged file is built again, not trusted
+    monkeypatch.undo()
+    tables._KEPT.clear()
+    tables.columns_of(grid, region, fractional=True, cache=tmp_path)
+    assert len(list(tmp_path.glob("columns-*.npz"))) == 2
+    kept.write_bytes(b"not an npz")
+    tables._KEPT.clear()
+    assert tables.columns_of(grid, region, cache=tmp_path).names == built.names
+    tables._KEPT.clear()

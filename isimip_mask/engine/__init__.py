@@ -82,6 +82,7 @@ def run(
             plan.window,
             plan.statistics,
             plan.weights,
+            options.cache,
         )
         if plan.output_csv:
             write_table_csv(target, table, steps.dates)

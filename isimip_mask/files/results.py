@@ -18,3 +18,8 @@ def output_dir(settings: Settings, job_id: str) -> Path:
 def upload_dir(settings: Settings) -> Path:
     """Uploaded NetCDF masks, kept where every worker can read them (beside the results)."""
     return settings.output_path / "uploads"
+
+
+def cache_dir(settings: Settings) -> Path:
+    """What workers build once and share (the cells of every country on a grid), beside the results."""
+    return settings.output_path / "cache"

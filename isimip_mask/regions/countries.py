@@ -32,6 +32,15 @@ def once(build):
 
 
 @once
+def outlines_stamp() -> str:
+    """A short hash of the outlines shipped: what is built from them is kept under it."""
+    import hashlib
+
+    data = resources.files(__package__).joinpath("data").joinpath(COUNTRIES_FILE).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@once
 def country_catalogue() -> dict[str, tuple[str, shapely.Geometry]]:
     """ISO3 code -> (name, geometry) for every Natural Earth 1:50m country."""
     text = resources.files(__package__).joinpath("data").joinpath(COUNTRIES_FILE).read_text("utf-8")

@@ -82,6 +82,7 @@ class Shape:
 
     geometry: shapely.Geometry = field(compare=False)
     name: str = "shape"
+    repaired: str | None = field(default=None, compare=False)  # why the outline given was invalid
     wkb: bytes = field(init=False, repr=False)
     kind: ClassVar[str] = "shape"
 

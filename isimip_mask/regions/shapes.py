@@ -31,36 +31,41 @@ def _union(polygons: list) -> shapely.Geometry:
     return shapely.union_all(polygons)
 
 
-def _polygonal(geometries: list) -> shapely.Geometry:
-    """One valid area from the user's geometries, repaired if need be.
+def _polygonal(geometries: list, notes: list | None = None) -> shapely.Geometry:
+    """One valid area from the user's geometries, repaired if need be (what was wrong is added
+    to ``notes``).
 
     GEOS cannot node some degenerate outlines (near-coincident edges, denormal coordinates such
     as 1e-225): it fails, or returns an invalid area. Those are read again snapped to a grid of
     ``SNAP_DEG`` (0.1 mm, far below any cell), where they are ordinary polygons.
     """
-    merged = _area(geometries)
+    merged = _area(geometries, notes=notes)
     if merged is None or not merged.is_valid:
-        merged = _area(geometries, snapped=True)
+        merged = _area(geometries, snapped=True, notes=notes)
         if merged is None or not merged.is_valid or merged.area == 0:
             raise RegionError("shape cannot be read as an area: its outline is degenerate", "shape")
     return merged
 
 
-def _area(geometries, snapped: bool = False) -> shapely.Geometry | None:
+def _area(geometries, snapped: bool = False, notes: list | None = None) -> shapely.Geometry | None:
     """The union of the polygons of ``geometries`` (``snapped`` to ``SNAP_DEG`` first), invalid
     ones repaired; None where GEOS fails."""
     try:
-        return _union_of_polygons(shapely.set_precision(geometries, SNAP_DEG) if snapped else geometries)
+        return _union_of_polygons(
+            shapely.set_precision(geometries, SNAP_DEG) if snapped else geometries, notes
+        )
     except shapely.errors.GEOSException:
         return None
 
 
-def _union_of_polygons(geometries) -> shapely.Geometry:
+def _union_of_polygons(geometries, notes: list | None = None) -> shapely.Geometry:
     problems = Problems()
     polygons = []
     for geometry in geometries:
         if not geometry.is_valid:
             reason = explain_validity(geometry)
+            if notes is not None and reason not in notes:
+                notes.append(reason)
             # "structure": shells unioned, holes cut out, as a mask means; near-linear in the
             # vertices where the default ("linework") is quadratic on a self-crossing ring
             geometry = shapely.make_valid(geometry, method="structure")
@@ -105,7 +110,9 @@ def parse_geojson(
                 "layer",
             )
         raw = [raw[layer]]
-    return Shape(_polygonal(_geometries(raw, max_vertices)), name=slug(name))
+    notes: list[str] = []
+    area = _polygonal(_geometries(raw, max_vertices), notes)
+    return Shape(area, name=slug(name), repaired="; ".join(notes) or None)
 
 
 def _features(data, max_bytes: int) -> list[tuple[dict, dict]]:

@@ -3,11 +3,13 @@ a download link to the file server, the link for scripts, how long it is kept an
 look; and, before and after, the same request as commands (with the masks cdo reads)."""
 
 import json
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from isimip_mask.errors import IsimipMaskError, JobNotFound
 from isimip_mask.files import datasets
@@ -39,38 +41,58 @@ def submit(settings: Settings, infos, plan: Plan) -> None:
     st.toast("Job queued" if created else f"This request was submitted before: job is {info.label}")
 
 
-RECENT = 10  # jobs of this browser listed on the page, kept in its address (?jobs=)
+RECENT = 10  # jobs of this browser listed on the page, kept in a cookie of the page's origin
+COOKIE = "isimip_mask_jobs"
+JOB_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 def recent_jobs() -> list[str]:
-    """The ids of this browser's recent jobs, newest first, from the page's address."""
-    listed = st.query_params.get("jobs", "")
-    return [job_id for job_id in listed.split(",") if job_id.strip()][:RECENT]
+    """The ids of this browser's recent jobs, newest first: read from its cookie when the tab
+    opens (every tab of the browser has them), then kept with the session."""
+    if "recent" not in st.session_state:
+        listed = st.context.cookies.get(COOKIE, "") or ""
+        st.session_state["recent"] = [j for j in listed.split(",") if JOB_ID.match(j)][:RECENT]
+        st.session_state["recent_cookie"] = ",".join(st.session_state["recent"])
+    return st.session_state["recent"]
 
 
 def remember(job_id: str) -> None:
-    """Show ``job_id`` and put it first among the recent jobs in the address."""
+    """Show ``job_id`` (in the address: a link to share) and put it first among the recent jobs."""
     st.query_params["job"] = job_id
-    st.query_params["jobs"] = ",".join([job_id, *[j for j in recent_jobs() if j != job_id]][:RECENT])
+    st.session_state["recent"] = [job_id, *[j for j in recent_jobs() if j != job_id]][:RECENT]
+
+
+def keep_in_browser(job_ids: list[str]) -> None:
+    """Write the recent jobs into the browser's cookie when they changed, for its other tabs
+    (a script in a frame of the page's own origin; Streamlit reads cookies, it sets none)."""
+    listed = ",".join(job_ids)
+    if st.session_state.get("recent_cookie") == listed:
+        return
+    st.session_state["recent_cookie"] = listed
+    age = get_settings().result_ttl_s  # as long as their results are kept
+    components.html(
+        f"<script>document.cookie = '{COOKIE}={listed}; path=/; max-age={age}; SameSite=Lax';</script>",
+        height=0,
+    )
 
 
 def show_recent_jobs() -> None:
     """Links to this browser's recent jobs with what they were and how they stand; expired
-    ones are left out of the list."""
+    ones are left out of the list (and of the cookie)."""
     known = recent_jobs()
-    if not known:
-        return
     lines, kept = [], []
     for job_id in known:
         try:
             info = get_queue().info(job_id)
-        except IsimipMaskError:  # expired or forgotten, or Redis away: not listed
+        except JobNotFound:  # expired or forgotten: not listed
+            continue
+        except IsimipMaskError:  # Redis away: kept for later
+            kept.append(job_id)
             continue
         kept.append(job_id)
-        link = f"?job={job_id}&jobs={','.join(known)}"
-        lines.append(f"- [{job_id[:8]}]({link}) · {info.label} · {_plain(info.summary)}")
-    if kept != known:
-        st.query_params["jobs"] = ",".join(kept)
+        lines.append(f"- [{job_id[:8]}](?job={job_id}) · {info.label} · {_plain(info.summary)}")
+    st.session_state["recent"] = kept
+    keep_in_browser(kept)
     if lines:
         with st.expander(f"Recent jobs of this browser ({len(lines)})"):
             st.markdown("\n".join(lines))

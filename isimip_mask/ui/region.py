@@ -104,9 +104,15 @@ def show_region_inputs(settings: Settings):  # noqa: C901 (one branch per region
         )
         if upload is None:
             return None
-        return parse_upload(
+        shape = parse_upload(
             upload.getvalue(), upload.name, settings.max_geojson_bytes, settings.max_geojson_vertices
         )
+        if shape.repaired:
+            st.warning(
+                f"The outline of {upload.name} is not a valid polygon ({shape.repaired}) and was "
+                "repaired: outer rings joined, holes cut out. The cells kept follow the repaired outline."
+            )
+        return shape
     if mode == MODES[6]:
         st.caption("The area-weighted mean of every country, one column each, in one pass over each file.")
         return MaskRegions.region({"regions": "countries"}, Limits.from_settings(settings, {}))
