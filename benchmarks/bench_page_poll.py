@@ -2,7 +2,9 @@
 post-script garbage collection: ``python benchmarks/bench_page_poll.py`` (needs Debian's chromium).
 
 A queued job (no worker takes it) keeps the tab polling every 2 s; the server's CPU time is
-read from /proc before and after 30 s of that, once per setting. Prints a table.
+read from /proc before and after 30 s of that, once per setting. Then, with our setting, the
+tab follows an 8-file job that a worker runs (its progress changes at every poll) from its
+start to its end. Prints a table.
 """
 
 import os
@@ -15,15 +17,17 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from isimip_mask.demo import write_isimip_like  # noqa: E402
 from isimip_mask.jobs.queue import JobQueue  # noqa: E402
 from isimip_mask.local import free_port, page_command, start_redis  # noqa: E402
 from isimip_mask.requests.submission import build_request  # noqa: E402
 from isimip_mask.settings import Settings  # noqa: E402
-from tests.helpers import DIS, DIS_FILE, descendants, serve, service_env, stop  # noqa: E402
+from tests.helpers import DIS, DIS_FILE, descendants, serve, service_env, start, stop  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 SECONDS = 30
 POLL_S = 2
+FILES = 24
 
 
 def cpu_seconds(pid: int) -> float:
@@ -53,6 +57,38 @@ def follow(settings: Settings, job_id: str, collect_garbage: bool) -> float:
     return used
 
 
+def follow_running(settings: Settings, request, files: int) -> tuple[float, float, float]:
+    """CPU seconds of the page server while one tab follows ``request`` (of ``files`` files) run
+    by a worker: while it runs (from its first file to its last) and that time, and the one
+    full render of the page that shows its result."""
+    port = free_port()
+    queue = JobQueue(settings)
+    with serve(
+        page_command(port), f"http://127.0.0.1:{port}/_stcore/health", service_env(settings)
+    ) as server:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            job = queue.submit(request)[0]
+            page.goto(f"http://127.0.0.1:{port}/?job={job.id}")
+            page.get_by_text("Queued, position").wait_for(timeout=60_000)
+            time.sleep(2 * POLL_S)  # past the first full render
+            worker = start([sys.executable, "worker.py"], service_env(settings, WORKER_THREADS="1"))
+            try:
+                page.get_by_text("Running: file").wait_for(timeout=60_000)
+                before, start_time = cpu_seconds(server.pid), time.monotonic()
+                page.get_by_text(f"Running: file {files} of {files}").wait_for(timeout=600_000)
+                running, took = cpu_seconds(server.pid) - before, time.monotonic() - start_time
+                before = cpu_seconds(server.pid)
+                page.get_by_role("link", name="Download").wait_for(timeout=600_000)
+                time.sleep(POLL_S)  # the result's render is over
+                result = cpu_seconds(server.pid) - before
+            finally:
+                stop(worker)
+            browser.close()
+    return running, took, result
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp())
     (folder / "input" / "isimip").mkdir(parents=True)
@@ -68,6 +104,27 @@ def main() -> None:
             used = follow(settings, job.id, collect_garbage)
             per_poll_ms = used / (SECONDS / POLL_S) * 1000
             print(f"| {str(collect_garbage).lower()} | {used / SECONDS:.1%} | {per_poll_ms:.0f} ms |")
+        # a running job of 24 files (two years of daily global fields each, every country's
+        # statistics) on a worker of one thread: about 25 s, a dozen polls
+        source = write_isimip_like(
+            folder / "input" / "demo" / "tas_global_daily_2001_2002.nc", 730, everywhere=True
+        )
+        paths = []
+        for number in range(FILES):
+            name = f"demo/tas{number}_global_daily_2001_2002.nc"
+            shutil.copy(source, folder / "input" / name)
+            paths.append(name)
+        operations = [{"operation": "mask_regions", "regions": "countries", "weights": "fraction"}]
+        operations[0]["statistics"] = ["mean", "min", "max", "std", "p5", "p95"]
+        running, took, result = follow_running(settings, build_request(settings, paths, operations), FILES)
+        polls = took / POLL_S
+        print(
+            f"\nfollowing a running {FILES}-file job (postScriptGC false), {took:.0f} s = {polls:.0f} polls:"
+        )
+        print(
+            "| while it runs: share of a core | CPU per poll | the result's render |\n| ---: | ---: | ---: |"
+        )
+        print(f"| {running / took:.1%} | {running / polls * 1000:.0f} ms | {result * 1000:.0f} ms |")
     finally:
         stop(redis)
 

@@ -60,22 +60,26 @@ class Problems:
             for message in messages:
                 self.add(field, message)
 
-    def number(self, field_name: str, label: str, value, low: float, high: float) -> float | None:
-        """Return value as a float inside [low, high], or None after adding a problem."""
+    def number(
+        self, field_name: str, label: str, value, low: float, high: float, noun: str | None = None
+    ) -> float | None:
+        """Return value as a float inside [low, high], or None after adding a problem that names
+        the value as ``<noun> <label>=<value>`` (``noun`` defaults to the field's name)."""
+        noun = noun or field_name
         if isinstance(value, bool):  # JSON true/false are not numbers (float(True) would be 1.0)
-            self.add(field_name, f"{field_name} {label}={value!r} is not a number")
+            self.add(field_name, f"{noun} {label}={value!r} is not a number")
             return None
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            self.add(field_name, f"{field_name} {label}={str(value)[:40]!r} is not a number")
+            self.add(field_name, f"{noun} {label}={str(value)[:40]!r} is not a number")
             return None
         if not math.isfinite(number):
-            self.add(field_name, f"{field_name} {label}={value!r} is not a finite number")
+            self.add(field_name, f"{noun} {label}={value!r} is not a finite number")
         elif number < low:
-            self.add(field_name, f"{field_name} {label}={number} is below {low:g}")
+            self.add(field_name, f"{noun} {label}={number} is below {low:g}")
         elif number > high:
-            self.add(field_name, f"{field_name} {label}={number} is above {high:g}")
+            self.add(field_name, f"{noun} {label}={number} is above {high:g}")
         else:
             return number
         return None

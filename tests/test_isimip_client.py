@@ -159,7 +159,7 @@ def test_mask_country_of_two_files_downloads_and_extracts_a_zip(client, tmp_path
 
 def test_a_region_outside_every_file_is_refused_before_queueing(client, caplog):
     assert client.mask_country([YIELD], "fra") is None
-    assert "the region fra does not overlap the grid of this file" in caplog.text
+    assert "France (FRA) does not overlap the grid of this file" in caplog.text
 
 
 def test_a_file_outside_the_region_is_an_error_of_that_file(client):

@@ -197,7 +197,9 @@ def test_overlaps_answers_what_the_mask_would(region, lon0360):
 
 def test_regions_that_do_not_intersect_are_said_so_not_off_the_grid():
     grid = Grid.from_arrays(*global_axes(0.5))
-    with pytest.raises(RegionError, match="fra and lon-10.0to-6.0lat37.0to42.0 keep no cell in common"):
+    with pytest.raises(
+        RegionError, match=r"France \(FRA\) and the box lon -10 to -6, lat 37 to 42 keep no cell in common"
+    ):
         grid_mask(grid, Intersection((Country("FRA"), BBox(-10, -6, 37, 42))))
     with pytest.raises(RegionError, match="does not overlap the grid"):
         grid_mask(Grid.from_arrays(np.arange(40.25, 50, 0.5), np.arange(0.25, 10, 0.5)), Country("JPN"))

@@ -37,7 +37,7 @@ from isimip_mask.files.steps import Steps
 from isimip_mask.files.timeaxis import Period, window_means
 from isimip_mask.files.weights import WeightGrid
 from isimip_mask.regions.coverage import cell_shares
-from isimip_mask.regions.kinds import Point, Region
+from isimip_mask.regions.kinds import Point, Region, words
 from isimip_mask.regions.masks import nearest_cell, region_mask, region_window
 
 
@@ -190,7 +190,7 @@ def read_series(
                 rows, cols = kept.bounds()
                 shares = kept.cells(rows, cols).astype("f8")
             if not shares.any():
-                raise RegionError(f"the region {region.tag} does not overlap the grid of this file", "region")
+                raise RegionError(f"{words(region)} does not overlap the grid of this file", "region")
             values, sources = {}, {}
             for name in layout.data_vars:
                 found = field_statistics(

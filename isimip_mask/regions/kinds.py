@@ -39,12 +39,12 @@ class BBox:
             ("south", -90, 90),
             ("north", -90, 90),
         ):
-            values[label] = problems.number("bbox", label, getattr(self, label), low, high)
+            values[label] = problems.number("bbox", label, getattr(self, label), low, high, noun="the box's")
             object.__setattr__(self, label, values[label])
         if None not in (values["south"], values["north"]) and values["south"] >= values["north"]:
-            problems.add("bbox", f"bbox south={values['south']} must be below north={values['north']}")
+            problems.add("bbox", f"the box's south={values['south']} must be below north={values['north']}")
         if None not in (values["west"], values["east"]) and values["west"] == values["east"]:
-            problems.add("bbox", f"bbox west={values['west']} and east are equal: the box has no width")
+            problems.add("bbox", f"the box's west={values['west']} and east are equal: the box has no width")
         problems.raise_if_any(RegionError)
 
     @classmethod
@@ -288,6 +288,32 @@ REGION_KINDS: dict[str, type] = {
 def intersect(regions: list) -> "Region":
     """One region for a chain of masks: the region itself, or the intersection of all of them."""
     return regions[0] if len(regions) == 1 else Intersection(tuple(regions))
+
+
+def words(region) -> str:
+    """A region as a message names it to a user: "Japan (JPN)", "the box lon 0 to 5, lat 44 to 48",
+    "the shape drawn" (never the tags of file names: ``jpn``, ``lon0.0to5.0lat44.0to48.0``)."""
+    if isinstance(region, Country):
+        try:
+            return f"{region.name} ({region.iso3})"
+        except KeyError:
+            return region.iso3
+    if isinstance(region, BBox):
+        west, east, south, north = (f"{v:g}" for v in (region.west, region.east, region.south, region.north))
+        return f"the box lon {west} to {east}, lat {south} to {north}"
+    if isinstance(region, Shape):
+        return "the shape drawn" if region.name == "drawn" else f"the shape {region.name}"
+    if isinstance(region, LandOnly):
+        return "land"
+    if isinstance(region, Point):
+        return f"the point lat {region.lat:g}, lon {region.lon:g}"
+    if isinstance(region, MaskFile):
+        return f"the mask {region.tag}"
+    if isinstance(region, Touching):
+        return f"{words(region.area)} (every cell it touches)"
+    if isinstance(region, Intersection):
+        return " and ".join(words(part) for part in region.parts)
+    return f"the {len(getattr(region, 'names', ()))} {getattr(region, 'kind', 'regions')}"
 
 
 def slug(name: str) -> str:

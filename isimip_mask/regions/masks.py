@@ -14,7 +14,7 @@ import shapely
 from isimip_mask.errors import RegionError
 from isimip_mask.files.grid import Grid, wrap_lon
 from isimip_mask.files.netcdf import read_mask
-from isimip_mask.regions.kinds import BBox, Intersection, MaskFile, Point, Region, Touching
+from isimip_mask.regions.kinds import BBox, Intersection, MaskFile, Point, Region, Touching, words
 from isimip_mask.regions.scanline import BAND_CELLS, Outline
 from isimip_mask.regions.sets import PointSet, RegionSet
 from isimip_mask.regions.window import RegionMask, Window, pack, unpack
@@ -119,7 +119,7 @@ def why_empty(grid: Grid, region: Region) -> str:
     """Why a region keeps no cell: it lies off the grid, or (a combination) its parts each keep
     cells but none in common."""
     if isinstance(region, Intersection) and all(overlaps(grid, part) for part in region.parts):
-        tags = " and ".join(part.tag for part in region.parts)
+        tags = " and ".join(words(part) for part in region.parts)
         return (
             f"the regions {tags} keep no cell in common on the grid of this file: they do not intersect there"
         )
@@ -128,7 +128,7 @@ def why_empty(grid: Grid, region: Region) -> str:
             f"none of the {len(region.points)} points lies on the grid of this file "
             f"(lat {grid.lat.min()}..{grid.lat.max()}, lon {grid.lon.min()}..{grid.lon.max()})"
         )
-    return f"the region {region.tag} does not overlap the grid of this file"
+    return f"{words(region)} does not overlap the grid of this file"
 
 
 def _set_part_mask(grid: Grid, part) -> np.ndarray:
