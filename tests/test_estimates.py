@@ -102,7 +102,10 @@ KINDS = {
     "country, cropped": [{"operation": "mask_country", "country": "FRA", "crop": True}],
     "polygon": [{"operation": "mask_shape", "shape": TRIANGLE}],
     "land": [{"operation": "mask_landonly"}],
-    "land as CSV": [{"operation": "mask_landonly", "output_csv": True}],
+    "land as CSV, a month": [
+        {"operation": "mask_landonly", "output_csv": True},
+        {"operation": "select_time", "period": ["2001-01", "2001-01"]},
+    ],
     "point": [{"operation": "select_point", "point": [48.1, 2.1]}],
     "point as CSV": [{"operation": "select_point", "point": [48.1, 2.1], "output_csv": True}],
     "field mean": [{"operation": "mask_country", "country": "FRA", "compute_mean": True}],

@@ -332,11 +332,13 @@ def test_the_cells_of_every_country_are_built_once_per_grid_for_every_worker(tmp
     assert read_back.names == built.names and read_back.rows == built.rows
     for name in tables.COLUMN_ARRAYS:
         np.testing.assert_array_equal(getattr(read_back, name), getattr(built, name))
-    # another rule, another grid: other files; a damaged file is built again, not trusted
+    # other regions, another rule: other files; a damaged file is built again, not trusted
     monkeypatch.undo()
     tables._KEPT.clear()
-    tables.columns_of(grid, region, fractional=True, cache=tmp_path)
-    assert len(list(tmp_path.glob("columns-*.npz"))) == 2
+    two = parse_operations([{"operation": "mask_regions", "regions": ["FRA", "DEU"]}]).region
+    tables.columns_of(grid, two, cache=tmp_path)
+    tables.columns_of(grid, two, fractional=True, cache=tmp_path)
+    assert len(list(tmp_path.glob("columns-*.npz"))) == 3
     kept.write_bytes(b"not an npz")
     tables._KEPT.clear()
     assert tables.columns_of(grid, region, cache=tmp_path).names == built.names

@@ -70,17 +70,33 @@ def output_estimate(plan: Plan, infos: list[DatasetInfo], cells: int, window_cel
 
 
 def output_steps(plan: Plan, info: DatasetInfo) -> int:
-    """Time steps written for ``info``: all, the share of its years in the plan's period, or
-    one per month or year (counted in whole years: an estimate)."""
+    """Time steps written for ``info``: all, the share of its time span in the plan's period, or
+    one per month or year of it (counted in days of the calendar: an estimate)."""
     steps = max(1, info.n_times)
     if not info.time_span or not (plan.period or plan.window):
         return steps
-    first, last = int(info.time_span[0][:4]), int(info.time_span[1][:4])
-    start, end = (int(plan.period.start[:4]), int(plan.period.end[:4])) if plan.period else (first, last)
-    years = max(0, min(last, end) - max(first, start) + 1)
+    first, last = _day(info.time_span[0]), _day(info.time_span[1], end=True)
+    start, end = (_day(plan.period.start), _day(plan.period.end, end=True)) if plan.period else (first, last)
+    days = max(0.0, min(last, end) - max(first, start))
     if plan.window:
-        return max(1, years * (12 if plan.window == "month" else 1))
-    return max(1, steps * years // (last - first + 1))
+        return max(1, round(days / (DAYS_PER_MONTH if plan.window == "month" else DAYS_PER_YEAR)))
+    return max(1, min(steps, round(steps * days / max(1.0, last - first))))
+
+
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
+
+def _day(date: str, end: bool = False) -> float:
+    """An ISO year, month or day as a count of days, at its start (``end``: its end)."""
+    parts = [int(part) for part in date[:10].split("-")]
+    year, month, day = (parts + [None, None])[:3]
+    if month is None:
+        return (year + (1 if end else 0)) * DAYS_PER_YEAR
+    start = year * DAYS_PER_YEAR + (month - 1) * DAYS_PER_MONTH
+    if day is None:
+        return start + (DAYS_PER_MONTH if end else 0)
+    return start + day - 1 + (1 if end else 0)
 
 
 def table_columns(plan: Plan, info: DatasetInfo) -> int:
