@@ -314,6 +314,9 @@ def test_the_dataset_picker_describes_and_filters(app, queue_service):
     assert sorted(at.multiselect(key="paths").options) == sorted(
         ["other_tas_global_daily.nc", "2001-2003 · " + DIS_FILE.name.replace("_2001_2003", "")]
     )  # labels: the years first, where the name has them
+    files = at.multiselect(key="paths").proto
+    assert files.placeholder == "choose files (type to filter)" and files.wrap  # not "Choose options"
+    assert not files.select_all  # no "Select all" as the first entry of a folder or a search
     no_exceptions(at)
 
 
