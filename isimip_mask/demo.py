@@ -44,20 +44,8 @@ def write_isimip_like(
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as partial:
         with netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
-            out.createDimension("time", None)
-            out.createDimension("lat", lat.size)
-            out.createDimension("lon", lon.size)
-            out.createVariable("lat", "f8", ("lat",))[:] = lat
-            out.createVariable("lon", "f8", ("lon",))[:] = lon
-            out["lat"].setncatts(
-                {"standard_name": "latitude", "long_name": "Latitude", "units": "degrees_north", "axis": "Y"}
-            )
-            out["lon"].setncatts(
-                {"standard_name": "longitude", "long_name": "Longitude", "units": "degrees_east", "axis": "X"}
-            )
-            time = out.createVariable("time", "f8", ("time",))
             units = "months since 1661-01-01" if monthly else "days since 1661-01-01 00:00:00"
-            time.setncatts({"standard_name": "time", "units": units, "calendar": "365_day", "axis": "T"})
+            time = _axes(out, lat, lon, units)
             start = (first_year - 1661) * (12 if monthly else 365)
             step_days = 365 / 12 if monthly else 1
             tas = out.createVariable(
@@ -94,6 +82,25 @@ def write_isimip_like(
     return path
 
 
+def _axes(out, lat: np.ndarray, lon: np.ndarray, time_units: str):
+    """The time (unlimited, 365-day calendar), lat and lon axes of a demo file; returns time."""
+    out.createDimension("time", None)
+    out.createDimension("lat", lat.size)
+    out.createDimension("lon", lon.size)
+    for name, values, standard, units, axis in (
+        ("lat", lat, "latitude", "degrees_north", "Y"),
+        ("lon", lon, "longitude", "degrees_east", "X"),
+    ):
+        variable = out.createVariable(name, "f8", (name,))
+        variable[:] = values
+        variable.setncatts(
+            {"standard_name": standard, "long_name": standard.title(), "units": units, "axis": axis}
+        )
+    time = out.createVariable("time", "f8", ("time",))
+    time.setncatts({"standard_name": "time", "units": time_units, "calendar": "365_day", "axis": "T"})
+    return time
+
+
 def write_cropland(path: Path, first_year: int = 2001, years: int = 4) -> Path:
     """Write an annual ``cropland(time, lat, lon)`` file: the share of each land cell under
     crops (0..1, smooth in space, growing a little each year), for weighted means; kept if it
@@ -108,15 +115,7 @@ def write_cropland(path: Path, first_year: int = 2001, years: int = 4) -> Path:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as partial, netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
-        out.createDimension("time", None)
-        out.createDimension("lat", lat.size)
-        out.createDimension("lon", lon.size)
-        out.createVariable("lat", "f8", ("lat",))[:] = lat
-        out.createVariable("lon", "f8", ("lon",))[:] = lon
-        out["lat"].setncatts({"standard_name": "latitude", "units": "degrees_north", "axis": "Y"})
-        out["lon"].setncatts({"standard_name": "longitude", "units": "degrees_east", "axis": "X"})
-        time = out.createVariable("time", "f8", ("time",))
-        time.setncatts({"standard_name": "time", "units": f"years since {first_year}-01-01", "axis": "T"})
+        time = _axes(out, lat, lon, f"years since {first_year}-01-01")
         cropland = out.createVariable(
             "cropland", "f4", ("time", "lat", "lon"), fill_value=FILL, zlib=True, complevel=5, shuffle=True
         )
