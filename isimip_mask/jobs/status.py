@@ -103,8 +103,10 @@ def job_info(job: Job, parts: list[Job]) -> JobInfo:
 
 
 def _info_of_parts(job: Job, meta: dict, parts: list[Job]) -> JobInfo:
-    statuses = [part.get_status().value for part in parts]
-    metas = [part.get_meta(refresh=True) for part in parts]
+    # each part's status and meta as its record was read (at once: a failure's reason is in it
+    # whenever its status says failed)
+    statuses = [part.get_status(refresh=False).value for part in parts]
+    metas = [part.get_meta(refresh=False) for part in parts]
     paths = job.args[0]["paths"] if job.args else []
     running = [i for i, status in enumerate(statuses) if status == "started"]
     queued = [part.get_position() for part, status in zip(parts, statuses) if status == "queued"]
