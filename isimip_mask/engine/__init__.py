@@ -30,7 +30,7 @@ __all__ = ["Progress", "mask_file", "memory_mb", "run"]
 BASE_MB = 250  # the worker with its libraries, the outline of the largest region and one band
 CHUNKS_IN_FLIGHT = 3  # chunks a thread holds at once (stored, inflated, masked), two per thread queued
 WINDOW_BYTES = 24  # per cell of the window of a mean or a table: weights, mask and one step's values
-WEIGHT_BYTES = 16  # more per cell of the window with a weight grid (its field) or sums (areas)
+WEIGHT_BYTES = 16  # more per cell of the window with a weight grid (its field) or sums (their weights)
 
 
 def memory_mb(dataset, layout: Layout, plan, threads: int) -> int:
@@ -50,7 +50,7 @@ def memory_mb(dataset, layout: Layout, plan, threads: int) -> int:
     need = BASE_MB * 2**20 + largest * CHUNKS_IN_FLIGHT * 2 * max(1, threads)
     if plan.is_series or plan.output_csv:
         window = region_window(layout.grid, plan.region)
-        per_cell = WINDOW_BYTES + (WEIGHT_BYTES if plan.weights or plan.statistics != ("mean",) else 0)
+        per_cell = WINDOW_BYTES + (WEIGHT_BYTES if plan.weights or "sum" in plan.statistics else 0)
         need += (window.rows.stop - window.rows.start) * window.cols.size * per_cell
     return math.ceil(need / 2**20)
 

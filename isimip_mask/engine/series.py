@@ -105,8 +105,7 @@ def field_statistics(
     variable = dataset.variables[name]
     grid = layout.grid.window(rows, cols)
     weighing, years = weighing_for(dataset, layout, name, grid, rows, cols, weights, steps)
-    r, c = np.indices(shares.shape)
-    entries = Entries(r.ravel(), c.ravel(), shares.ravel())
+    entries = Entries.window(shares)
     groups = Groups.one(shares.size)
 
     def read(reduce, part, advance):
@@ -188,7 +187,7 @@ def read_series(
             else:  # the mask is built once, and its kept cells' window is read
                 kept = region_mask(grid, region)
                 rows, cols = kept.bounds()
-                shares = kept.cells(rows, cols).astype("f8")
+                shares = kept.cells(rows, cols)  # whole cells: True or False
             if not shares.any():
                 raise RegionError(f"{words(region)} does not overlap the grid of this file", "region")
             values, sources = {}, {}

@@ -246,11 +246,17 @@ def _at_ranks(groups: Groups, values: np.ndarray, valid: np.ndarray, wanted: np.
 @dataclass(frozen=True)
 class Entries:
     """The cells a step's values come in, as rows and columns of a window of the grid, and the
-    share of each that belongs to its region (1 for whole cells, the overlap for fractions)."""
+    share of each that belongs to its region (1 for whole cells, the overlap for fractions).
+    Without ``rows`` and ``cols`` the entries are every cell of the window in row order and
+    ``shares`` is the window's ``(rows, cols)`` array: nothing per cell beyond it is kept."""
 
-    rows: np.ndarray
-    cols: np.ndarray
+    rows: np.ndarray | None
+    cols: np.ndarray | None
     shares: np.ndarray
+
+    @classmethod
+    def window(cls, shares: np.ndarray) -> "Entries":
+        return cls(None, None, shares)
 
 
 @dataclass(frozen=True)
@@ -264,14 +270,19 @@ class Weighing:
     fields: dict | None = None
     per_cell: bool = False
 
-    def of(self, entries: Entries, year) -> tuple[np.ndarray, np.ndarray]:
-        """The weights of means and of sums of each entry, in ``year``."""
-        shares = entries.shares
-        if self.fields is not None:
-            shares = shares * self.fields[year if year in self.fields else None][entries.rows, entries.cols]
+    def of(self, entries: Entries, year, sums: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """The weights of means and (``sums``) of sums of each entry, in ``year``."""
+        field = None if self.fields is None else self.fields[year if year in self.fields else None]
+        if entries.rows is None:  # a whole window: arrays of its shape, flattened at the end
+            shares = entries.shares if field is None else entries.shares * field
+            lat_weights, areas = self.lat_weights[:, None], self.areas
+        else:
+            shares = entries.shares if field is None else entries.shares * field[entries.rows, entries.cols]
+            lat_weights, areas = self.lat_weights[entries.rows], self.areas[entries.rows, entries.cols]
         if self.per_cell:
-            return shares, shares
-        return shares * self.lat_weights[entries.rows], shares * self.areas[entries.rows, entries.cols]
+            weights = np.asarray(shares, dtype="f8")
+            return weights.ravel(), weights.ravel() if sums else None
+        return (shares * lat_weights).ravel(), (shares * areas).ravel() if sums else None
 
 
 def year_segments(steps, years: list[int] | None, fields: dict | None) -> list[tuple[object, int | None]]:
@@ -295,8 +306,8 @@ def stream_statistics(
     turn, so every step is still read once."""
     parts, done = [], 0
     for part, year in year_segments(steps, years, weighing.fields):
-        weights, areas = weighing.of(entries, year)
-        reduce = reducer(statistics, groups, weights, areas if "sum" in statistics else None, fill)
+        weights, areas = weighing.of(entries, year, "sum" in statistics)
+        reduce = reducer(statistics, groups, weights, areas, fill)
 
         def advance(stop, total, offset=done):
             if progress:
