@@ -200,7 +200,7 @@ STATISTIC_CHOICES = {
     "p95": "95th percentile",
 }
 AREA_ONLY = "cell area only"
-MAX_WEIGHT_FILES = 2000  # files offered as weights (typing filters them)
+MAX_WEIGHT_FILES = 500  # files offered as weights: every rerun sends the list to the browser
 
 
 def show_weighing(settings: Settings, infos: list[datasets.DatasetInfo]) -> dict:
@@ -221,7 +221,8 @@ def show_weighing(settings: Settings, infos: list[datasets.DatasetInfo]) -> dict
         [AREA_ONLY, *files[:MAX_WEIGHT_FILES]],
         key="weights_file",
         help="A grid from the data root on this file's grid or one containing it (a crop's share of each "
-        "cell, population): each cell weighs by its area times that value; yearly weights by year.",
+        f"cell, population): each cell weighs by its area times that value; yearly weights by year. The "
+        f"first {MAX_WEIGHT_FILES} files of the data root are offered; the API takes any by its path.",
     )
     options = {"statistics": tuple(chosen) or ("mean",)}
     if weights_file != AREA_ONLY:
