@@ -175,7 +175,9 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
     assert len(images) == 2  # the quick look and its colour scale, each said in words
     assert all(len(image.get_attribute("alt") or "") > 20 for image in images)
     for width, height in ((1400, 900), (390, 844)):  # the job's link opened on a laptop and a phone
-        viewer = page.context.browser.new_page(viewport={"width": width, "height": height})
+        # the laptop's is another tab of this browser, the phone's a browser of its own
+        viewer = page.context.new_page() if width > 1000 else page.context.browser.new_page()
+        viewer.set_viewport_size({"width": width, "height": height})
         viewer.goto(page.url)
         link = viewer.get_by_role("link", name="Download")
         link.wait_for()
@@ -187,17 +189,14 @@ def test_draw_submit_wait_download(page_url, browser_page, service, tmp_path):
             answer = link.bounding_box()
             assert answer["y"] + answer["height"] <= height and look["y"] + 60 <= height, (answer, look)
             assert viewer.get_by_text("Job finished").bounding_box()["y"] < height
+            # another tab lists the job among the browser's recent ones (a cookie, not the address)
+            viewer.get_by_text("Recent jobs of this browser (1)").wait_for()
         else:  # on a phone the map and the answer come before the region's inputs
             region_inputs = viewer.get_by_role("radiogroup").first.bounding_box()
             assert viewer.locator(MAP).bounding_box()["y"] < link.bounding_box()["y"] < region_inputs["y"]
         link.scroll_into_view_if_needed()
         viewer.screenshot(path=SCREENSHOTS / f"job-link-{width}x{height}-result.png")
         viewer.close()
-    # another tab of the same browser lists the job among its recent ones (a cookie, not the address)
-    other_tab = page.context.new_page()
-    other_tab.goto(page_url)
-    other_tab.get_by_text("Recent jobs of this browser (1)").wait_for()
-    other_tab.close()
     # the map's tab stops in order: the draw tools, then zoom; no country outline among them
     stops = (
         page.frame_locator(MAP)
