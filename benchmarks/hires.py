@@ -21,6 +21,7 @@ from isal import isal_zlib
 
 from isimip_mask.engine.chunks import byte_planes
 from isimip_mask.files.grid import Grid
+from isimip_mask.files.netcdf import write_axes
 from isimip_mask.regions.kinds import LandOnly
 from isimip_mask.regions.masks import region_mask
 
@@ -38,13 +39,7 @@ def grid_of(arcsec: int) -> Grid:
 def _skeleton(path: Path, grid: Grid, steps: int, tile: tuple[int, int]) -> None:
     with netCDF4.Dataset(path, "w", format="NETCDF4") as out:
         out.createDimension("time", None)
-        out.createDimension("lat", grid.lat.size)
-        out.createDimension("lon", grid.lon.size)
-        for name, values, units in (("lat", grid.lat, "degrees_north"), ("lon", grid.lon, "degrees_east")):
-            axis = out.createVariable(name, "f8", (name,))
-            axis[:] = values
-            axis.setncatts({"standard_name": "latitude" if name == "lat" else "longitude", "units": units})
-            axis.setncattr("axis", "Y" if name == "lat" else "X")
+        write_axes(out, grid, described=True)
         time = out.createVariable("time", "f8", ("time",))
         time.setncatts({"standard_name": "time", "units": "days since 1979-01-01", "calendar": "standard"})
         time[:] = np.arange(steps, dtype="f8")

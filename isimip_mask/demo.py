@@ -11,7 +11,7 @@ import netCDF4
 import numpy as np
 
 from isimip_mask.files.grid import Grid
-from isimip_mask.files.netcdf import atomic_output
+from isimip_mask.files.netcdf import atomic_output, write_axes
 from isimip_mask.regions.kinds import LandOnly
 from isimip_mask.regions.masks import grid_mask
 
@@ -85,17 +85,7 @@ def write_isimip_like(
 def _axes(out, lat: np.ndarray, lon: np.ndarray, time_units: str):
     """The time (unlimited, 365-day calendar), lat and lon axes of a demo file; returns time."""
     out.createDimension("time", None)
-    out.createDimension("lat", lat.size)
-    out.createDimension("lon", lon.size)
-    for name, values, standard, units, axis in (
-        ("lat", lat, "latitude", "degrees_north", "Y"),
-        ("lon", lon, "longitude", "degrees_east", "X"),
-    ):
-        variable = out.createVariable(name, "f8", (name,))
-        variable[:] = values
-        variable.setncatts(
-            {"standard_name": standard, "long_name": standard.title(), "units": units, "axis": axis}
-        )
+    write_axes(out, Grid(lat, lon), described=True)
     time = out.createVariable("time", "f8", ("time",))
     time.setncatts({"standard_name": "time", "units": time_units, "calendar": "365_day", "axis": "T"})
     return time

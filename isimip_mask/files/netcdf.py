@@ -302,20 +302,27 @@ def mask_variables(path: str) -> tuple[str, ...]:
         return read_layout(dataset, Path(path).name).data_vars
 
 
-def _write_axes(out, grid: Grid) -> None:
-    """The lat and lon dimensions and coordinates of a mask file."""
+def write_axes(out, grid: Grid, described: bool = False) -> None:
+    """The lat and lon dimensions and coordinates of a file written here (a mask, a demo or
+    benchmark file); ``described`` adds ``long_name`` and ``axis`` as ISIMIP files have them."""
     out.createDimension("lat", grid.lat.size)
     out.createDimension("lon", grid.lon.size)
-    for axis, values, units in (("lat", grid.lat, "degrees_north"), ("lon", grid.lon, "degrees_east")):
+    for axis, values, units, letter in (
+        ("lat", grid.lat, "degrees_north", "Y"),
+        ("lon", grid.lon, "degrees_east", "X"),
+    ):
         variable = out.createVariable(axis, "f8", (axis,))
         variable[:] = values
-        variable.setncatts({"standard_name": "latitude" if axis == "lat" else "longitude", "units": units})
+        standard = "latitude" if axis == "lat" else "longitude"
+        variable.setncatts({"standard_name": standard, "units": units})
+        if described:
+            variable.setncatts({"long_name": standard.title(), "axis": letter})
 
 
 def write_mask(target: Path, grid: Grid, cells: np.ndarray, name: str = "mask") -> Path:
     """A mask file for ``cdo -ifthen``: ``name(lat, lon)`` 1 where kept, missing elsewhere."""
     with atomic_output(target) as partial, netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
-        _write_axes(out, grid)
+        write_axes(out, grid)
         mask = out.createVariable(name, "f4", ("lat", "lon"), fill_value=np.float32(DEFAULT_FILL), zlib=True)
         mask.setncattr("missing_value", np.float32(DEFAULT_FILL))
         mask[:] = np.where(cells, 1.0, DEFAULT_FILL).astype("f4")
@@ -329,7 +336,7 @@ def write_feature_masks(target: Path, grid: Grid, masks: dict[str, np.ndarray]) 
     """A mask file as the ISIMIP files API's ``create_mask`` writes one: a byte variable per
     feature (``m_0``, ``m_1``, ...), 1 where it keeps a cell and missing elsewhere."""
     with atomic_output(target) as partial, netCDF4.Dataset(partial, "w", format="NETCDF4_CLASSIC") as out:
-        _write_axes(out, grid)
+        write_axes(out, grid)
         for name, keep in masks.items():
             variable = out.createVariable(
                 name, "i1", ("lat", "lon"), fill_value=np.int8(MASK_FILL), zlib=True
